@@ -1,0 +1,40 @@
+namespace Qcow2Mount.Qcow2;
+
+/// <summary>What went wrong, so each front end can translate it once (exit code, errno, NTSTATUS).</summary>
+public enum Qcow2ErrorCode
+{
+    /// <summary>The file is not a qcow2 image (bad magic, too short).</summary>
+    NotQcow2,
+    /// <summary>A header or table field is out of range or inconsistent.</summary>
+    InvalidHeader,
+    /// <summary>The image uses a feature this engine does not implement (unknown incompatible bit, encryption).</summary>
+    Unsupported,
+    /// <summary>Metadata points somewhere impossible (past EOF, misaligned, overlapping).</summary>
+    Corrupt,
+    /// <summary>A backing file or external data file is missing or cannot be opened.</summary>
+    MissingFile,
+    /// <summary>Backing chain is too deep or loops.</summary>
+    BackingChain,
+    /// <summary>A write was attempted on a read-only disk.</summary>
+    ReadOnly,
+    /// <summary>The image is locked by another writer.</summary>
+    Locked,
+    /// <summary>A named snapshot does not exist.</summary>
+    SnapshotNotFound,
+    /// <summary>An argument is out of range (offset past the end, bad size).</summary>
+    InvalidArgument,
+    /// <summary>The host file failed (I/O error, disk full).</summary>
+    Io,
+}
+
+/// <summary>The one error type of the engine: a code for machines, a one-line message for people.</summary>
+public sealed class Qcow2Exception : Exception
+{
+    public Qcow2Exception(Qcow2ErrorCode code, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        Code = code;
+    }
+
+    public Qcow2ErrorCode Code { get; }
+}

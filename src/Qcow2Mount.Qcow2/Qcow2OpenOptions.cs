@@ -1,0 +1,35 @@
+namespace Qcow2Mount.Qcow2;
+
+/// <summary>How to open an image. Bound from the <c>Qcow2</c> configuration section by the front ends.</summary>
+public sealed record Qcow2OpenOptions
+{
+    /// <summary>Open the image file for writing. Read-only opens never write a byte to any file.</summary>
+    public bool Writable { get; init; }
+
+    /// <summary>
+    /// Bytes of L2 tables kept in memory. The default (32 MiB) maps a 256 GiB disk with 64 KiB clusters
+    /// (4 TiB with 1 MiB clusters) entirely.
+    /// </summary>
+    public long L2CacheBytes { get; init; } = 32L << 20;
+
+    /// <summary>Bytes of refcount blocks kept in memory.</summary>
+    public long RefcountCacheBytes { get; init; } = 4L << 20;
+
+    /// <summary>Bytes of recently decompressed clusters kept in memory.</summary>
+    public long DecompressedCacheBytes { get; init; } = 64L << 20;
+
+    /// <summary>Use lazy refcounts for writable v3 images (set dirty, defer refcount writes to flush/close).</summary>
+    public bool LazyRefcounts { get; init; } = true;
+
+    /// <summary>Present this internal snapshot (id or name) as a read-only disk instead of the active layer.</summary>
+    public string? Snapshot { get; init; }
+
+    /// <summary>Do not open the backing chain; unallocated clusters then read as zeros.</summary>
+    public bool IgnoreBacking { get; init; }
+
+    /// <summary>Maximum length of a backing chain before it is refused as a likely loop.</summary>
+    public int MaxBackingDepth { get; init; } = 64;
+
+    /// <summary>Take an advisory lock on the image (shared for read-only opens, exclusive for writable ones).</summary>
+    public bool Lock { get; init; } = true;
+}
