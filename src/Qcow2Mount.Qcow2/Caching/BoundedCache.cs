@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+
+namespace Qcow2Mount.Qcow2.Caching;
+
+/// <summary>
+/// A thread-safe cache keyed by host offset, bounded by an item count, evicting the least recently used items.
+/// Hits take no lock; a miss loads under one of a few striped locks so the same item is never loaded twice
+/// at once (callers that mutate cached tables rely on there being one copy).
+/// </summary>
+internal sealed class BoundedCache<TValue>
+    where TValue : class
+{
+    private const int LockStripes = 64;
+
+    private readonly ConcurrentDictionary<long, Node> _items = new();
+    private readonly Lock[] _loadLocks;
+    private readonly Lock _evictLock = new();
+    private readonly int _capacity;
+    private readonly Func<TValue, bool>? _canEvict;
+    private long _clock;
+
+    /// <param name="capacity">Items kept at most (at least 1).</param>
+    /// <param name="canEvict">Whether an item may be dropped now (false for dirty metadata not yet written).</param>
+    public BoundedCache(int capacity, Func<TValue, bool>? canEvict = null)
+    {
+        _capacity = Math.Max(1, capacity);
+        _canEvict = canEvict;
+        _loadLocks = new Lock[LockStripes];
+        for (int i = 0; i < LockStripes; i++)
+        {
+            _loadLocks[i] = new Lock();
+        }
+    }
+
+    public int Count => _items.Count;
+
+    public int Capacity => _capacity;
+
+    public bool TryGet(long key, out TValue value)
+    {
+        if (_items.TryGetValue(key, out var node))
+        {
+            node.LastUse = Interlocked.Increment(ref _clock);
+            value = node.Value;
+            return true;
+        }
+
+        value = null!;
+        return false;
+    }
+
+    public TValue GetOrLoad<TState>(long key, TState state, Func<long, TState, TValue> load)
+    {
+        if (TryGet(key, out var value))
+        {
+            return value;
+        }
+
+        var stripe = _loadLocks[(int)((ulong)key * 0x9E3779B97F4A7C15UL >> 58)];
+        lock (stripe)
+        {
+            if (TryGet(key, out value))
+            {
+                return value;
+            }
+
+            value = load(key, state);
+            Add(key, value);
+            return value;
+        }
+    }
+
+    public void Add(long key, TValue value)
+    {
+        _items[key] = new Node(value) { LastUse = Interlocked.Increment(ref _clock) };
+        if (_items.Count > _capacity)
+        {
+            Evict();
+        }
+    }
+
+    public void Remove(long key) => _items.TryRemove(key, out _);
+
+    public void Clear() => _items.Clear();
+
+    /// <summary>A snapshot of the cached values (for flushing dirty metadata).</summary>
+    public List<KeyValuePair<long, TValue>> Snapshot() =>
+        _items.Select(kv => new KeyValuePair<long, TValue>(kv.Key, kv.Value.Value)).ToList();
+
+    private void Evict()
+    {
+        lock (_evictLock)
+        {
+            int excess = _items.Count - _capacity;
+            if (excess <= 0)
+            {
+                return;
+            }
+
+            // Drop the oldest eighth at once so the sort is paid rarely.
+            int target = Math.Max(excess, _capacity / 8);
+            var victims = _items
+                .Where(kv => _canEvict?.Invoke(kv.Value.Value) ?? true)
+                .OrderBy(kv => kv.Value.LastUse)
+                .Take(target)
+                .Select(kv => kv.Key)
+                .ToList();
+            foreach (long key in victims)
+            {
+                _items.TryRemove(key, out _);
+            }
+        }
+    }
+
+    private sealed class Node(TValue value)
+    {
+        public TValue Value { get; } = value;
+        public long LastUse;
+    }
+}

@@ -1,0 +1,342 @@
+using System.Buffers;
+using System.Text;
+using Qcow2Mount.Qcow2.Backing;
+using Qcow2Mount.Qcow2.Caching;
+using Qcow2Mount.Qcow2.Compression;
+using Qcow2Mount.Qcow2.Format;
+using Qcow2Mount.Qcow2.Mapping;
+using Qcow2Mount.Qcow2.Snapshots;
+using Qcow2Mount.Qcow2.Storage;
+
+namespace Qcow2Mount.Qcow2;
+
+/// <summary>
+/// A qcow2 image: opens and validates the header, resolves the backing chain and external data file, and
+/// serves the guest view (the active layer, or an internal snapshot read-only).
+/// </summary>
+public sealed partial class Qcow2Image : IVirtualDisk
+{
+    private readonly IHostFile _file;
+    private readonly IHostFile _dataFile;
+    private readonly IVirtualDisk? _backing;
+    private readonly ClusterMap _map;
+    private readonly Geometry _geometry;
+    private readonly BoundedCache<byte[]> _decompressed;
+    private readonly List<SnapshotEntry> _snapshots;
+    private bool _disposed;
+
+    private Qcow2Image(string path, IHostFile file, Qcow2Header header, HeaderExtensions extensions, string? backingFile,
+        IHostFile? dataFile, IVirtualDisk? backing, List<SnapshotEntry> snapshots, ulong[] l1, long length,
+        SnapshotEntry? view, Qcow2OpenOptions options)
+    {
+        Path = path;
+        _file = file;
+        Header = header;
+        Extensions = extensions;
+        BackingFile = backingFile;
+        _dataFile = dataFile ?? file;
+        _backing = backing;
+        _snapshots = snapshots;
+        Length = length;
+        ViewedSnapshot = view is null ? null : ToInfo(view);
+        Options = options;
+        _geometry = new Geometry(header);
+        int l2Tables = (int)Math.Clamp(options.L2CacheBytes / header.ClusterSize, 16, int.MaxValue);
+        _map = new ClusterMap(file, _geometry, l1, dataFile is not null, new BoundedCache<L2Table>(l2Tables, t => !t.Dirty));
+        int decompressedClusters = (int)Math.Clamp(options.DecompressedCacheBytes / header.ClusterSize, 4, int.MaxValue);
+        _decompressed = new BoundedCache<byte[]>(decompressedClusters);
+    }
+
+    public string Path { get; }
+    public Qcow2Header Header { get; private set; }
+    public HeaderExtensions Extensions { get; }
+    public Qcow2OpenOptions Options { get; }
+
+    /// <summary>The backing file name as stored in the image (not resolved).</summary>
+    public string? BackingFile { get; }
+    public string? BackingFormat => Extensions.BackingFormat;
+
+    /// <summary>The opened backing disk, or null (none, or <see cref="Qcow2OpenOptions.IgnoreBacking"/>).</summary>
+    public IVirtualDisk? Backing => _backing;
+
+    /// <summary>The external data file name as stored in the image.</summary>
+    public string? DataFile => Extensions.ExternalDataFile;
+
+    public IReadOnlyList<SnapshotInfo> Snapshots => _snapshots.Select(ToInfo).ToList();
+
+    /// <summary>The snapshot this instance presents, or null for the active layer.</summary>
+    public SnapshotInfo? ViewedSnapshot { get; }
+
+    public long Length { get; }
+    public bool CanWrite => false;
+    public int ClusterSize => _geometry.ClusterSize;
+
+    /// <summary>Bytes the image file takes on the host.</summary>
+    public long FileLength => _file.Length;
+
+    /// <summary>Opens a qcow2 image file.</summary>
+    public static Qcow2Image Open(string path, Qcow2OpenOptions? options = null) =>
+        Open(path, options ?? new Qcow2OpenOptions(), new BackingChainState());
+
+    internal static Qcow2Image Open(string path, Qcow2OpenOptions options, BackingChainState chain)
+    {
+        if (options.Writable)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{path}: writable opens are not supported yet");
+        }
+
+        chain.Enter(path, options.MaxBackingDepth);
+        var file = HostFile.Open(path, writable: false);
+        IHostFile? dataFile = null;
+        IVirtualDisk? backing = null;
+        try
+        {
+            var (header, cluster0) = ReadHeader(file);
+            if (header.CryptMethod != CryptMethod.None)
+            {
+                throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{path}: encrypted image: not supported yet");
+            }
+
+            int extensionsEnd = header.BackingFileOffset != 0 && header.BackingFileOffset > (ulong)header.ExtensionsOffset
+                ? (int)Math.Min(header.BackingFileOffset, (ulong)cluster0.Length)
+                : cluster0.Length;
+            var extensions = HeaderExtensions.Parse(cluster0, header.ExtensionsOffset, extensionsEnd);
+            ulong unknown = (ulong)(header.IncompatibleFeatures & ~KnownFeatures.Incompatible);
+            if (unknown != 0)
+            {
+                throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
+                    $"{path}: unsupported qcow2 feature(s): {extensions.DescribeIncompatible(unknown)}");
+            }
+
+            string? backingName = null;
+            if (header.BackingFileOffset != 0)
+            {
+                if (header.BackingFileOffset + header.BackingFileSize > (ulong)cluster0.Length)
+                {
+                    throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{path}: backing file name lies past the end of the file");
+                }
+
+                backingName = Encoding.UTF8.GetString(cluster0.AsSpan((int)header.BackingFileOffset, (int)header.BackingFileSize));
+            }
+
+            if (header.HasExternalDataFile)
+            {
+                if (string.IsNullOrEmpty(extensions.ExternalDataFile))
+                {
+                    throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: image needs an external data file but names none");
+                }
+
+                if (backingName is not null && !header.HasRawExternalData)
+                {
+                    // Allowed by QEMU; nothing special for reads.
+                }
+
+                dataFile = HostFile.Open(BackingPath.Resolve(path, extensions.ExternalDataFile), writable: false);
+            }
+            else if (header.HasRawExternalData)
+            {
+                throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{path}: raw external data bit set without an external data file");
+            }
+
+            var snapshots = SnapshotTable.Read(file, header);
+            ulong[] l1;
+            long length;
+            SnapshotEntry? view = null;
+            if (options.Snapshot is { } wanted)
+            {
+                view = snapshots.FirstOrDefault(s => s.Id == wanted) ?? snapshots.FirstOrDefault(s => s.Name == wanted)
+                    ?? throw new Qcow2Exception(Qcow2ErrorCode.SnapshotNotFound, $"{path}: no snapshot named '{wanted}'");
+                l1 = SnapshotTable.ReadL1(file, view.L1TableOffset, view.L1Size, header.ClusterSize, $"snapshot '{view.Name}'");
+                length = (long)(view.DiskSize ?? header.Size);
+            }
+            else
+            {
+                l1 = SnapshotTable.ReadL1(file, header.L1TableOffset, header.L1Size, header.ClusterSize, "active layer");
+                length = (long)header.Size;
+            }
+
+            if (backingName is not null && !options.IgnoreBacking)
+            {
+                string backingPath = BackingPath.Resolve(path, backingName);
+                if (!File.Exists(backingPath))
+                {
+                    throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: backing file {backingPath} not found");
+                }
+
+                var backingOptions = options with { Snapshot = null, Writable = false };
+                backing = VirtualDisk.Open(backingPath, extensions.BackingFormat, backingOptions, chain);
+            }
+
+            return new Qcow2Image(path, file, header, extensions, backingName, dataFile, backing, snapshots, l1, length, view, options);
+        }
+        catch
+        {
+            backing?.Dispose();
+            dataFile?.Dispose();
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static (Qcow2Header Header, byte[] Cluster0) ReadHeader(IHostFile file)
+    {
+        Span<byte> start = stackalloc byte[Qcow2Header.V2Size];
+        if (file.ReadAt(0, start) < Qcow2Header.V2Size)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.NotQcow2, $"{file.Path}: not a qcow2 image (file too short)");
+        }
+
+        // Parse the fixed part to learn the cluster size, then read all of cluster 0 (extensions, backing name).
+        var preliminary = Qcow2Header.Parse(start.ToArray().Concat(new byte[Qcow2Header.V3MinSize]).ToArray());
+        if (preliminary.ClusterBits is < Qcow2Header.MinClusterBits or > Qcow2Header.MaxClusterBits)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader,
+                $"{file.Path}: invalid cluster_bits {preliminary.ClusterBits} (must be 9..21)");
+        }
+
+        var cluster0 = new byte[(int)Math.Min(1L << preliminary.ClusterBits, file.Length)];
+        file.ReadAt(0, cluster0);
+        try
+        {
+            var header = Qcow2Header.Parse(cluster0);
+            header.Validate(file.Length);
+            return (header, cluster0);
+        }
+        catch (Qcow2Exception e)
+        {
+            throw new Qcow2Exception(e.Code, $"{file.Path}: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public int ReadAt(long offset, Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (offset < 0)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"negative offset {offset}");
+        }
+
+        if (offset >= Length)
+        {
+            return 0;
+        }
+
+        int total = (int)Math.Min(buffer.Length, Length - offset);
+        var remaining = buffer[..total];
+        long guest = offset;
+        while (!remaining.IsEmpty)
+        {
+            var extent = _map.Lookup(guest, remaining.Length);
+            var part = remaining[..extent.Length];
+            switch (extent.Kind)
+            {
+                case ClusterKind.Normal:
+                    ReadHost(extent.HostOffset, part);
+                    break;
+                case ClusterKind.Zero:
+                    part.Clear();
+                    break;
+                case ClusterKind.Unallocated:
+                    ReadBacking(guest, part);
+                    break;
+                case ClusterKind.Compressed:
+                    ReadCompressed(extent.Compressed, (int)_geometry.OffsetInCluster(guest), part);
+                    break;
+                default:
+                    throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"invalid mapping at guest offset {guest:#x}");
+            }
+
+            guest += extent.Length;
+            remaining = remaining[extent.Length..];
+        }
+
+        return total;
+    }
+
+    private void ReadHost(long host, Span<byte> destination)
+    {
+        int n = _dataFile.ReadAt(host, destination);
+        if (n < destination.Length)
+        {
+            if (n == 0 && ReferenceEquals(_dataFile, _file) && host >= _file.Length)
+            {
+                throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{Path}: data cluster at {host:#x} lies past the end of the image");
+            }
+
+            // Past the end of a shorter data file (or a partly written last cluster): zeros, as QEMU reads it.
+            destination[n..].Clear();
+        }
+    }
+
+    private void ReadBacking(long guest, Span<byte> destination)
+    {
+        if (_backing is null)
+        {
+            destination.Clear();
+            return;
+        }
+
+        int n = _backing.ReadAt(guest, destination);
+        destination[n..].Clear();
+    }
+
+    private void ReadCompressed(CompressedDescriptor descriptor, int offsetInCluster, Span<byte> destination)
+    {
+        var cluster = _decompressed.GetOrLoad(descriptor.HostOffset, (this, descriptor), static (_, s) => s.Item1.Decompress(s.descriptor));
+        cluster.AsSpan(offsetInCluster, destination.Length).CopyTo(destination);
+    }
+
+    private byte[] Decompress(CompressedDescriptor descriptor)
+    {
+        if (descriptor.HostOffset <= 0 || descriptor.HostOffset >= _file.Length)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt,
+                $"{Path}: compressed cluster at {descriptor.HostOffset:#x} lies outside the image");
+        }
+
+        byte[] source = ArrayPool<byte>.Shared.Rent(descriptor.Size);
+        try
+        {
+            int n = _file.ReadAt(descriptor.HostOffset, source.AsSpan(0, descriptor.Size));
+            var cluster = new byte[_geometry.ClusterSize];
+            ClusterDecompressor.Decompress(Header.CompressionType, source.AsSpan(0, n), cluster);
+            return cluster;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(source);
+        }
+    }
+
+    public void WriteAt(long offset, ReadOnlySpan<byte> data) => throw ReadOnlyError();
+    public void WriteZeroes(long offset, long length) => throw ReadOnlyError();
+    public void Discard(long offset, long length) => throw ReadOnlyError();
+
+    public void Flush()
+    {
+    }
+
+    private Qcow2Exception ReadOnlyError() => new(Qcow2ErrorCode.ReadOnly,
+        ViewedSnapshot is null ? $"{Path}: image is opened read-only" : $"{Path}: snapshot '{ViewedSnapshot.Name}' is read-only");
+
+    private static SnapshotInfo ToInfo(SnapshotEntry s) =>
+        new(s.Id, s.Name, s.VmStateSizeLarge, s.Date, s.VmClockNanoseconds, s.DiskSize, s.Icount);
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _backing?.Dispose();
+        if (!ReferenceEquals(_dataFile, _file))
+        {
+            _dataFile.Dispose();
+        }
+
+        _file.Dispose();
+    }
+}

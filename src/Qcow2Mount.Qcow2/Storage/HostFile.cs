@@ -1,0 +1,123 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Qcow2Mount.Qcow2.Storage;
+
+/// <summary>An <see cref="IHostFile"/> on <see cref="RandomAccess"/>.</summary>
+public sealed partial class HostFile : IHostFile
+{
+    private readonly SafeFileHandle _handle;
+    private long _length;
+
+    private HostFile(string path, SafeFileHandle handle, bool canWrite)
+    {
+        Path = path;
+        _handle = handle;
+        CanWrite = canWrite;
+        _length = RandomAccess.GetLength(handle);
+    }
+
+    public string Path { get; }
+    public bool CanWrite { get; }
+    public long Length => Volatile.Read(ref _length);
+
+    /// <summary>Opens an existing file. Read-only opens never take write access to the file.</summary>
+    public static HostFile Open(string path, bool writable)
+    {
+        try
+        {
+            // Sharing is decided by the engine's own image lock, not by the OS share mode.
+            var handle = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read,
+                FileShare.ReadWrite | FileShare.Delete, FileOptions.RandomAccess);
+            return new HostFile(path, handle, writable);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: no such file", e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: no such file", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Io, $"{path}: permission denied", e);
+        }
+        catch (IOException e)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Io, $"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Creates (or truncates) a file for writing.</summary>
+    public static HostFile Create(string path)
+    {
+        try
+        {
+            var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            return new HostFile(path, handle, true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Io, $"{path}: {e.Message}", e);
+        }
+    }
+
+    public int ReadAt(long offset, Span<byte> buffer)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = RandomAccess.Read(_handle, buffer[total..], offset + total);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+
+    public void WriteAt(long offset, ReadOnlySpan<byte> data)
+    {
+        RandomAccess.Write(_handle, data, offset);
+        long end = offset + data.Length;
+        long current = Volatile.Read(ref _length);
+        while (end > current)
+        {
+            long seen = Interlocked.CompareExchange(ref _length, end, current);
+            if (seen == current)
+            {
+                break;
+            }
+
+            current = seen;
+        }
+    }
+
+    public void SetLength(long length)
+    {
+        RandomAccess.SetLength(_handle, length);
+        Volatile.Write(ref _length, length);
+    }
+
+    public void Flush() => RandomAccess.FlushToDisk(_handle);
+
+    public void PunchHole(long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux() || length <= 0)
+        {
+            return;
+        }
+
+        // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE; failure only means the space stays allocated.
+        _ = Fallocate((int)_handle.DangerousGetHandle(), 0x02 | 0x01, offset, length);
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    private static partial int Fallocate(int fd, int mode, long offset, long length);
+}
