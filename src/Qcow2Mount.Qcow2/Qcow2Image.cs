@@ -186,15 +186,20 @@ public sealed partial class Qcow2Image : IVirtualDisk
             throw new Qcow2Exception(Qcow2ErrorCode.NotQcow2, $"{file.Path}: not a qcow2 image (file too short)");
         }
 
-        // Parse the fixed part to learn the cluster size, then read all of cluster 0 (extensions, backing name).
-        var preliminary = Qcow2Header.Parse(start.ToArray().Concat(new byte[Qcow2Header.V3MinSize]).ToArray());
-        if (preliminary.ClusterBits is < Qcow2Header.MinClusterBits or > Qcow2Header.MaxClusterBits)
+        // The cluster size tells how much of cluster 0 (extensions, backing name) to read before parsing it all.
+        if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(start) != Qcow2Header.Magic)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader,
-                $"{file.Path}: invalid cluster_bits {preliminary.ClusterBits} (must be 9..21)");
+            throw new Qcow2Exception(Qcow2ErrorCode.NotQcow2, $"{file.Path}: not a qcow2 image (bad magic)");
         }
 
-        var cluster0 = new byte[(int)Math.Min(1L << preliminary.ClusterBits, file.Length)];
+        uint clusterBits = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(start[20..]);
+        if (clusterBits is < Qcow2Header.MinClusterBits or > Qcow2Header.MaxClusterBits)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader,
+                $"{file.Path}: invalid cluster_bits {clusterBits} (must be {Qcow2Header.MinClusterBits}..{Qcow2Header.MaxClusterBits})");
+        }
+
+        var cluster0 = new byte[(int)Math.Min(1L << (int)clusterBits, file.Length)];
         file.ReadAt(0, cluster0);
         try
         {
