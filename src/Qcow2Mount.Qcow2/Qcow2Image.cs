@@ -68,7 +68,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
     public SnapshotInfo? ViewedSnapshot { get; }
 
     public long Length { get; }
-    public bool CanWrite => false;
+    public bool CanWrite => _refcounts is not null && !_corruptDetected;
     public int ClusterSize => _geometry.ClusterSize;
 
     /// <summary>Bytes the image file takes on the host.</summary>
@@ -80,13 +80,13 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     internal static Qcow2Image Open(string path, Qcow2OpenOptions options, BackingChainState chain)
     {
-        if (options.Writable)
+        if (options.Writable && options.Snapshot is not null)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{path}: writable opens are not supported yet");
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{path}: snapshot views are read-only");
         }
 
         chain.Enter(path, options.MaxBackingDepth);
-        var file = HostFile.Open(path, writable: false);
+        var file = HostFile.Open(path, options.Writable, lockWriter: options.Writable && options.Lock);
         IHostFile? dataFile = null;
         IVirtualDisk? backing = null;
         try
@@ -131,11 +131,24 @@ public sealed partial class Qcow2Image : IVirtualDisk
                     // Allowed by QEMU; nothing special for reads.
                 }
 
-                dataFile = HostFile.Open(BackingPath.Resolve(path, extensions.ExternalDataFile), writable: false);
+                dataFile = HostFile.Open(BackingPath.Resolve(path, extensions.ExternalDataFile), options.Writable);
             }
             else if (header.HasRawExternalData)
             {
                 throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{path}: raw external data bit set without an external data file");
+            }
+
+            if (options.Writable)
+            {
+                if (header.IsCorrupt)
+                {
+                    throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{path}: image is corrupt; cannot be opened read/write (run check --repair all)");
+                }
+
+                if (header.IsDirty)
+                {
+                    header = RepairDirty(file, header);
+                }
             }
 
             var snapshots = SnapshotTable.Read(file, header);
@@ -167,7 +180,13 @@ public sealed partial class Qcow2Image : IVirtualDisk
                 backing = VirtualDisk.Open(backingPath, extensions.BackingFormat, backingOptions, chain);
             }
 
-            return new Qcow2Image(path, file, header, extensions, backingName, dataFile, backing, snapshots, l1, length, view, options);
+            var image = new Qcow2Image(path, file, header, extensions, backingName, dataFile, backing, snapshots, l1, length, view, options);
+            if (options.Writable)
+            {
+                image.InitWritable();
+            }
+
+            return image;
         }
         catch
         {
@@ -177,6 +196,13 @@ public sealed partial class Qcow2Image : IVirtualDisk
             throw;
         }
     }
+
+    /// <summary>
+    /// A writable open of a dirty image (lazy refcounts, unclean stop) must rebuild refcounts first.
+    /// </summary>
+    private static Qcow2Header RepairDirty(IHostFile file, Qcow2Header header) =>
+        throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
+            $"{file.Path}: image is dirty (unclean shutdown); refcount repair is not available yet: open it read-only, or run qemu-img check -r all");
 
     private static (Qcow2Header Header, byte[] Cluster0) ReadHeader(IHostFile file)
     {
@@ -314,14 +340,6 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
     }
 
-    public void WriteAt(long offset, ReadOnlySpan<byte> data) => throw ReadOnlyError();
-    public void WriteZeroes(long offset, long length) => throw ReadOnlyError();
-    public void Discard(long offset, long length) => throw ReadOnlyError();
-
-    public void Flush()
-    {
-    }
-
     private Qcow2Exception ReadOnlyError() => new(Qcow2ErrorCode.ReadOnly,
         ViewedSnapshot is null ? $"{Path}: image is opened read-only" : $"{Path}: snapshot '{ViewedSnapshot.Name}' is read-only");
 
@@ -336,6 +354,21 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         _disposed = true;
+        try
+        {
+            if (CanWrite)
+            {
+                CloseWritable();
+            }
+        }
+        finally
+        {
+            CloseFiles();
+        }
+    }
+
+    private void CloseFiles()
+    {
         _backing?.Dispose();
         if (!ReferenceEquals(_dataFile, _file))
         {

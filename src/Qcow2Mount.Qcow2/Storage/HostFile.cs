@@ -22,13 +22,28 @@ public sealed partial class HostFile : IHostFile
     public long Length => Volatile.Read(ref _length);
 
     /// <summary>Opens an existing file. Read-only opens never take write access to the file.</summary>
-    public static HostFile Open(string path, bool writable)
+    /// <param name="lockWriter">Refuse a second writer of the same file (readers stay welcome).</param>
+    public static HostFile Open(string path, bool writable, bool lockWriter = false)
     {
         try
         {
-            // Sharing is decided by the engine's own image lock, not by the OS share mode.
+            // On Windows the share mode keeps out a second writer; on Linux an OFD lock does (ImageLock).
+            var share = writable && lockWriter && OperatingSystem.IsWindows() ? FileShare.Read : FileShare.ReadWrite;
             var handle = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read,
-                FileShare.ReadWrite | FileShare.Delete, FileOptions.RandomAccess);
+                share | FileShare.Delete, FileOptions.RandomAccess);
+            if (writable && lockWriter)
+            {
+                try
+                {
+                    ImageLock.AcquireWriter(handle, path);
+                }
+                catch
+                {
+                    handle.Dispose();
+                    throw;
+                }
+            }
+
             return new HostFile(path, handle, writable);
         }
         catch (FileNotFoundException e)
@@ -42,6 +57,10 @@ public sealed partial class HostFile : IHostFile
         catch (UnauthorizedAccessException e)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Io, $"{path}: permission denied", e);
+        }
+        catch (IOException e) when (writable && lockWriter && OperatingSystem.IsWindows())
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is opened for writing by another process", e);
         }
         catch (IOException e)
         {
