@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using NUnit.Framework;
+
+namespace Qcow2Mount.TestSupport;
+
+/// <summary>
+/// Finds command-line tools on PATH and runs them with an argument list (never a shell string), a timeout and
+/// captured output. Tests that need a tool call <see cref="RequireTool"/>, which marks the test as ignored with
+/// an install hint when the tool is missing: such tests are reported, never silently passed.
+/// </summary>
+public static class ExternalTool
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
+
+    private static readonly Dictionary<string, string> InstallHints = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["qemu-img"] = "install qemu-utils (Debian/Ubuntu: apt-get install qemu-utils; Fedora: dnf install qemu-img; Windows: https://qemu.weilnetz.de/)",
+        ["qemu-io"] = "install qemu-utils (Debian/Ubuntu: apt-get install qemu-utils; Fedora: dnf install qemu-img)",
+        ["qemu-nbd"] = "install qemu-utils (Debian/Ubuntu: apt-get install qemu-utils; Fedora: dnf install qemu-img)",
+        ["fusermount3"] = "install FUSE 3 (Debian/Ubuntu: apt-get install fuse3) and make /dev/fuse available",
+        ["pwsh"] = "install PowerShell 7 (https://learn.microsoft.com/powershell/scripting/install/installing-powershell)",
+        ["mmls"] = "install The Sleuth Kit (Debian/Ubuntu: apt-get install sleuthkit)",
+        ["fls"] = "install The Sleuth Kit (Debian/Ubuntu: apt-get install sleuthkit)",
+        ["qcowinfo"] = "install libqcow tools (Debian/Ubuntu: apt-get install libqcow-utils)",
+        ["bash"] = "install bash (on Windows: Git for Windows or WSL)",
+        ["python3"] = "install Python 3 (Debian/Ubuntu: apt-get install python3)",
+        ["zstd"] = "install zstd (Debian/Ubuntu: apt-get install zstd)",
+    };
+
+    /// <summary>The full path of <paramref name="name"/> on PATH (with PATHEXT on Windows), or null.</summary>
+    public static string? Find(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (name.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal) ||
+            name.Contains(Path.AltDirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            return IsExecutable(name) ? Path.GetFullPath(name) : null;
+        }
+
+        var extensions = RuntimeInformation.IsOSPlatform(OSPlatform.Windows)
+            ? [string.Empty, .. (Environment.GetEnvironmentVariable("PATHEXT") ?? ".EXE;.CMD;.BAT").Split(';', StringSplitOptions.RemoveEmptyEntries)]
+            : new[] { string.Empty };
+        var path = Environment.GetEnvironmentVariable("PATH") ?? string.Empty;
+        foreach (var dir in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            foreach (var extension in extensions)
+            {
+                var candidate = Path.Combine(dir.Trim('"'), name + extension);
+                if (IsExecutable(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>How to install <paramref name="name"/>, for ignore messages.</summary>
+    public static string InstallHint(string name) =>
+        InstallHints.TryGetValue(name, out var hint) ? hint : $"install {name} and put it on PATH";
+
+    /// <summary>
+    /// The full path of <paramref name="name"/>; when it is not on PATH the calling test is ignored
+    /// (<see cref="Assert.Ignore(string)"/>) with an install hint.
+    /// </summary>
+    public static string RequireTool(string name)
+    {
+        var path = Find(name);
+        if (path is null)
+        {
+            Assert.Ignore($"{name} not found on PATH: {InstallHint(name)}");
+        }
+
+        return path!;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="fileName"/> (a name on PATH or a path) with <paramref name="arguments"/>, waits at most
+    /// <paramref name="timeout"/> (default 2 minutes; then the process tree is killed and
+    /// <see cref="TimeoutException"/> thrown), and returns the exit code and output. Standard input is closed at
+    /// once: qemu-io, for one, reads commands from stdin and would otherwise eat the caller's input or wait.
+    /// </summary>
+    public static ToolResult Run(
+        string fileName,
+        IEnumerable<string> arguments,
+        TimeSpan? timeout = null,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null) =>
+        RunAsync(fileName, arguments, timeout, workingDirectory, environment).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Run"/>
+    public static async Task<ToolResult> RunAsync(
+        string fileName,
+        IEnumerable<string> arguments,
+        TimeSpan? timeout = null,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(fileName);
+        var args = arguments.ToArray();
+        var resolved = Find(fileName) ?? throw new FileNotFoundException(
+            $"{fileName} not found on PATH: {InstallHint(fileName)}", fileName);
+
+        var startInfo = new ProcessStartInfo(resolved)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            WorkingDirectory = workingDirectory ?? string.Empty,
+        };
+        foreach (var arg in args)
+        {
+            startInfo.ArgumentList.Add(arg);
+        }
+
+        if (environment is not null)
+        {
+            foreach (var (key, value) in environment)
+            {
+                if (value is null)
+                {
+                    startInfo.Environment.Remove(key);
+                }
+                else
+                {
+                    startInfo.Environment[key] = value;
+                }
+            }
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        using var process = Process.Start(startInfo)
+            ?? throw new InvalidOperationException($"could not start {FormatCommandLine(resolved, args)}");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutSource.CancelAfter(timeout ?? DefaultTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeoutSource.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new TimeoutException(
+                $"`{FormatCommandLine(resolved, args)}` did not finish within {(timeout ?? DefaultTimeout).TotalSeconds:0.###} s " +
+                $"and was killed.\nstderr:\n{await stderr.ConfigureAwait(false)}\nstdout:\n{await stdout.ConfigureAwait(false)}");
+        }
+
+        return new ToolResult(
+            resolved,
+            args,
+            process.ExitCode,
+            await stdout.ConfigureAwait(false),
+            await stderr.ConfigureAwait(false),
+            stopwatch.Elapsed);
+    }
+
+    /// <summary>A readable, shell-like rendering of a command, for messages.</summary>
+    public static string FormatCommandLine(string fileName, IEnumerable<string> arguments) =>
+        string.Join(' ', new[] { fileName }.Concat(arguments).Select(Quote));
+
+    private static string Quote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,+@%".Contains(c, StringComparison.Ordinal))
+            ? arg
+            : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static bool IsExecutable(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+        {
+            return true;
+        }
+
+        const UnixFileMode anyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        return (File.GetUnixFileMode(path) & anyExecute) != 0;
+    }
+}
