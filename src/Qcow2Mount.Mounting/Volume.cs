@@ -142,7 +142,8 @@ public sealed class Volume : IDisposable
         var handle = new OpenHandle(node, access, share);
         lock (node.OpenHandles)
         {
-            if (access != VolumeAccess.None && node.OpenHandles.Any(other => Conflicts(handle, other)))
+            // As in NT, handles without data access (attributes only) neither check nor count in share modes.
+            if (access != VolumeAccess.None && node.OpenHandles.Any(other => other.Access != VolumeAccess.None && Conflicts(handle, other)))
             {
                 throw new VolumeException(VolumeErrorCode.SharingViolation, $"'{node.Path}' is open with a share mode that refuses this access.");
             }
