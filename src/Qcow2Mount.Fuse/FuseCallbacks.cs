@@ -29,7 +29,9 @@ internal static unsafe class FuseCallbacks
         Flush = &Flush,
         Release = &Release,
         FSync = &FSync,
+        OpenDir = &OpenDir,
         ReadDir = &ReadDir,
+        ReleaseDir = &Release,
         Init = &Init,
         Create = &Create,
     };
@@ -83,6 +85,25 @@ internal static unsafe class FuseCallbacks
         }
     }
 
+    /// <summary>Directories get handles too: with nullpath_ok, readdir only has the handle to go by.</summary>
+    [UnmanagedCallersOnly]
+    private static int OpenDir(byte* path, FuseFileInfo* info)
+    {
+        try
+        {
+            var volume = Current.Volume;
+            var node = volume.Lookup(PathOf(path));
+            info->Handle = node.IsDirectory
+                ? volume.Open(node, VolumeAccess.Read)
+                : throw new VolumeException(VolumeErrorCode.NotDirectory, $"'{node.Path}' is a file, not a directory.");
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
     [UnmanagedCallersOnly]
     private static int ReadDir(byte* path, void* buffer, delegate* unmanaged<void*, byte*, Stat*, long, int, int> fill,
         long offset, FuseFileInfo* info, int flags)
@@ -90,8 +111,8 @@ internal static unsafe class FuseCallbacks
         try
         {
             var mount = Current;
-            var directory = mount.Volume.Lookup(PathOf(path));
-            var children = mount.Volume.List(directory.Path);
+            var directory = mount.Volume.NodeOf(info->Handle);
+            var children = directory.Children;
             Span<byte> name = stackalloc byte[1024];
             Stat stat = default;
             mount.Fill(&stat, directory);
@@ -206,6 +227,7 @@ internal static unsafe class FuseCallbacks
         }
     }
 
+    /// <summary>Release and releasedir: the last close of a file or directory handle.</summary>
     [UnmanagedCallersOnly]
     private static int Release(byte* path, FuseFileInfo* info)
     {

@@ -54,21 +54,25 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
 
     public void Unmount(bool force = false)
     {
+        bool expectEnd = true;
         lock (_stateLock)
         {
             if (!_loopEnded)
             {
-                RequestUnmount(force);
+                expectEnd = RequestUnmount(force);
             }
         }
 
-        if (Task.WaitAny([_unmounted.Task], _options.Timeout) < 0)
+        bool ended = Task.WaitAny([_unmounted.Task], expectEnd ? _options.Timeout : TimeSpan.Zero) == 0;
+        if (ended)
+        {
+            // Rethrows the error of the final flush, if closing the volume failed.
+            _unmounted.Task.GetAwaiter().GetResult();
+        }
+        else if (!force)
         {
             throw new VolumeException(VolumeErrorCode.Busy, $"'{MountPoint}' did not stop within {_options.Timeout.TotalSeconds:0} s.");
         }
-
-        // Rethrows the error of the final flush, if closing the volume failed.
-        _unmounted.Task.GetAwaiter().GetResult();
     }
 
     /// <summary>Unmounts, cutting off open files if a plain unmount is refused as busy.</summary>
@@ -132,10 +136,13 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         lock (_stateLock)
         {
             _ownsVolume = live && !_loopEnded;
-            if (_ownsVolume)
-            {
-                return;
-            }
+        }
+
+        if (_ownsVolume)
+        {
+            // Requests can be 1 MiB, but buffered reads only get as big as the readahead window.
+            MountTable.TryRaiseReadahead(MountPoint, (int)MaxRequestSize);
+            return;
         }
 
         // The kernel never connected: take the mount down, and leave the volume to the caller.
@@ -242,18 +249,23 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         }
     }
 
-    /// <summary>Asks the kernel to unmount; with <paramref name="force"/>, cuts the connection first so open files cannot hold it.</summary>
-    private void RequestUnmount(bool force)
+    /// <summary>
+    /// Asks the kernel to unmount. With <paramref name="force"/>, first cuts the connection (fusectl) so open files
+    /// cannot hold the file system, then detaches it lazily. Returns whether the loop should end promptly: false
+    /// when a forced detach left files open that keep the file system alive until they are closed.
+    /// </summary>
+    private bool RequestUnmount(bool force)
     {
+        bool aborted = force && MountTable.TryAbortConnection(MountPoint);
+        var (exitCode, error) = Fusermount(force ? ["-u", "-z", MountPoint] : ["-u", MountPoint]);
         if (force)
         {
-            MountTable.TryAbortConnection(MountPoint);
+            return aborted || Volume.OpenHandleCount == 0;
         }
 
-        var (exitCode, error) = Fusermount(force ? ["-u", "-z", MountPoint] : ["-u", MountPoint]);
-        if (exitCode == 0 || force || MountTable.Find(MountPoint) is null)
+        if (exitCode == 0 || MountTable.Find(MountPoint) is null)
         {
-            return;
+            return true;
         }
 
         throw error.Contains("busy", StringComparison.OrdinalIgnoreCase)

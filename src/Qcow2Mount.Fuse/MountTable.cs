@@ -73,6 +73,28 @@ internal static class MountTable
         }
     }
 
+    /// <summary>
+    /// Raises the kernel readahead of the mount at <paramref name="path"/> (default 128 KiB) so sequential reads
+    /// arrive as requests of up to <paramref name="bytes"/>. Only root may; false when not allowed.
+    /// </summary>
+    public static bool TryRaiseReadahead(string path, int bytes)
+    {
+        if (Find(path) is not { } entry)
+        {
+            return false;
+        }
+
+        try
+        {
+            File.WriteAllText($"/sys/class/bdi/{entry.Device}/read_ahead_kb", (bytes / 1024).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static void ThrowIfMounted(string path)
     {
         if (Find(path) is { } entry)

@@ -37,7 +37,9 @@ public interface IMountedFileSystem : IDisposable
 
     /// <summary>
     /// Unmounts and waits until the volume is closed. Without <paramref name="force"/>, a file system with open
-    /// files stays mounted and a <see cref="VolumeErrorCode.Busy"/> error is thrown; with it, open files are cut off.
+    /// files stays mounted and a <see cref="VolumeErrorCode.Busy"/> error is thrown. With it, the mount point is
+    /// freed at once; open files are cut off where the OS allows it (Linux: fusectl, usually root), otherwise the
+    /// volume closes when the last of them is closed, and <see cref="Unmounted"/> tells when.
     /// Does nothing when already unmounted.
     /// </summary>
     void Unmount(bool force = false);

@@ -144,9 +144,9 @@ internal unsafe struct FuseOperations
     public nint GetXAttr;
     public nint ListXAttr;
     public nint RemoveXAttr;
-    public nint OpenDir;
+    public delegate* unmanaged<byte*, FuseFileInfo*, int> OpenDir;
     public delegate* unmanaged<byte*, void*, delegate* unmanaged<void*, byte*, Stat*, long, int, int>, long, FuseFileInfo*, int, int> ReadDir;
-    public nint ReleaseDir;
+    public delegate* unmanaged<byte*, FuseFileInfo*, int> ReleaseDir;
     public nint FSyncDir;
     public delegate* unmanaged<FuseConnInfo*, FuseConfig*, nint> Init;
     public nint Destroy;
