@@ -17,6 +17,9 @@ public sealed class Volume : IDisposable
     /// <summary>I/O size adapters advertise to readers (st_blksize, FUSE max_read).</summary>
     public const int PreferredIoSize = 1 << 20;
 
+    private static readonly char[] PosixSeparators = ['/'];
+    private static readonly char[] WindowsSeparators = ['/', '\\'];
+
     private readonly IVirtualDisk _disk;
     private readonly List<IVirtualDisk> _allDisks = [];
     private readonly ConcurrentDictionary<ulong, OpenHandle> _handles = new();
@@ -72,9 +75,8 @@ public sealed class Volume : IDisposable
     public VolumeNode? Find(string path, PathStyle style = PathStyle.Posix)
     {
         var comparison = style == PathStyle.Windows ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        char[] separators = style == PathStyle.Windows ? ['/', '\\'] : ['/'];
         VolumeNode node = Root;
-        foreach (var segment in path.Split(separators, StringSplitOptions.RemoveEmptyEntries))
+        foreach (var segment in path.Split(SeparatorsOf(style), StringSplitOptions.RemoveEmptyEntries))
         {
             VolumeNode? child = null;
             foreach (var candidate in node.Children)
@@ -433,9 +435,11 @@ public sealed class Volume : IDisposable
         ? new VolumeException(VolumeErrorCode.ReadOnly, $"The volume '{Label}' is mounted read-only.")
         : new VolumeException(VolumeErrorCode.AccessDenied, $"'{node.Path}': the volume has a fixed set of files; only their contents can change."));
 
+    private static char[] SeparatorsOf(PathStyle style) => style == PathStyle.Windows ? WindowsSeparators : PosixSeparators;
+
     internal static string ParentOf(string path, PathStyle style = PathStyle.Posix)
     {
-        char[] separators = style == PathStyle.Windows ? ['/', '\\'] : ['/'];
+        char[] separators = SeparatorsOf(style);
         string trimmed = path.TrimEnd(separators);
         int slash = trimmed.LastIndexOfAny(separators);
         return slash <= 0 ? "/" : trimmed[..slash];
