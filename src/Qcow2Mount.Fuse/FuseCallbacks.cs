@@ -1,0 +1,392 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Qcow2Mount.Fuse.Native;
+using Qcow2Mount.Mounting;
+
+namespace Qcow2Mount.Fuse;
+
+/// <summary>
+/// The fuse_operations callbacks: each one marshals its arguments to one <see cref="Volume"/> call and its result
+/// back. Every callback catches everything, so no exception ever unwinds into libfuse; errors become -errno once,
+/// in <see cref="Fail"/>. Reads and writes use the handle (nullpath_ok), take no lock and copy the data once,
+/// between the engine and libfuse's request buffer.
+/// </summary>
+internal static unsafe class FuseCallbacks
+{
+    /// <summary>The operations table handed to fuse_new, which copies it.</summary>
+    public static FuseOperations Table => new()
+    {
+        GetAttr = &GetAttr,
+        MkDir = &MkDir,
+        Unlink = &Unlink,
+        RmDir = &RmDir,
+        Rename = &Rename,
+        Truncate = &Truncate,
+        Open = &Open,
+        Read = &Read,
+        Write = &Write,
+        StatFs = &StatFs,
+        Flush = &Flush,
+        Release = &Release,
+        FSync = &FSync,
+        OpenDir = &OpenDir,
+        ReadDir = &ReadDir,
+        ReleaseDir = &Release,
+        Init = &Init,
+        Create = &Create,
+    };
+
+    private static FuseMount Current => (FuseMount)GCHandle.FromIntPtr(LibFuse.GetContext()->PrivateData).Target!;
+
+    [UnmanagedCallersOnly]
+    private static nint Init(FuseConnInfo* connection, FuseConfig* config)
+    {
+        // What init returns becomes private_data for every later call, so hand back the mount's handle.
+        nint self = LibFuse.GetContext()->PrivateData;
+        try
+        {
+            // max_read must equal the max_read mount option; max_write also sets the kernel's max_pages.
+            connection->MaxRead = FuseMount.MaxRequestSize;
+            connection->MaxWrite = FuseMount.MaxRequestSize;
+            connection->MaxReadahead = FuseMount.MaxRequestSize;
+            config->UseIno = 1;
+            config->NullPathOk = 1;
+            config->DirectIo = 0;
+            config->KernelCache = 0;
+            config->AutoCache = 0;
+            ((FuseMount)GCHandle.FromIntPtr(self).Target!).OnInitialized();
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+
+        return self;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int GetAttr(byte* path, Stat* stat, FuseFileInfo* info)
+    {
+        try
+        {
+            var mount = Current;
+            var node = path is null ? mount.Volume.NodeOf(info->Handle) : mount.Volume.Find(PathOf(path));
+            if (node is null)
+            {
+                return -Errno.ENOENT;
+            }
+
+            mount.Fill(stat, node);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    /// <summary>Directories get handles too: with nullpath_ok, readdir only has the handle to go by.</summary>
+    [UnmanagedCallersOnly]
+    private static int OpenDir(byte* path, FuseFileInfo* info)
+    {
+        try
+        {
+            var volume = Current.Volume;
+            var node = volume.Lookup(PathOf(path));
+            info->Handle = node.IsDirectory
+                ? volume.Open(node, VolumeAccess.Read)
+                : throw new VolumeException(VolumeErrorCode.NotDirectory, $"'{node.Path}' is a file, not a directory.");
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int ReadDir(byte* path, void* buffer, delegate* unmanaged<void*, byte*, Stat*, long, int, int> fill,
+        long offset, FuseFileInfo* info, int flags)
+    {
+        try
+        {
+            var mount = Current;
+            var directory = mount.Volume.NodeOf(info->Handle);
+            var children = directory.Children;
+            Span<byte> name = stackalloc byte[1024];
+            Stat stat = default;
+            mount.Fill(&stat, directory);
+            if (!AddEntry(fill, buffer, ".", &stat, name) || !AddEntry(fill, buffer, "..", &stat, name))
+            {
+                return 0;
+            }
+
+            foreach (var child in children)
+            {
+                stat = default;
+                mount.Fill(&stat, child);
+                if (!AddEntry(fill, buffer, child.Name, &stat, name))
+                {
+                    break;
+                }
+            }
+
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Open(byte* path, FuseFileInfo* info)
+    {
+        try
+        {
+            var mount = Current;
+            var access = (info->Flags & 3) switch // O_ACCMODE
+            {
+                0 => VolumeAccess.Read,   // O_RDONLY
+                1 => VolumeAccess.Write,  // O_WRONLY
+                _ => VolumeAccess.ReadWrite,
+            };
+            if (mount.ReadOnly && access.HasFlag(VolumeAccess.Write))
+            {
+                return -Errno.EROFS;
+            }
+
+            var node = mount.Volume.Lookup(PathOf(path));
+            info->Handle = mount.Volume.Open(node, access);
+            if (node.IsReadOnly || mount.ReadOnly)
+            {
+                // Contents never change under a read-only file: keep the kernel's page cache across opens.
+                info->Bits |= FuseFileInfo.KeepCacheBit;
+            }
+
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Read(byte* path, byte* buffer, nuint size, long offset, FuseFileInfo* info)
+    {
+        try
+        {
+            return Current.Volume.Read(info->Handle, offset, new Span<byte>(buffer, checked((int)size)));
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Write(byte* path, byte* buffer, nuint size, long offset, FuseFileInfo* info)
+    {
+        try
+        {
+            return Current.Volume.Write(info->Handle, offset, new ReadOnlySpan<byte>(buffer, checked((int)size)));
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    /// <summary>Called on every close(2) of a descriptor: make what was written durable (cheap when nothing was).</summary>
+    [UnmanagedCallersOnly]
+    private static int Flush(byte* path, FuseFileInfo* info)
+    {
+        try
+        {
+            Current.Volume.Flush(info->Handle);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int FSync(byte* path, int dataOnly, FuseFileInfo* info)
+    {
+        try
+        {
+            Current.Volume.Flush(info->Handle);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    /// <summary>Release and releasedir: the last close of a file or directory handle.</summary>
+    [UnmanagedCallersOnly]
+    private static int Release(byte* path, FuseFileInfo* info)
+    {
+        try
+        {
+            Current.Volume.Close(info->Handle);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Truncate(byte* path, long size, FuseFileInfo* info)
+    {
+        try
+        {
+            var volume = Current.Volume;
+            if (info is not null)
+            {
+                volume.SetLength(info->Handle, size);
+            }
+            else
+            {
+                volume.SetLength(volume.Lookup(PathOf(path)), size);
+            }
+
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int StatFs(byte* path, StatVfs* stat)
+    {
+        try
+        {
+            const uint blockSize = 4096;
+            var space = Current.Volume.GetSpace();
+            stat->BlockSize = blockSize;
+            stat->FragmentSize = blockSize;
+            stat->Blocks = (ulong)((space.TotalBytes + blockSize - 1) / blockSize);
+            stat->BlocksFree = (ulong)(space.FreeBytes / blockSize);
+            stat->BlocksAvailable = stat->BlocksFree;
+            stat->Files = (ulong)space.FileCount;
+            stat->MaxNameLength = 255;
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Create(byte* path, uint mode, FuseFileInfo* info)
+    {
+        try
+        {
+            Current.Volume.CreateFile(PathOf(path));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int MkDir(byte* path, uint mode)
+    {
+        try
+        {
+            Current.Volume.CreateDirectory(PathOf(path));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Unlink(byte* path)
+    {
+        try
+        {
+            Current.Volume.Delete(PathOf(path));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int RmDir(byte* path)
+    {
+        try
+        {
+            Current.Volume.RemoveDirectory(PathOf(path));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Rename(byte* from, byte* to, uint flags)
+    {
+        try
+        {
+            Current.Volume.Rename(PathOf(from), PathOf(to));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    /// <summary>Adds one entry; false when libfuse's buffer is full.</summary>
+    private static bool AddEntry(delegate* unmanaged<void*, byte*, Stat*, long, int, int> fill, void* buffer, string entry,
+        Stat* stat, Span<byte> scratch)
+    {
+        int length = Encoding.UTF8.GetBytes(entry, scratch[..^1]);
+        scratch[length] = 0;
+        fixed (byte* text = scratch)
+        {
+            // Offset 0: the whole directory is listed in one call, as libfuse allows.
+            return fill(buffer, text, stat, 0, 0) == 0;
+        }
+    }
+
+    private static string PathOf(byte* path) => Marshal.PtrToStringUTF8((nint)path) ?? "/";
+
+    /// <summary>The one place a callback's exception becomes -errno; surprises are also reported to the mount's log.</summary>
+    private static int Fail(Exception exception)
+    {
+        if (exception is not VolumeException and not Qcow2.Qcow2Exception)
+        {
+            try
+            {
+                Current.Report(exception);
+            }
+            catch
+            {
+                // Reporting must not fail the callback; the errno below still goes back to the kernel.
+            }
+        }
+
+        return -Errno.From(exception);
+    }
+}

@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Qcow2Mount.Fuse.Native;
+using Qcow2Mount.Mounting;
+
+namespace Qcow2Mount.Fuse;
+
+/// <summary>
+/// One live FUSE mount: libfuse's multithreaded loop on a dedicated thread, serving <see cref="Volume"/> until the
+/// file system is unmounted (by <see cref="Unmount"/> or from outside), then closing the volume.
+/// </summary>
+internal sealed unsafe class FuseMount : IMountedFileSystem
+{
+    /// <summary>Largest read and write request asked of the kernel (it may grant less).</summary>
+    internal const uint MaxRequestSize = Volume.PreferredIoSize;
+
+    private readonly MountOptions _options;
+    private readonly Action<string>? _log;
+    private readonly TaskCompletionSource _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _unmounted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _stateLock = new();
+    private readonly uint _uid = LibC.GetUid();
+    private readonly uint _gid = LibC.GetGid();
+    private GCHandle _self;
+    private nint _fuse;
+    private bool _ownsVolume;
+    private bool _loopEnded;
+
+    private FuseMount(Volume volume, string mountPoint, MountOptions options, Action<string>? log)
+    {
+        Volume = volume;
+        MountPoint = mountPoint;
+        _options = options;
+        _log = log;
+        ReadOnly = options.ReadOnly || volume.IsReadOnly;
+    }
+
+    public string MountPoint { get; }
+
+    public Volume Volume { get; }
+
+    public Task Unmounted => _unmounted.Task;
+
+    /// <summary>Mounted read-only (asked for, or the volume is): write opens get EROFS.</summary>
+    internal bool ReadOnly { get; }
+
+    /// <summary>Mounts and returns once the kernel has connected (libfuse ran init).</summary>
+    internal static FuseMount Start(Volume volume, string mountPoint, MountOptions options, Action<string>? log)
+    {
+        var mount = new FuseMount(volume, MountTable.Check(mountPoint), options, log);
+        mount.MountAndServe();
+        return mount;
+    }
+
+    public void Unmount(bool force = false)
+    {
+        bool expectEnd = true;
+        lock (_stateLock)
+        {
+            if (!_loopEnded)
+            {
+                expectEnd = RequestUnmount(force);
+            }
+        }
+
+        bool ended = Task.WaitAny([_unmounted.Task], expectEnd ? _options.Timeout : TimeSpan.Zero) == 0;
+        if (ended)
+        {
+            // Rethrows the error of the final flush, if closing the volume failed.
+            _unmounted.Task.GetAwaiter().GetResult();
+        }
+        else if (!force)
+        {
+            throw new VolumeException(VolumeErrorCode.Busy, $"'{MountPoint}' did not stop within {_options.Timeout.TotalSeconds:0} s.");
+        }
+    }
+
+    /// <summary>Unmounts, cutting off open files if a plain unmount is refused as busy.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            Unmount(force: false);
+        }
+        catch (VolumeException e) when (e.Code == VolumeErrorCode.Busy)
+        {
+            Unmount(force: true);
+        }
+    }
+
+    internal void OnInitialized() => _initialized.TrySetResult();
+
+    internal void Report(Exception exception) => _log?.Invoke($"qcow2mount FUSE '{MountPoint}': {exception}");
+
+    /// <summary>Fills a stat for <paramref name="node"/>: owned by the mounting user, one fixed timestamp.</summary>
+    internal void Fill(Stat* stat, VolumeNode node)
+    {
+        var time = new TimeSpec
+        {
+            Seconds = Volume.Timestamp.ToUnixTimeSeconds(),
+            Nanoseconds = Volume.Timestamp.UtcTicks % TimeSpan.TicksPerSecond * 100,
+        };
+        stat->Inode = node.Id;
+        stat->Mode = (node.IsDirectory ? Stat.DirectoryType : Stat.RegularType) | (uint)node.Permissions;
+        stat->LinkCount = node.IsDirectory ? 2 + (ulong)node.Children.Count(child => child.IsDirectory) : 1;
+        stat->Uid = _uid;
+        stat->Gid = _gid;
+        stat->Size = node.Length;
+        stat->BlockSize = Volume.PreferredIoSize;
+        stat->Blocks = (node.Length + 511) / 512;
+        stat->AccessTime = time;
+        stat->ModifyTime = time;
+        stat->ChangeTime = time;
+    }
+
+    private void MountAndServe()
+    {
+        _self = GCHandle.Alloc(this);
+        try
+        {
+            _fuse = CreateFuse();
+            if (LibFuse.Mount(_fuse, MountPoint) != 0)
+            {
+                LibFuse.Destroy(_fuse);
+                throw new VolumeException(VolumeErrorCode.IoError, $"libfuse could not mount at '{MountPoint}' (its reason is on standard error).");
+            }
+        }
+        catch
+        {
+            _self.Free();
+            throw;
+        }
+
+        new Thread(Serve) { IsBackground = true, Name = "FUSE loop" }.Start();
+        bool live = Task.WaitAny([_initialized.Task, _unmounted.Task], _options.Timeout) == 0;
+        lock (_stateLock)
+        {
+            _ownsVolume = live && !_loopEnded;
+        }
+
+        if (_ownsVolume)
+        {
+            // Requests can be 1 MiB, but buffered reads only get as big as the readahead window.
+            MountTable.TryRaiseReadahead(MountPoint, (int)MaxRequestSize);
+            return;
+        }
+
+        // The kernel never connected: take the mount down, and leave the volume to the caller.
+        Unmount(force: true);
+        throw new VolumeException(VolumeErrorCode.IoError, $"The FUSE file system at '{MountPoint}' did not start.");
+    }
+
+    private nint CreateFuse()
+    {
+        var mountOptions = new List<string>
+        {
+            "fsname=qcow2mount", "subtype=qcow2mount", "default_permissions", $"max_read={MaxRequestSize}",
+        };
+        if (ReadOnly)
+        {
+            mountOptions.Add("ro");
+        }
+
+        if (_options.AllowOther)
+        {
+            mountOptions.Add("allow_other");
+        }
+
+        mountOptions.AddRange(_options.FuseOptions);
+        string[] arguments = ["qcow2mount", "-o", string.Join(',', mountOptions)];
+
+        var values = (byte**)NativeMemory.AllocZeroed((nuint)(arguments.Length + 1), (nuint)sizeof(byte*));
+        try
+        {
+            for (int i = 0; i < arguments.Length; i++)
+            {
+                values[i] = (byte*)Marshal.StringToCoTaskMemUTF8(arguments[i]);
+            }
+
+            var args = new FuseArgs { Count = arguments.Length, Values = values, Allocated = 0 };
+            var operations = FuseCallbacks.Table;
+            nint fuse = LibFuse.New(&args, &operations, (nuint)sizeof(FuseOperations), GCHandle.ToIntPtr(_self));
+            // libfuse may have replaced the argument vector with its own copy; that one is its to free.
+            LibFuse.FreeArgs(&args);
+            return fuse != 0
+                ? fuse
+                : throw new VolumeException(VolumeErrorCode.InvalidArgument, $"libfuse refused the options '{arguments[2]}' (its reason is on standard error).");
+        }
+        finally
+        {
+            for (int i = 0; i < arguments.Length; i++)
+            {
+                Marshal.FreeCoTaskMem((nint)values[i]);
+            }
+
+            NativeMemory.Free(values);
+        }
+    }
+
+    /// <summary>The loop thread: serve until unmounted, release libfuse, then close the volume.</summary>
+    private void Serve()
+    {
+        int result;
+        nint config = LibFuse.LoopConfigCreate();
+        try
+        {
+            if (_options.MaxThreads > 0)
+            {
+                LibFuse.LoopConfigSetMaxThreads(config, (uint)_options.MaxThreads);
+            }
+
+            result = LibFuse.LoopMultiThreaded(_fuse, config);
+        }
+        finally
+        {
+            LibFuse.LoopConfigDestroy(config);
+            LibFuse.Unmount(_fuse);
+            LibFuse.Destroy(_fuse);
+        }
+
+        bool closeVolume;
+        lock (_stateLock)
+        {
+            _loopEnded = true;
+            closeVolume = _ownsVolume;
+        }
+
+        if (result != 0)
+        {
+            _log?.Invoke($"qcow2mount FUSE '{MountPoint}': the request loop ended with error {result}.");
+        }
+
+        try
+        {
+            if (closeVolume)
+            {
+                Volume.Dispose();
+            }
+
+            _unmounted.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            _unmounted.TrySetException(e);
+        }
+        finally
+        {
+            _self.Free();
+        }
+    }
+
+    /// <summary>
+    /// Asks the kernel to unmount. With <paramref name="force"/>, first cuts the connection (fusectl) so open files
+    /// cannot hold the file system, then detaches it lazily. Returns whether the loop should end promptly: false
+    /// when a forced detach left files open that keep the file system alive until they are closed.
+    /// </summary>
+    private bool RequestUnmount(bool force)
+    {
+        bool aborted = force && MountTable.TryAbortConnection(MountPoint);
+        var (exitCode, error) = Fusermount(force ? ["-u", "-z", MountPoint] : ["-u", MountPoint]);
+        if (force)
+        {
+            return aborted || Volume.OpenHandleCount == 0;
+        }
+
+        if (exitCode == 0 || MountTable.Find(MountPoint) is null)
+        {
+            return true;
+        }
+
+        throw error.Contains("busy", StringComparison.OrdinalIgnoreCase)
+            ? new VolumeException(VolumeErrorCode.Busy, $"'{MountPoint}' is in use; close the files open on it, or unmount with force.")
+            : new VolumeException(VolumeErrorCode.IoError, $"fusermount3 could not unmount '{MountPoint}': {error.Trim()}");
+    }
+
+    private static (int ExitCode, string Error) Fusermount(IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo("fusermount3") { RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, error);
+    }
+}

@@ -1,0 +1,457 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using Qcow2Mount.Qcow2;
+
+namespace Qcow2Mount.Mounting;
+
+/// <summary>
+/// The platform-neutral file system every OS adapter presents: <c>disk.raw</c> for the active layer and,
+/// when there are any, <c>snapshots/&lt;name&gt;.raw</c> read-only. Owns the disks: <see cref="Dispose"/>
+/// flushes a writable disk and disposes them all. Safe for concurrent calls; reads and writes take no lock.
+/// </summary>
+public sealed class Volume : IDisposable
+{
+    public const string DiskFileName = "disk.raw";
+    public const string SnapshotDirectoryName = "snapshots";
+
+    /// <summary>I/O size adapters advertise to readers (st_blksize, FUSE max_read).</summary>
+    public const int PreferredIoSize = 1 << 20;
+
+    private static readonly char[] PosixSeparators = ['/'];
+    private static readonly char[] WindowsSeparators = ['/', '\\'];
+
+    private readonly IVirtualDisk _disk;
+    private readonly List<IVirtualDisk> _allDisks = [];
+    private readonly ConcurrentDictionary<ulong, OpenHandle> _handles = new();
+    private readonly int _nodeCount;
+    private long _lastHandle;
+    private int _unflushedWrites;
+    private int _disposed;
+
+    public Volume(IVirtualDisk disk, VolumeOptions? options = null, IEnumerable<SnapshotDisk>? snapshots = null)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        options ??= new VolumeOptions();
+        _disk = disk;
+        IsReadOnly = options.ReadOnly || !disk.CanWrite;
+        Label = options.Label;
+        Timestamp = options.Timestamp ?? DateTimeOffset.UtcNow;
+
+        ulong nextId = 1;
+        Root = new VolumeNode(nextId++, "", "/", IsReadOnly, disk: null);
+        Root.Add(new VolumeNode(nextId++, DiskFileName, "/" + DiskFileName, IsReadOnly, disk));
+        _allDisks.Add(disk);
+
+        var snapshotList = snapshots?.ToList() ?? [];
+        if (snapshotList.Count > 0)
+        {
+            var directory = new VolumeNode(nextId++, SnapshotDirectoryName, "/" + SnapshotDirectoryName, IsReadOnly, null);
+            Root.Add(directory);
+            var fileNames = SnapshotNames.ToFileNames(snapshotList.Select(s => s.Name));
+            foreach (var (snapshot, fileName) in snapshotList.Zip(fileNames).OrderBy(p => p.Second, StringComparer.Ordinal))
+            {
+                directory.Add(new VolumeNode(nextId++, fileName, $"{directory.Path}/{fileName}", isReadOnly: true, snapshot.Disk));
+                _allDisks.Add(snapshot.Disk);
+            }
+        }
+
+        _nodeCount = (int)(nextId - 1);
+    }
+
+    public VolumeNode Root { get; }
+
+    /// <summary>True when the active disk refuses writes (asked read-only, or the disk cannot write).</summary>
+    public bool IsReadOnly { get; }
+
+    public string Label { get; }
+
+    /// <summary>The timestamp every node shows (the image's mtime at mount time).</summary>
+    public DateTimeOffset Timestamp { get; }
+
+    /// <summary>Number of open handles (for "in use" checks and tests).</summary>
+    public int OpenHandleCount => _handles.Count;
+
+    /// <summary>Finds a node by path; null when nothing has that path.</summary>
+    public VolumeNode? Find(string path, PathStyle style = PathStyle.Posix)
+    {
+        var comparison = style == PathStyle.Windows ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        VolumeNode node = Root;
+        foreach (var segment in path.Split(SeparatorsOf(style), StringSplitOptions.RemoveEmptyEntries))
+        {
+            VolumeNode? child = null;
+            foreach (var candidate in node.Children)
+            {
+                if (string.Equals(candidate.Name, segment, comparison))
+                {
+                    child = candidate;
+                    break;
+                }
+            }
+
+            if (child is null)
+            {
+                return null;
+            }
+
+            node = child;
+        }
+
+        return node;
+    }
+
+    /// <summary>Finds a node by path or throws <see cref="VolumeErrorCode.NotFound"/> / <see cref="VolumeErrorCode.NotDirectory"/>.</summary>
+    public VolumeNode Lookup(string path, PathStyle style = PathStyle.Posix)
+    {
+        if (Find(path, style) is { } node)
+        {
+            return node;
+        }
+
+        string parent = ParentOf(path, style);
+        if (Find(parent, style) is { IsDirectory: false })
+        {
+            throw new VolumeException(VolumeErrorCode.NotDirectory, $"'{parent}' is a file, not a directory.");
+        }
+
+        throw new VolumeException(VolumeErrorCode.NotFound, $"'{path}' does not exist on this volume.");
+    }
+
+    /// <summary>Entries of the directory at <paramref name="path"/>, in name order.</summary>
+    public IReadOnlyList<VolumeNode> List(string path, PathStyle style = PathStyle.Posix)
+    {
+        var node = Lookup(path, style);
+        return node.IsDirectory
+            ? node.Children
+            : throw new VolumeException(VolumeErrorCode.NotDirectory, $"'{node.Path}' is a file, not a directory.");
+    }
+
+    /// <summary>Opens <paramref name="path"/>; see <see cref="Open(VolumeNode, VolumeAccess, VolumeShare)"/>.</summary>
+    public ulong Open(string path, VolumeAccess access, VolumeShare share = VolumeShare.All, PathStyle style = PathStyle.Posix) =>
+        Open(Lookup(path, style), access, share);
+
+    /// <summary>
+    /// Opens a handle (never 0). Write access is refused on read-only nodes and on directories; a handle that
+    /// asks for data access conflicting with the share mode of another open handle gets a sharing violation.
+    /// </summary>
+    public ulong Open(VolumeNode node, VolumeAccess access, VolumeShare share = VolumeShare.All)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (access.HasFlag(VolumeAccess.Write))
+        {
+            ThrowIfNotWritable(node);
+        }
+
+        var handle = new OpenHandle(node, access, share);
+        lock (node.OpenHandles)
+        {
+            // As in NT, handles without data access (attributes only) neither check nor count in share modes.
+            if (access != VolumeAccess.None && node.OpenHandles.Any(other => other.Access != VolumeAccess.None && Conflicts(handle, other)))
+            {
+                throw new VolumeException(VolumeErrorCode.SharingViolation, $"'{node.Path}' is open with a share mode that refuses this access.");
+            }
+
+            node.OpenHandles.Add(handle);
+        }
+
+        ulong id = (ulong)Interlocked.Increment(ref _lastHandle);
+        _handles[id] = handle;
+        return id;
+    }
+
+    /// <summary>The node a handle is open on.</summary>
+    public VolumeNode NodeOf(ulong handle) => Get(handle).Node;
+
+    /// <summary>The access a handle was granted.</summary>
+    public VolumeAccess AccessOf(ulong handle) => Get(handle).Access;
+
+    /// <summary>Reads at <paramref name="offset"/>; fills the buffer except at the end of the file (returns 0 there).</summary>
+    public int Read(ulong handle, long offset, Span<byte> buffer)
+    {
+        var open = Get(handle);
+        var disk = DataDisk(open, VolumeAccess.Read);
+        if (offset < 0)
+        {
+            throw new VolumeException(VolumeErrorCode.InvalidArgument, $"Negative offset {offset}.");
+        }
+
+        try
+        {
+            int total = 0;
+            while (total < buffer.Length)
+            {
+                int read = disk.ReadAt(offset + total, buffer[total..]);
+                if (read <= 0)
+                {
+                    break;
+                }
+
+                total += read;
+            }
+
+            return total;
+        }
+        catch (Qcow2Exception e)
+        {
+            throw VolumeException.FromEngine(e);
+        }
+    }
+
+    /// <summary>
+    /// Writes at <paramref name="offset"/>. The file cannot grow: a write crossing the end is cut short (the count
+    /// says how much went in), one starting at or past the end fails with <see cref="VolumeErrorCode.NoSpace"/>.
+    /// </summary>
+    public int Write(ulong handle, long offset, ReadOnlySpan<byte> data)
+    {
+        var open = Get(handle);
+        var disk = DataDisk(open, VolumeAccess.Write);
+        if (offset < 0)
+        {
+            throw new VolumeException(VolumeErrorCode.InvalidArgument, $"Negative offset {offset}.");
+        }
+
+        if (data.IsEmpty)
+        {
+            return 0;
+        }
+
+        if (offset >= disk.Length)
+        {
+            throw new VolumeException(VolumeErrorCode.NoSpace, $"'{open.Node.Path}' has the fixed size {disk.Length}; cannot write at {offset}.");
+        }
+
+        int count = (int)Math.Min(data.Length, disk.Length - offset);
+        try
+        {
+            // Mark before writing so a flush racing with this write cannot miss it.
+            Volatile.Write(ref _unflushedWrites, 1);
+            disk.WriteAt(offset, data[..count]);
+            return count;
+        }
+        catch (Qcow2Exception e)
+        {
+            throw VolumeException.FromEngine(e);
+        }
+    }
+
+    /// <summary>
+    /// Makes every completed write durable (fsync semantics: the whole disk, not just this handle's writes).
+    /// Cheap when nothing was written since the last flush, so adapters may call it on every close.
+    /// </summary>
+    public void Flush(ulong handle)
+    {
+        var open = Get(handle);
+        if (open.Node.IsReadOnly || open.Node.Disk != _disk || Interlocked.Exchange(ref _unflushedWrites, 0) == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _disk.Flush();
+        }
+        catch (Qcow2Exception e)
+        {
+            Volatile.Write(ref _unflushedWrites, 1);
+            throw VolumeException.FromEngine(e);
+        }
+        catch
+        {
+            Volatile.Write(ref _unflushedWrites, 1);
+            throw;
+        }
+    }
+
+    /// <summary>Closes a handle. Does not flush: adapters flush when their OS asks (close, fsync, FlushFileBuffers).</summary>
+    public void Close(ulong handle)
+    {
+        if (!_handles.TryRemove(handle, out var open))
+        {
+            throw InvalidHandle(handle);
+        }
+
+        lock (open.Node.OpenHandles)
+        {
+            open.Node.OpenHandles.Remove(open);
+        }
+    }
+
+    /// <summary>Sets the size of the file a handle is open on; see <see cref="SetLength(VolumeNode, long)"/>.</summary>
+    public void SetLength(ulong handle, long length) => SetLength(Get(handle).Node, length);
+
+    /// <summary>Disk files have the fixed size of the guest disk: only "set to the current size" succeeds.</summary>
+    public void SetLength(VolumeNode node, long length)
+    {
+        if (node.IsDirectory)
+        {
+            throw new VolumeException(VolumeErrorCode.IsDirectory, $"'{node.Path}' is a directory.");
+        }
+
+        ThrowIfNotWritable(node);
+        if (length < 0)
+        {
+            throw new VolumeException(VolumeErrorCode.InvalidArgument, $"Negative size {length}.");
+        }
+
+        if (length != node.Length)
+        {
+            throw new VolumeException(VolumeErrorCode.NotSupported, $"'{node.Path}' has the fixed size of the virtual disk ({node.Length} bytes).");
+        }
+    }
+
+    /// <summary>Always refused: the volume has a fixed set of files. Throws the error to report.</summary>
+    public void CreateFile(string path) => RefuseNewName(path);
+
+    /// <summary>Always refused: the volume has a fixed set of directories. Throws the error to report.</summary>
+    public void CreateDirectory(string path) => RefuseNewName(path);
+
+    /// <summary>Always refused: files cannot be deleted. Throws the error to report.</summary>
+    public void Delete(string path)
+    {
+        var node = Lookup(path);
+        if (node.IsDirectory)
+        {
+            throw new VolumeException(VolumeErrorCode.IsDirectory, $"'{node.Path}' is a directory.");
+        }
+
+        RefuseChange(node);
+    }
+
+    /// <summary>Always refused: directories cannot be removed. Throws the error to report.</summary>
+    public void RemoveDirectory(string path)
+    {
+        var node = Lookup(path);
+        if (!node.IsDirectory)
+        {
+            throw new VolumeException(VolumeErrorCode.NotDirectory, $"'{node.Path}' is a file, not a directory.");
+        }
+
+        RefuseChange(node);
+    }
+
+    /// <summary>Always refused: names are fixed. Throws the error to report.</summary>
+    public void Rename(string from, string to)
+    {
+        var node = Lookup(from);
+        throw IsReadOnly
+            ? new VolumeException(VolumeErrorCode.ReadOnly, $"The volume '{Label}' is mounted read-only.")
+            : new VolumeException(VolumeErrorCode.AccessDenied, $"Cannot rename '{node.Path}' to '{to}': the names on this volume are fixed.");
+    }
+
+    /// <summary>Space figures for statfs and GetDiskFreeSpace: the disk size, nothing free (files cannot grow).</summary>
+    public VolumeSpace GetSpace() => new(TotalBytes: _disk.Length, FreeBytes: 0, FileCount: _nodeCount);
+
+    /// <summary>Flushes a writable disk, then disposes every disk, even when the flush fails (its error is then thrown).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        ExceptionDispatchInfo? failure = null;
+        if (!IsReadOnly)
+        {
+            try
+            {
+                _disk.Flush();
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e is Qcow2Exception engine ? VolumeException.FromEngine(engine) : e);
+            }
+        }
+
+        foreach (var disk in _allDisks)
+        {
+            try
+            {
+                disk.Dispose();
+            }
+            catch (Exception e)
+            {
+                failure ??= ExceptionDispatchInfo.Capture(e);
+            }
+        }
+
+        failure?.Throw();
+    }
+
+    private OpenHandle Get(ulong handle) =>
+        _handles.TryGetValue(handle, out var open) ? open : throw InvalidHandle(handle);
+
+    private static VolumeException InvalidHandle(ulong handle) =>
+        new(VolumeErrorCode.InvalidHandle, $"Handle {handle} is not open on this volume.");
+
+    private static IVirtualDisk DataDisk(OpenHandle open, VolumeAccess needed)
+    {
+        if (open.Node.Disk is not { } disk)
+        {
+            throw new VolumeException(VolumeErrorCode.IsDirectory, $"'{open.Node.Path}' is a directory.");
+        }
+
+        return open.Access.HasFlag(needed)
+            ? disk
+            : throw new VolumeException(VolumeErrorCode.AccessDenied, $"The handle on '{open.Node.Path}' was not opened for {needed.ToString().ToLowerInvariant()}.");
+    }
+
+    private static bool Conflicts(OpenHandle wanted, OpenHandle open) =>
+        (wanted.Access.HasFlag(VolumeAccess.Read) && !open.Share.HasFlag(VolumeShare.Read))
+        || (wanted.Access.HasFlag(VolumeAccess.Write) && !open.Share.HasFlag(VolumeShare.Write))
+        || (open.Access.HasFlag(VolumeAccess.Read) && !wanted.Share.HasFlag(VolumeShare.Read))
+        || (open.Access.HasFlag(VolumeAccess.Write) && !wanted.Share.HasFlag(VolumeShare.Write));
+
+    private void ThrowIfNotWritable(VolumeNode node)
+    {
+        if (node.IsDirectory)
+        {
+            throw new VolumeException(VolumeErrorCode.IsDirectory, $"'{node.Path}' is a directory.");
+        }
+
+        if (node.IsReadOnly)
+        {
+            throw new VolumeException(VolumeErrorCode.ReadOnly, IsReadOnly
+                ? $"The volume '{Label}' is mounted read-only."
+                : $"'{node.Path}' is a read-only snapshot.");
+        }
+    }
+
+    private void RefuseNewName(string path)
+    {
+        if (Find(path) is { } existing)
+        {
+            throw new VolumeException(VolumeErrorCode.Exists, $"'{existing.Path}' already exists.");
+        }
+
+        var parent = Lookup(ParentOf(path));
+        if (!parent.IsDirectory)
+        {
+            throw new VolumeException(VolumeErrorCode.NotDirectory, $"'{parent.Path}' is a file, not a directory.");
+        }
+
+        RefuseChange(parent);
+    }
+
+    private void RefuseChange(VolumeNode node) => throw (IsReadOnly
+        ? new VolumeException(VolumeErrorCode.ReadOnly, $"The volume '{Label}' is mounted read-only.")
+        : new VolumeException(VolumeErrorCode.AccessDenied, $"'{node.Path}': the volume has a fixed set of files; only their contents can change."));
+
+    private static char[] SeparatorsOf(PathStyle style) => style == PathStyle.Windows ? WindowsSeparators : PosixSeparators;
+
+    internal static string ParentOf(string path, PathStyle style = PathStyle.Posix)
+    {
+        char[] separators = SeparatorsOf(style);
+        string trimmed = path.TrimEnd(separators);
+        int slash = trimmed.LastIndexOfAny(separators);
+        return slash <= 0 ? "/" : trimmed[..slash];
+    }
+}
+
+/// <summary>How adapters spell paths: POSIX ('/', case-sensitive) or Windows ('\\' or '/', ignoring case).</summary>
+public enum PathStyle
+{
+    Posix,
+    Windows,
+}
+
+/// <summary>Space figures of a volume (statfs, GetDiskFreeSpace).</summary>
+public readonly record struct VolumeSpace(long TotalBytes, long FreeBytes, long FileCount);
