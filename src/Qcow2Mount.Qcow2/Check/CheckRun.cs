@@ -57,6 +57,11 @@ internal sealed class CheckRun
             if (_rebuild && FixErrors)
             {
                 RebuildRefcountStructure();
+                if (_rebuild)
+                {
+                    return; // refused: nothing else is written on top of refcounts known to be broken
+                }
+
                 highest = _counts.HighestReferenced();
             }
             else if (_rebuild && _mode != RepairMode.None)
@@ -287,6 +292,7 @@ internal sealed class CheckRun
         int entrySize = _header.L2EntrySize;
         bool extended = _header.HasExtendedL2;
         bool dirty = false;
+        _nextContiguous = 0; // like qemu-img, fragmentation is counted within one L2 table
         for (int j = 0; j < table.Length / entrySize; j++)
         {
             var slot = table.AsSpan(j * entrySize);
@@ -617,9 +623,17 @@ internal sealed class CheckRun
             _counts.Remove(offset, size);
         }
 
+        long highest = _counts.HighestReferenced();
+        if (highest >= _counts.FileClusters)
+        {
+            // The data is not there; covering far-away offsets could also write gigabytes of refcount blocks.
+            CheckError($"ERROR cannot rebuild the refcount structure: cluster {highest} is referenced past the end of the image");
+            return;
+        }
+
         int order = _header.RefcountOrder;
         long perBlock = RefcountEntries.PerBlock(ClusterBits, order);
-        long start = Math.Max(_counts.FileClusters, _counts.HighestReferenced() + 1);
+        long start = _counts.FileClusters;
         long blocks = 1, tableClusters = 1;
         while (true)
         {
