@@ -1,0 +1,15 @@
+namespace Qcow2Mount.Qcow2.Check;
+
+/// <summary>Limits for <see cref="ImageChecker"/>.</summary>
+public sealed record CheckOptions
+{
+    /// <summary>
+    /// Most host clusters the checker tracks (4 bytes each in memory): images whose file has more clusters are
+    /// refused with a check error instead of allocating without bound. The default (64 Mi clusters, 256 MiB)
+    /// covers a 4 TiB file with 64 KiB clusters.
+    /// </summary>
+    public long MaxTrackedClusters { get; init; } = 64L << 20;
+
+    /// <summary>Most problem messages kept in <see cref="CheckResult.Messages"/>; counts keep going past it.</summary>
+    public int MaxMessages { get; init; } = 10_000;
+}

@@ -1,0 +1,66 @@
+using Qcow2Mount.Qcow2.Storage;
+
+namespace Qcow2Mount.Qcow2.Check;
+
+/// <summary>
+/// <c>qemu-img check</c> for qcow2: rebuilds every refcount from the metadata and compares it with the stored
+/// refcounts, then checks the COPIED flags of the active layer. Works on the host file alone (no image cache), so a
+/// writer can run it on a dirty image before building its own state.
+/// </summary>
+public static class ImageChecker
+{
+    /// <summary>Checks the image at <paramref name="path"/>, read-only.</summary>
+    public static CheckResult Check(string path, CheckOptions? options = null)
+    {
+        using var file = HostFile.Open(path, writable: false);
+        return Check(file, options);
+    }
+
+    /// <summary>Checks an open image. Never writes.</summary>
+    public static CheckResult Check(IHostFile file, CheckOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var result = new CheckResult();
+        new CheckRun(file, options ?? new CheckOptions(), RepairMode.None, result).Run();
+        return result;
+    }
+
+    /// <summary>Checks and repairs the image at <paramref name="path"/> (opened for writing).</summary>
+    public static CheckResult Repair(string path, RepairMode mode, CheckOptions? options = null)
+    {
+        using var file = HostFile.Open(path, writable: true);
+        return Repair(file, mode, options);
+    }
+
+    /// <summary>
+    /// Repairs what <paramref name="mode"/> allows, like <c>qemu-img check -r</c>, then checks the repaired image
+    /// again: the result's counts are that second check's, its *Fixed counters and messages the repair's.
+    /// </summary>
+    /// <exception cref="Qcow2Exception">ReadOnly when <paramref name="file"/> cannot be written.</exception>
+    public static CheckResult Repair(IHostFile file, RepairMode mode, CheckOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (mode == RepairMode.None)
+        {
+            return Check(file, options);
+        }
+
+        if (!file.CanWrite)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.ReadOnly, $"{file.Path}: cannot repair an image opened read-only");
+        }
+
+        options ??= new CheckOptions();
+        var repair = new CheckResult();
+        new CheckRun(file, options, mode, repair).Run();
+        if (repair.CheckErrors > 0)
+        {
+            return repair;
+        }
+
+        var again = new CheckResult { CorruptionsFixed = repair.CorruptionsFixed, LeaksFixed = repair.LeaksFixed };
+        again._messages.AddRange(repair.Messages);
+        new CheckRun(file, options, RepairMode.None, again).Run();
+        return again;
+    }
+}

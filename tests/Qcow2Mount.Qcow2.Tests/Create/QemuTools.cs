@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Text.Json;
+using NUnit.Framework;
+
+namespace Qcow2Mount.Qcow2.Tests;
+
+/// <summary>Runs qemu-img / qemu-io (the oracle) with argument lists and timeouts; skips tests when absent.</summary>
+internal static class QemuTools
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(120);
+
+    public static string QemuImg => Find("qemu-img");
+    public static string QemuIo => Find("qemu-io");
+
+    private static string Find(string tool)
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
+        {
+            foreach (string name in new[] { tool, tool + ".exe" })
+            {
+                string candidate = Path.Combine(dir, name);
+                if (dir.Length > 0 && File.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        Assert.Ignore($"{tool} not found: apt-get install qemu-utils");
+        return tool;
+    }
+
+    public static (int ExitCode, string Stdout, string Stderr) Run(string tool, params string[] args) => RunIn(null, tool, args);
+
+    /// <summary>Runs a tool in <paramref name="workingDirectory"/> (relative data file names resolve against it).</summary>
+    public static (int ExitCode, string Stdout, string Stderr) RunIn(string? workingDirectory, string tool, params string[] args)
+    {
+        var info = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null)
+        {
+            info.WorkingDirectory = workingDirectory;
+        }
+
+        foreach (string a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {tool}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(s_timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{tool} {string.Join(' ', args)} timed out");
+        }
+
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Runs a tool and fails the test unless it exits 0.</summary>
+    public static string Ok(string tool, params string[] args)
+    {
+        var (code, stdout, stderr) = Run(tool, args);
+        Assert.That(code, Is.Zero, $"{Path.GetFileName(tool)} {string.Join(' ', args)} failed: {stderr}{stdout}");
+        return stdout;
+    }
+
+    public static void QemuIoWrite(string image, params string[] commands)
+    {
+        var args = new List<string> { "-f", "qcow2" };
+        foreach (string c in commands)
+        {
+            args.Add("-c");
+            args.Add(c);
+        }
+
+        args.Add(image);
+        var (code, output, stderr) = RunIn(Path.GetDirectoryName(image), QemuIo, [.. args]);
+        Assert.That(code, Is.Zero, $"qemu-io failed: {stderr}{output}");
+        Assert.That(output, Does.Not.Contain("failed").IgnoreCase, output);
+    }
+
+    /// <summary>qemu-img check --output=json: the exit code and the counters (absent ones are 0).</summary>
+    public static QemuCheck Check(string image)
+    {
+        // qemu 7.2 resolves a relative data file name against the working directory: run next to the image.
+        var (code, stdout, stderr) = RunIn(Path.GetDirectoryName(image), QemuImg, "check", "--output=json", "-f", "qcow2", image);
+        if (!stdout.StartsWith('{'))
+        {
+            // qemu-img could not open the image at all: that is its exit code 1.
+            Assert.That(code, Is.EqualTo(1), $"qemu-img check gave no JSON (exit {code}): {stderr}");
+            return new QemuCheck(code, 0, 0, 1, 0, 0, 0, 0, 0, stderr);
+        }
+
+        using var json = JsonDocument.Parse(stdout);
+        long Get(string name) => json.RootElement.TryGetProperty(name, out var v) ? v.GetInt64() : 0;
+        return new QemuCheck(code, (int)Get("corruptions"), (int)Get("leaks"), (int)Get("check-errors"), Get("allocated-clusters"),
+            Get("total-clusters"), Get("fragmented-clusters"), Get("compressed-clusters"), Get("image-end-offset"), stderr);
+    }
+
+    public static JsonElement Info(string image)
+    {
+        var (code, stdout, stderr) = RunIn(Path.GetDirectoryName(image), QemuImg, "info", "--output=json", image);
+        Assert.That(code, Is.Zero, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        return json.RootElement.Clone();
+    }
+
+    /// <summary>The guest view as raw bytes (qemu-img convert -O raw).</summary>
+    public static byte[] ReadGuest(string image, string dir)
+    {
+        string raw = Path.Combine(dir, Guid.NewGuid().ToString("N") + ".raw");
+        var (code, stdout, stderr) = RunIn(Path.GetDirectoryName(image), QemuImg, "convert", "-f", "qcow2", "-O", "raw", image, raw);
+        Assert.That(code, Is.Zero, stderr + stdout);
+        var bytes = File.ReadAllBytes(raw);
+        File.Delete(raw);
+        return bytes;
+    }
+}
+
+internal sealed record QemuCheck(int ExitCode, int Corruptions, int Leaks, int CheckErrors, long AllocatedClusters, long TotalClusters,
+    long FragmentedClusters, long CompressedClusters, long ImageEndOffset, string Stderr);
+
+/// <summary>A temporary folder per test, removed afterwards.</summary>
+public sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "qcow2mount-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
