@@ -71,6 +71,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
     public bool CanWrite => _refcounts is not null && !_corruptDetected;
     public int ClusterSize => _geometry.ClusterSize;
 
+    /// <summary>What a writable open of a dirty image repaired (null when the image was clean).</summary>
+    public Check.CheckResult? DirtyRepair { get; private set; }
+
     /// <summary>Bytes the image file takes on the host.</summary>
     public long FileLength => _file.Length;
 
@@ -138,6 +141,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
                 throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{path}: raw external data bit set without an external data file");
             }
 
+            Check.CheckResult? repair = null;
             if (options.Writable)
             {
                 if (header.IsCorrupt)
@@ -147,7 +151,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
                 if (header.IsDirty)
                 {
-                    header = RepairDirty(file, header);
+                    header = RepairDirty(file, header, out repair);
                 }
             }
 
@@ -181,6 +185,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
             }
 
             var image = new Qcow2Image(path, file, header, extensions, backingName, dataFile, backing, snapshots, l1, length, view, options);
+            image.DirtyRepair = repair;
             if (options.Writable)
             {
                 image.InitWritable();
@@ -198,11 +203,21 @@ public sealed partial class Qcow2Image : IVirtualDisk
     }
 
     /// <summary>
-    /// A writable open of a dirty image (lazy refcounts, unclean stop) must rebuild refcounts first.
+    /// A writable open of a dirty image (lazy refcounts, unclean stop) rebuilds the refcounts first, as QEMU does;
+    /// a repair that leaves corruption fails the open. What was repaired is kept in <see cref="DirtyRepair"/>.
     /// </summary>
-    private static Qcow2Header RepairDirty(IHostFile file, Qcow2Header header) =>
-        throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
-            $"{file.Path}: image is dirty (unclean shutdown); refcount repair is not available yet: open it read-only, or run qemu-img check -r all");
+    private static Qcow2Header RepairDirty(IHostFile file, Qcow2Header header, out Check.CheckResult result)
+    {
+        result = Check.ImageChecker.Repair(file, Check.RepairMode.All);
+        if (result.Corruptions > 0 || result.CheckErrors > 0)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt,
+                $"{file.Path}: could not repair dirty image ({result.Corruptions} corruptions, {result.CheckErrors} check errors left)");
+        }
+
+        var (repaired, _) = ReadHeader(file);
+        return repaired;
+    }
 
     private static (Qcow2Header Header, byte[] Cluster0) ReadHeader(IHostFile file)
     {
