@@ -89,7 +89,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         chain.Enter(path, options.MaxBackingDepth);
-        var file = HostFile.Open(path, options.Writable, lockWriter: options.Writable && options.Lock);
+        var file = options.HostFileOpener?.Invoke(path, options.Writable)
+            ?? HostFile.Open(path, options.Writable, lockWriter: options.Writable && options.Lock);
         IHostFile? dataFile = null;
         IVirtualDisk? backing = null;
         try

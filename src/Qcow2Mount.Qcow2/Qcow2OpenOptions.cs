@@ -32,4 +32,7 @@ public sealed record Qcow2OpenOptions
 
     /// <summary>Take an advisory lock on the image (shared for read-only opens, exclusive for writable ones).</summary>
     public bool Lock { get; init; } = true;
+
+    /// <summary>Opens host files (path, writable); tests put a fault-injecting file here. Null: the real file.</summary>
+    internal Func<string, bool, Storage.IHostFile>? HostFileOpener { get; init; }
 }

@@ -75,7 +75,8 @@ internal sealed class BoundedCache<TValue>
         _items[key] = new Node(value) { LastUse = Interlocked.Increment(ref _clock) };
         if (_items.Count > _capacity)
         {
-            Evict();
+            // Never the item just added: the caller is about to use (and maybe change) it.
+            Evict(key);
         }
     }
 
@@ -87,7 +88,7 @@ internal sealed class BoundedCache<TValue>
     public List<KeyValuePair<long, TValue>> Snapshot() =>
         _items.Select(kv => new KeyValuePair<long, TValue>(kv.Key, kv.Value.Value)).ToList();
 
-    private void Evict()
+    private void Evict(long keep)
     {
         lock (_evictLock)
         {
@@ -100,7 +101,7 @@ internal sealed class BoundedCache<TValue>
             // Drop the oldest eighth at once so the sort is paid rarely.
             int target = Math.Max(excess, _capacity / 8);
             var victims = _items
-                .Where(kv => _canEvict?.Invoke(kv.Value.Value) ?? true)
+                .Where(kv => kv.Key != keep && (_canEvict?.Invoke(kv.Value.Value) ?? true))
                 .OrderBy(kv => kv.Value.LastUse)
                 .Take(target)
                 .Select(kv => kv.Key)

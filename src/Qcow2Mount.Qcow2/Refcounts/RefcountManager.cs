@@ -220,7 +220,20 @@ internal sealed class RefcountManager
         Table = grown;
         long oldOffset = TableOffset;
         TableOffset = Allocate(clusters);
-        _oldTable ??= (oldOffset, oldClusters);
+        if (_oldTable is null)
+        {
+            // The table the header points at stays until the header points at the new one.
+            _oldTable = (oldOffset, oldClusters);
+        }
+        else
+        {
+            // An intermediate table that never reached the header: nothing on disk points at it.
+            for (int i = 0; i < oldClusters; i++)
+            {
+                Update((oldOffset >> _clusterBits) + i, -1);
+            }
+        }
+
         TableDirty = true;
     }
 

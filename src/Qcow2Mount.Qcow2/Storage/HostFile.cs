@@ -8,6 +8,7 @@ public sealed partial class HostFile : IHostFile
 {
     private readonly SafeFileHandle _handle;
     private long _length;
+    private bool _lockedWriter;
 
     private HostFile(string path, SafeFileHandle handle, bool canWrite)
     {
@@ -44,7 +45,7 @@ public sealed partial class HostFile : IHostFile
                 }
             }
 
-            return new HostFile(path, handle, writable);
+            return new HostFile(path, handle, writable) { _lockedWriter = writable && lockWriter };
         }
         catch (FileNotFoundException e)
         {
@@ -135,7 +136,15 @@ public sealed partial class HostFile : IHostFile
         _ = Fallocate((int)_handle.DangerousGetHandle(), 0x02 | 0x01, offset, length);
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        if (_lockedWriter)
+        {
+            ImageLock.ReleaseWriter(_handle);
+        }
+
+        _handle.Dispose();
+    }
 
     [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
     private static partial int Fallocate(int fd, int mode, long offset, long length);

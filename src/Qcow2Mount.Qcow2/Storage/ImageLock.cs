@@ -12,6 +12,7 @@ internal static partial class ImageLock
     private const long LockOffset = 0x7FFF_FFFF_0000_0000;
     private const int FOfdSetlk = 37;
     private const short FWrlck = 1;
+    private const short FUnlck = 2;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Flock
@@ -41,6 +42,21 @@ internal static partial class ImageLock
 
             // Filesystems without OFD locks (some network mounts): run unlocked rather than refuse.
         }
+    }
+
+    /// <summary>
+    /// Drops the writer lock explicitly before the handle closes: a child process forked elsewhere in this
+    /// process may briefly share the file description, which would otherwise keep the lock alive.
+    /// </summary>
+    public static void ReleaseWriter(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux() || handle.IsClosed)
+        {
+            return;
+        }
+
+        var flock = new Flock { Type = FUnlck, Whence = 0, Start = LockOffset, Len = 1 };
+        _ = Fcntl((int)handle.DangerousGetHandle(), FOfdSetlk, ref flock);
     }
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]

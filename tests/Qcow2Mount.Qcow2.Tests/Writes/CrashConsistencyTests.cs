@@ -1,0 +1,152 @@
+using NUnit.Framework;
+using Qcow2Mount.Qcow2.Check;
+using Qcow2Mount.Qcow2.Create;
+using Qcow2Mount.Qcow2.Storage;
+
+
+namespace Qcow2Mount.Qcow2.Tests.Writes;
+
+/// <summary>
+/// Stops the world at every Nth host write of a workload (allocating writes, zeroes, discards, flushes, a
+/// refcount-table growth and a clean close), keeps only what a crash would keep, then proves: everything flushed
+/// and not touched since reads back intact, the image holds at most leaks (never corruption), and after the
+/// writable reopen (lazy refcounts) or check --repair leaks (eager) qemu-img check is clean.
+/// </summary>
+[TestFixture]
+[Parallelizable(ParallelScope.Children)]
+public sealed class CrashConsistencyTests
+{
+    private const int Sector = 512;
+
+    public static IEnumerable<TestCaseData> Cases()
+    {
+        foreach (bool lazy in new[] { true, false })
+        {
+            foreach (var kind in Enum.GetValues<FaultInjectingFile.CrashKind>())
+            {
+                yield return new TestCaseData(lazy, kind, 4096, 16).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-4k");
+                yield return new TestCaseData(lazy, kind, 512, 64).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-512-rc64");
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void Every_crash_point_leaves_flushed_data_and_at_most_leaks(bool lazy, FaultInjectingFile.CrashKind kind, int cluster, int refcountBits)
+    {
+        string qemuImg = QemuTools.QemuImg;
+        using var dir = new Qcow2Mount.TestSupport.TempDir("crash");
+        string template = dir.Combine("template.qcow2");
+        ImageCreator.Create(template, new CreateOptions { Size = 2L << 20, ClusterSize = cluster, RefcountBits = refcountBits });
+        byte[] pristine = File.ReadAllBytes(template);
+
+        int totalWrites = RunWorkload(pristine, lazy, crashAt: null, out _, out _).WriteCount;
+        Assert.That(totalWrites, Is.GreaterThan(20), "the workload must do real metadata work");
+        int step = Math.Max(1, totalWrites / 60);
+        string crashed = dir.Combine("crashed.qcow2");
+        for (int crashAt = 1; crashAt <= totalWrites + 1; crashAt += step)
+        {
+            var file = RunWorkload(pristine, lazy, crashAt, out byte[] durableModel, out bool[] touched);
+            File.WriteAllBytes(crashed, file.CrashImage(kind));
+            string context = $"crash at write {crashAt}/{totalWrites} ({kind})";
+
+            // An unclean stop may leak clusters, never corrupt; with lazy refcounts, low refcounts are what the
+            // dirty bit announces, and only then.
+            var before = ImageChecker.Check(crashed);
+            bool dirty = Format.Qcow2Header.Parse(File.ReadAllBytes(crashed).AsSpan(0, 512)).IsDirty;
+            if (!lazy || !dirty)
+            {
+                Assert.That(before.Corruptions, Is.Zero, $"{context}: {string.Join("; ", before.Messages.Take(5))}");
+            }
+
+            if (lazy)
+            {
+                // The writable open repairs a dirty image; its clean close leaves nothing to fix.
+                using var reopened = Qcow2Image.Open(crashed, new Qcow2OpenOptions { Writable = true });
+                AssertFlushedDataIntact(reopened, durableModel, touched, context);
+            }
+            else
+            {
+                var repaired = ImageChecker.Repair(crashed, RepairMode.Leaks);
+                Assert.That(repaired.ExitCode, Is.Zero, $"{context}: repair left {repaired.Corruptions} corruptions, {repaired.Leaks} leaks");
+                using var reopened = Qcow2Image.Open(crashed);
+                AssertFlushedDataIntact(reopened, durableModel, touched, context);
+            }
+
+            DifferentialTests.AssertQemuCheckClean(qemuImg, crashed, dir.Path);
+        }
+    }
+
+    /// <summary>
+    /// Runs the workload on an in-memory file that stops at write <paramref name="crashAt"/>; returns the file,
+    /// the guest model as of the last completed flush, and which sectors changed after it.
+    /// </summary>
+    private static FaultInjectingFile RunWorkload(byte[] pristine, bool lazy, int? crashAt, out byte[] durableModel, out bool[] touched)
+    {
+        var file = new FaultInjectingFile("crash.qcow2", pristine) { CrashAtWrite = crashAt };
+        var options = new Qcow2OpenOptions { Writable = true, LazyRefcounts = lazy, HostFileOpener = (_, _) => file };
+        var model = new WriteModel(new byte[2L << 20], seed: 7) { ClusterSize = 4096 };
+        durableModel = (byte[])model.Bytes.Clone();
+        touched = new bool[model.Bytes.Length / Sector];
+        Qcow2Image? disk = null;
+        try
+        {
+            disk = Qcow2Image.Open("crash.qcow2", options);
+            for (int i = 0; i < 120; i++)
+            {
+                var (offset, length) = model.NextRange();
+                int op = model.NextOperation(10);
+                for (long s = offset / Sector; s <= (offset + length - 1) / Sector; s++)
+                {
+                    touched[s] = true;
+                }
+
+                if (op < 7)
+                {
+                    var data = model.NextData(length);
+                    disk.WriteAt(offset, data);
+                    model.Write(offset, data);
+                }
+                else if (op < 8)
+                {
+                    disk.WriteZeroes(offset, length);
+                    model.Zero(offset, length);
+                }
+                else if (op < 9)
+                {
+                    disk.Discard(offset, length);
+                    model.Zero(offset, length);
+                }
+
+                if (op == 9 || i % 15 == 14)
+                {
+                    disk.Flush();
+                    durableModel = (byte[])model.Bytes.Clone();
+                    Array.Clear(touched);
+                }
+            }
+
+            disk.Dispose();
+            durableModel = (byte[])model.Bytes.Clone();
+            Array.Clear(touched);
+        }
+        catch (Exception e) when (file.Crashed && e is IOException or Qcow2Exception)
+        {
+            // The machine stopped; what the disk kept is the test's subject.
+        }
+
+        return file;
+    }
+
+    private static void AssertFlushedDataIntact(IVirtualDisk disk, byte[] durableModel, bool[] touched, string context)
+    {
+        var buffer = new byte[durableModel.Length];
+        disk.ReadAt(0, buffer);
+        for (int s = 0; s < touched.Length; s++)
+        {
+            if (!touched[s] && !buffer.AsSpan(s * Sector, Sector).SequenceEqual(durableModel.AsSpan(s * Sector, Sector)))
+            {
+                Assert.Fail($"{context}: flushed sector {s} did not survive the crash");
+            }
+        }
+    }
+}
