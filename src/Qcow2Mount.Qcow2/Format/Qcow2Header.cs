@@ -167,6 +167,11 @@ public sealed record Qcow2Header
             Fail("compression_type and the compression-type feature bit disagree");
         }
 
+        if (CryptMethod > CryptMethod.Luks)
+        {
+            Fail($"invalid crypt_method {(uint)CryptMethod} (must be 0, 1 or 2)");
+        }
+
         if (CompressionType > CompressionType.Zstd)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"unknown compression type {(byte)CompressionType}");
@@ -223,6 +228,10 @@ public sealed record Qcow2Header
         }
     }
 
+    /// <summary>
+    /// A table that is misaligned, overlaps the header or lies past EOF is corruption (the metadata points somewhere
+    /// impossible), unlike a field out of its range, which is an invalid header.
+    /// </summary>
     private void CheckTable(string name, ulong offset, ulong length, long fileLength, bool allowEmpty)
     {
         if (allowEmpty && length == 0)
@@ -232,21 +241,23 @@ public sealed record Qcow2Header
 
         if (offset % (ulong)ClusterSize != 0)
         {
-            Fail($"{name} offset {offset:#x} is not cluster aligned");
+            Corrupt($"{name} offset 0x{offset:x} is not cluster aligned");
         }
 
         if (offset == 0)
         {
-            Fail($"{name} overlaps the header");
+            Corrupt($"{name} overlaps the header");
         }
 
         if (offset >= (1UL << 56) || offset + length > (ulong)fileLength)
         {
-            Fail($"{name} at {offset:#x} (+{length} bytes) lies past the end of the file");
+            Corrupt($"{name} at 0x{offset:x} (+{length} bytes) lies past the end of the file");
         }
     }
 
     private static void Fail(string message) => throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, message);
+
+    private static void Corrupt(string message) => throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, message);
 
     /// <summary>Writes the fixed header (and kept trailing bytes) into <paramref name="destination"/>.</summary>
     public void WriteTo(Span<byte> destination)
