@@ -164,7 +164,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
                 view = snapshots.FirstOrDefault(s => s.Id == wanted) ?? snapshots.FirstOrDefault(s => s.Name == wanted)
                     ?? throw new Qcow2Exception(Qcow2ErrorCode.SnapshotNotFound, $"{path}: no snapshot named '{wanted}'");
                 l1 = SnapshotTable.ReadL1(file, view.L1TableOffset, view.L1Size, header.ClusterSize, $"snapshot '{view.Name}'");
-                length = (long)(view.DiskSize ?? header.Size);
+                length = SnapshotLength(path, header, view);
             }
             else
             {
@@ -361,6 +361,23 @@ public sealed partial class Qcow2Image : IVirtualDisk
         {
             ArrayPool<byte>.Shared.Return(source);
         }
+    }
+
+    /// <summary>
+    /// The guest size of a snapshot view: its disk_size (the active size when the entry does not record one), which
+    /// must be in the header's range and mapped by the snapshot's own L1 table.
+    /// </summary>
+    private static long SnapshotLength(string path, Qcow2Header header, SnapshotEntry view)
+    {
+        ulong size = view.DiskSize ?? header.Size;
+        var geometry = new Geometry(header);
+        if (size > Qcow2Header.MaxVirtualSize || geometry.L1EntriesFor(size) > view.L1Size)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader,
+                $"{path}: snapshot '{view.Name}' has disk size {size}, beyond its L1 table of {view.L1Size} entries or the format's limit");
+        }
+
+        return (long)size;
     }
 
     /// <summary>Runs a parser that knows bytes, not files, and puts the file name in front of its error.</summary>

@@ -15,6 +15,9 @@ public sealed record Qcow2Header
     public const int MinClusterBits = 9;
     public const int MaxClusterBits = 21;
 
+    /// <summary>The largest virtual size accepted (QEMU's limit is lower; this keeps guest offsets far from overflow).</summary>
+    public const ulong MaxVirtualSize = 1UL << 62;
+
     // Field offsets, named after the spec.
     private const int OffMagic = 0, OffVersion = 4, OffBackingFileOffset = 8, OffBackingFileSize = 16,
         OffClusterBits = 20, OffSize = 24, OffCryptMethod = 32, OffL1Size = 36, OffL1TableOffset = 40,
@@ -157,7 +160,7 @@ public sealed record Qcow2Header
             Fail($"header_length {HeaderLength} is larger than a cluster");
         }
 
-        if (Size > (1UL << 62))
+        if (Size > MaxVirtualSize)
         {
             Fail($"virtual size {Size} is too large");
         }
@@ -184,7 +187,8 @@ public sealed record Qcow2Header
                 Fail($"backing file name is too long ({BackingFileSize} bytes, at most 1023)");
             }
 
-            if (BackingFileOffset + BackingFileSize > (ulong)ClusterSize)
+            // Offset first: the sum of a huge offset and the size can wrap around 2^64.
+            if (BackingFileOffset > (ulong)ClusterSize || BackingFileOffset + BackingFileSize > (ulong)ClusterSize)
             {
                 Fail("backing file name lies outside the first cluster");
             }

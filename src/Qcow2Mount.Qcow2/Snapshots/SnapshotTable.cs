@@ -55,7 +55,8 @@ internal static class SnapshotTable
             return [];
         }
 
-        if (offset % (ulong)clusterSize != 0 || offset == 0 || offset + (entries * 8UL) > (ulong)file.Length)
+        // offset < 2^56 first: a huge aligned offset plus the table size wraps around 2^64.
+        if (offset % (ulong)clusterSize != 0 || offset == 0 || offset >= 1UL << 56 || offset + (entries * 8UL) > (ulong)file.Length)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{file.Path}: {what}: L1 table at 0x{offset:x} is misplaced or past the end of the file");
         }
