@@ -34,10 +34,13 @@ public class HostileImageTests
         Assert.That(outcome.Error, Is.Not.Null, $"{e.Name}: expected {e.ExpectedCategory} ({e.Description}), but it {(e.FailsAtOpen ? "opened" : "read")} fine");
         Assert.That(outcome.Error, Is.TypeOf<Qcow2Exception>(), $"{e.Name}: {outcome.Error}");
         var error = (Qcow2Exception)outcome.Error!;
-        var expectedCode = e.FailsAtOpen ? Enum.Parse<Qcow2ErrorCode>(e.ExpectedCategory.ToString()) : error.Code;
         Assert.Multiple(() =>
         {
-            Assert.That(error.Code, Is.EqualTo(expectedCode), $"{e.Name}: {error.Message}");
+            if (e.FailsAtOpen)
+            {
+                Assert.That(error.Code, Is.EqualTo(Enum.Parse<Qcow2ErrorCode>(e.ExpectedCategory.ToString())), $"{e.Name}: {error.Message}");
+            }
+
             Assert.That(error.Message, Does.Not.Contain('\n'), "one-line message");
             Assert.That(error.Message, Does.Contain(Path.GetFileName(e.Path)).Or.Contain(Path.GetDirectoryName(e.Path)!), "message names the file");
         });
