@@ -104,7 +104,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
             int extensionsEnd = header.BackingFileOffset != 0 && header.BackingFileOffset > (ulong)header.ExtensionsOffset
                 ? (int)Math.Min(header.BackingFileOffset, (ulong)cluster0.Length)
                 : cluster0.Length;
-            var extensions = HeaderExtensions.Parse(cluster0, header.ExtensionsOffset, extensionsEnd);
+            var extensions = NameFile(path, () => HeaderExtensions.Parse(cluster0, header.ExtensionsOffset, extensionsEnd));
             ulong unknown = (ulong)(header.IncompatibleFeatures & ~KnownFeatures.Incompatible);
             if (unknown != 0)
             {
@@ -165,7 +165,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
                 view = snapshots.FirstOrDefault(s => s.Id == wanted) ?? snapshots.FirstOrDefault(s => s.Name == wanted)
                     ?? throw new Qcow2Exception(Qcow2ErrorCode.SnapshotNotFound, $"{path}: no snapshot named '{wanted}'");
                 l1 = SnapshotTable.ReadL1(file, view.L1TableOffset, view.L1Size, header.ClusterSize, $"snapshot '{view.Name}'");
-                length = (long)(view.DiskSize ?? header.Size);
+                length = SnapshotLength(path, header, view);
             }
             else
             {
@@ -261,7 +261,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (offset < 0)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"negative offset {offset}");
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{Path}: negative offset {offset}");
         }
 
         if (offset >= Length)
@@ -291,7 +291,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
                     ReadCompressed(extent.Compressed, (int)_geometry.OffsetInCluster(guest), part);
                     break;
                 default:
-                    throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"invalid mapping at guest offset {guest:#x}");
+                    throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{Path}: invalid mapping at guest offset 0x{guest:x}");
             }
 
             guest += extent.Length;
@@ -308,7 +308,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         {
             if (n == 0 && ReferenceEquals(_dataFile, _file) && host >= _file.Length)
             {
-                throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{Path}: data cluster at {host:#x} lies past the end of the image");
+                throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{Path}: data cluster at 0x{host:x} lies past the end of the image");
             }
 
             // Past the end of a shorter data file (or a partly written last cluster): zeros, as QEMU reads it.
@@ -339,7 +339,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         if (descriptor.HostOffset <= 0 || descriptor.HostOffset >= _file.Length)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Corrupt,
-                $"{Path}: compressed cluster at {descriptor.HostOffset:#x} lies outside the image");
+                $"{Path}: compressed cluster at 0x{descriptor.HostOffset:x} lies outside the image");
         }
 
         byte[] source = ArrayPool<byte>.Shared.Rent(descriptor.Size);
@@ -347,12 +347,50 @@ public sealed partial class Qcow2Image : IVirtualDisk
         {
             int n = _file.ReadAt(descriptor.HostOffset, source.AsSpan(0, descriptor.Size));
             var cluster = new byte[_geometry.ClusterSize];
-            ClusterDecompressor.Decompress(Header.CompressionType, source.AsSpan(0, n), cluster);
+            try
+            {
+                ClusterDecompressor.Decompress(Header.CompressionType, source.AsSpan(0, n), cluster);
+            }
+            catch (Qcow2Exception e)
+            {
+                throw new Qcow2Exception(e.Code, $"{Path}: {e.Message} (host offset 0x{descriptor.HostOffset:x})", e);
+            }
+
             return cluster;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(source);
+        }
+    }
+
+    /// <summary>
+    /// The guest size of a snapshot view: its disk_size (the active size when the entry does not record one), which
+    /// must be in the header's range and mapped by the snapshot's own L1 table.
+    /// </summary>
+    private static long SnapshotLength(string path, Qcow2Header header, SnapshotEntry view)
+    {
+        ulong size = view.DiskSize ?? header.Size;
+        var geometry = new Geometry(header);
+        if (size > Qcow2Header.MaxVirtualSize || geometry.L1EntriesFor(size) > view.L1Size)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader,
+                $"{path}: snapshot '{view.Name}' has disk size {size}, beyond its L1 table of {view.L1Size} entries or the format's limit");
+        }
+
+        return (long)size;
+    }
+
+    /// <summary>Runs a parser that knows bytes, not files, and puts the file name in front of its error.</summary>
+    private static T NameFile<T>(string path, Func<T> parse)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (Qcow2Exception e)
+        {
+            throw new Qcow2Exception(e.Code, $"{path}: {e.Message}", e);
         }
     }
 

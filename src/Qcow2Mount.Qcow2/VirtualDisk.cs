@@ -48,7 +48,7 @@ internal sealed class BackingChainState
 
         if (_paths.Count > maxDepth)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.BackingChain, $"backing chain is deeper than {maxDepth} images");
+            throw new Qcow2Exception(Qcow2ErrorCode.BackingChain, $"{full}: backing chain is deeper than {maxDepth} images");
         }
     }
 }

@@ -5,6 +5,11 @@ public static class BackingPath
 {
     public static string Resolve(string imagePath, string name)
     {
+        if (name.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{imagePath}: file name '{name.Replace('\0', '?')}' contains a NUL byte");
+        }
+
         if (name.Contains("://", StringComparison.Ordinal) || name.StartsWith("json:", StringComparison.Ordinal))
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"backing file '{name}' uses a protocol this tool does not support");

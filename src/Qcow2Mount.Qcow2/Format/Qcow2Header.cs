@@ -15,6 +15,9 @@ public sealed record Qcow2Header
     public const int MinClusterBits = 9;
     public const int MaxClusterBits = 21;
 
+    /// <summary>The largest virtual size accepted (QEMU's limit is lower; this keeps guest offsets far from overflow).</summary>
+    public const ulong MaxVirtualSize = 1UL << 62;
+
     // Field offsets, named after the spec.
     private const int OffMagic = 0, OffVersion = 4, OffBackingFileOffset = 8, OffBackingFileSize = 16,
         OffClusterBits = 20, OffSize = 24, OffCryptMethod = 32, OffL1Size = 36, OffL1TableOffset = 40,
@@ -157,7 +160,7 @@ public sealed record Qcow2Header
             Fail($"header_length {HeaderLength} is larger than a cluster");
         }
 
-        if (Size > (1UL << 62))
+        if (Size > MaxVirtualSize)
         {
             Fail($"virtual size {Size} is too large");
         }
@@ -165,6 +168,11 @@ public sealed record Qcow2Header
         if (Version >= 3 && (CompressionType != CompressionType.Deflate) != ((IncompatibleFeatures & IncompatibleFeatures.CompressionType) != 0))
         {
             Fail("compression_type and the compression-type feature bit disagree");
+        }
+
+        if (CryptMethod > CryptMethod.Luks)
+        {
+            Fail($"invalid crypt_method {(uint)CryptMethod} (must be 0, 1 or 2)");
         }
 
         if (CompressionType > CompressionType.Zstd)
@@ -179,7 +187,8 @@ public sealed record Qcow2Header
                 Fail($"backing file name is too long ({BackingFileSize} bytes, at most 1023)");
             }
 
-            if (BackingFileOffset + BackingFileSize > (ulong)ClusterSize)
+            // Offset first: the sum of a huge offset and the size can wrap around 2^64.
+            if (BackingFileOffset > (ulong)ClusterSize || BackingFileOffset + BackingFileSize > (ulong)ClusterSize)
             {
                 Fail("backing file name lies outside the first cluster");
             }
@@ -223,6 +232,10 @@ public sealed record Qcow2Header
         }
     }
 
+    /// <summary>
+    /// A table that is misaligned, overlaps the header or lies past EOF is corruption (the metadata points somewhere
+    /// impossible), unlike a field out of its range, which is an invalid header.
+    /// </summary>
     private void CheckTable(string name, ulong offset, ulong length, long fileLength, bool allowEmpty)
     {
         if (allowEmpty && length == 0)
@@ -232,21 +245,23 @@ public sealed record Qcow2Header
 
         if (offset % (ulong)ClusterSize != 0)
         {
-            Fail($"{name} offset {offset:#x} is not cluster aligned");
+            Corrupt($"{name} offset 0x{offset:x} is not cluster aligned");
         }
 
         if (offset == 0)
         {
-            Fail($"{name} overlaps the header");
+            Corrupt($"{name} overlaps the header");
         }
 
         if (offset >= (1UL << 56) || offset + length > (ulong)fileLength)
         {
-            Fail($"{name} at {offset:#x} (+{length} bytes) lies past the end of the file");
+            Corrupt($"{name} at 0x{offset:x} (+{length} bytes) lies past the end of the file");
         }
     }
 
     private static void Fail(string message) => throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, message);
+
+    private static void Corrupt(string message) => throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, message);
 
     /// <summary>Writes the fixed header (and kept trailing bytes) into <paramref name="destination"/>.</summary>
     public void WriteTo(Span<byte> destination)

@@ -48,7 +48,8 @@ public sealed record SnapshotEntry
         uint extraSize = BinaryPrimitives.ReadUInt32BigEndian(data[36..]);
         if (extraSize > MaxExtraSize)
         {
-            throw Corrupt($"snapshot extra data is too large ({extraSize} bytes)");
+            // A field beyond its limit, like an oversized L1: the header (here the table entry) is invalid.
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"snapshot extra data is too large ({extraSize} bytes, at most {MaxExtraSize})");
         }
 
         int total = FixedSize + (int)extraSize + idLength + nameLength;

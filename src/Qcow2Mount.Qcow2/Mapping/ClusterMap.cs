@@ -54,7 +54,7 @@ internal sealed class ClusterMap
     {
         if ((l2Offset & (_geometry.ClusterSize - 1)) != 0)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"L2 table offset {l2Offset:#x} is not cluster aligned");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{_file.Path}: L2 table offset 0x{l2Offset:x} is not cluster aligned");
         }
 
         return _cache.GetOrLoad(l2Offset, this, static (offset, map) => map.ReadL2(offset));
@@ -65,7 +65,7 @@ internal sealed class ClusterMap
         int size = _geometry.ClusterSize;
         if (offset + size > _file.Length)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"L2 table at {offset:#x} lies past the end of the image");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{_file.Path}: L2 table at 0x{offset:x} lies past the end of the image");
         }
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
@@ -74,7 +74,7 @@ internal sealed class ClusterMap
             int n = _file.ReadAt(offset, buffer.AsSpan(0, size));
             if (n != size)
             {
-                throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"L2 table at {offset:#x} is truncated");
+                throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{_file.Path}: L2 table at 0x{offset:x} is truncated");
             }
 
             return L2Table.Decode(offset, buffer.AsSpan(0, size));
@@ -115,7 +115,7 @@ internal sealed class ClusterMap
         if (kind == ClusterKind.Invalid)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Corrupt,
-                $"invalid L2 entry for guest offset {guest:#x} (subcluster both allocated and zero, or allocated without a cluster)");
+                $"{_file.Path}: invalid L2 entry for guest offset 0x{guest:x} (subcluster both allocated and zero, or allocated without a cluster)");
         }
 
         long hostStart = kind == ClusterKind.Normal ? host + (guest & unitMask) : 0;
@@ -162,7 +162,7 @@ internal sealed class ClusterMap
         long host = (long)L2Entry.HostOffset(entry);
         if ((host & (_geometry.ClusterSize - 1)) != 0)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"data cluster offset {host:#x} is not cluster aligned");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{_file.Path}: data cluster offset 0x{host:x} is not cluster aligned");
         }
 
         return host;

@@ -24,7 +24,18 @@ internal static class SnapshotTable
         int pos = 0;
         for (uint i = 0; i < header.SnapshotCount; i++)
         {
-            var entry = SnapshotEntry.Parse(span[pos..], out int consumed);
+            SnapshotEntry entry;
+            int consumed;
+            try
+            {
+                entry = SnapshotEntry.Parse(span[pos..], out consumed);
+            }
+            catch (Qcow2Exception e)
+            {
+                throw new Qcow2Exception(e.Code, $"{file.Path}: snapshot {i + 1} of {header.SnapshotCount}: {e.Message}", e);
+            }
+
+
             pos += consumed;
             entries.Add(entry);
         }
@@ -36,7 +47,7 @@ internal static class SnapshotTable
     {
         if (entries > (32u << 20) / 8)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{what}: L1 table is too large ({entries} entries)");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{file.Path}: {what}: L1 table is too large ({entries} entries)");
         }
 
         if (entries == 0)
@@ -44,15 +55,16 @@ internal static class SnapshotTable
             return [];
         }
 
-        if (offset % (ulong)clusterSize != 0 || offset == 0 || offset + (entries * 8UL) > (ulong)file.Length)
+        // offset < 2^56 first: a huge aligned offset plus the table size wraps around 2^64.
+        if (offset % (ulong)clusterSize != 0 || offset == 0 || offset >= 1UL << 56 || offset + (entries * 8UL) > (ulong)file.Length)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{what}: L1 table at {offset:#x} is misplaced or past the end of the file");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{file.Path}: {what}: L1 table at 0x{offset:x} is misplaced or past the end of the file");
         }
 
         var bytes = new byte[entries * 8];
         if (file.ReadAt((long)offset, bytes) != bytes.Length)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{what}: L1 table is truncated");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{file.Path}: {what}: L1 table is truncated");
         }
 
         var l1 = new ulong[entries];
