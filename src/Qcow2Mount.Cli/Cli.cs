@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using Qcow2Mount.Cli.Commands;
+using Qcow2Mount.Qcow2;
+
+namespace Qcow2Mount.Cli;
+
+/// <summary>
+/// The command tree and the one place where exceptions become a message line and an exit code.
+/// </summary>
+internal static class Cli
+{
+    public const string Name = "qcow2mount";
+
+    /// <summary>Runs one command line; tests call this in-process with their own writers.</summary>
+    internal static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var verbose = new Option<bool>("--verbose", "-v")
+        {
+            Description = "On errors, also print the exception with its stack trace",
+            Recursive = true,
+        };
+        var root = new RootCommand(
+            "Reads QCOW2 disk images: shows what is in them, converts them to raw, benchmarks reads." +
+            Environment.NewLine + Environment.NewLine + ExitCodes.Describe())
+        {
+            InfoCommand.Create(),
+            ConvertCommand.Create(),
+            SnapshotCommand.Create(),
+            BenchCommand.Create(),
+        };
+        root.Options.Add(verbose);
+
+        var parsed = root.Parse(args);
+        if (parsed.Action is ParseErrorAction)
+        {
+            // One line, like every other error; the full help is one --help away.
+            error.WriteLine($"{Name}: {OneLine(parsed.Errors[0].Message)} (see '{Name} --help')");
+            return ExitCodes.Usage;
+        }
+
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration
+            {
+                Output = output,
+                Error = error,
+                EnableDefaultExceptionHandler = false,
+            });
+        }
+        catch (Exception e)
+        {
+            var (exitCode, message) = Translate(e);
+            error.WriteLine($"{Name}: {OneLine(message)}");
+            if (parsed.GetValue(verbose))
+            {
+                error.WriteLine(e.ToString());
+            }
+
+            return exitCode;
+        }
+    }
+
+    /// <summary>Every failure maps to one exit code here, through <see cref="ExitCodes"/>.</summary>
+    private static (int ExitCode, string Message) Translate(Exception e) => e switch
+    {
+        Qcow2Exception q => (ExitCodes.For(q.Code), q.Message),
+        UsageException u => (ExitCodes.Usage, u.Message),
+        FileNotFoundException or DirectoryNotFoundException => (ExitCodes.For(Qcow2ErrorCode.MissingFile), e.Message),
+        UnauthorizedAccessException or IOException => (ExitCodes.For(Qcow2ErrorCode.Io), e.Message),
+        _ => (ExitCodes.Internal, $"internal error: {e.GetType().Name}: {e.Message}"),
+    };
+
+    private static string OneLine(string message) =>
+        message.ReplaceLineEndings(" ").Trim();
+}

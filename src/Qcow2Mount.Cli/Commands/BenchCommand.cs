@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Globalization;
+using Qcow2Mount.Cli.Operations;
+using Qcow2Mount.Qcow2;
+
+namespace Qcow2Mount.Cli.Commands;
+
+/// <summary>
+/// <c>qcow2mount bench IMAGE</c>: <c>qemu-img bench</c>'s read test with the same options and meaning, run
+/// against this engine.
+/// </summary>
+internal static class BenchCommand
+{
+    internal sealed record Options(
+        string Image, string? Format, long Count, int Depth, string Offset, string BufferSize, string? StepSize,
+        bool Random, bool Quiet, string? Cache, string? Aio, bool Write, string? Pattern, long? FlushInterval,
+        bool NoDrain, bool NoLock);
+
+    private static readonly string[] CacheModes = ["none", "off", "writeback", "writethrough", "directsync", "unsafe"];
+    private static readonly string[] AioModes = ["threads", "native", "io_uring"];
+
+    public static Command Create()
+    {
+        var image = CommonOptions.Image();
+        var format = CommonOptions.Format();
+        var count = new Option<long>("-c", "--count") { Description = "Number of requests (default 75000)", HelpName = "COUNT", DefaultValueFactory = _ => 75000 };
+        var depth = new Option<int>("-d", "--depth") { Description = "Requests in flight at once (default 64)", HelpName = "DEPTH", DefaultValueFactory = _ => 64 };
+        var offset = new Option<string>("-o", "--offset") { Description = "Offset of the first request (default 0)", HelpName = "OFFSET", DefaultValueFactory = _ => "0" };
+        var bufferSize = new Option<string>("-s", "--buffer-size") { Description = "Bytes per request; k, M, G suffixes (default 4K)", HelpName = "BUFFER_SIZE", DefaultValueFactory = _ => "4K" };
+        var stepSize = new Option<string?>("-S", "--step-size") { Description = "Distance between requests (default: the buffer size)", HelpName = "STEP_SIZE" };
+        var random = new Option<bool>("--random") { Description = "Random offsets aligned to the buffer size, instead of stepping" };
+        var quiet = new Option<bool>("-q", "--quiet") { Description = "Print only qemu-img's two lines, not the rates" };
+        var cache = new Option<string?>("-t", "--cache")
+        {
+            Description = "Cache mode, accepted for compatibility: none/directsync would bypass the host page cache in QEMU, " +
+                "but this engine always reads through it; writeback (default), writethrough and unsafe differ only for writes",
+            HelpName = "CACHE",
+        };
+        var aio = new Option<string?>("-i", "--aio") { Description = "AIO backend (threads, native, io_uring): accepted, no effect; requests run on threads", HelpName = "AIO" };
+        var native = new Option<bool>("-n", "--native") { Description = "Native AIO: accepted, no effect" };
+        var write = new Option<bool>("-w", "--write") { Description = "Write test (not supported yet)" };
+        var pattern = new Option<string?>("--pattern") { Description = "Byte written by write tests: accepted, no effect on reads", HelpName = "PATTERN" };
+        var flushInterval = new Option<long?>("--flush-interval") { Description = "Write tests only", HelpName = "FLUSH_INTERVAL" };
+        var noDrain = new Option<bool>("--no-drain") { Description = "Write tests only (with --flush-interval)" };
+        var forceShare = new Option<bool>("-U", "--force-share") { Description = "Do not lock the image" };
+        var command = new Command("bench", "Measure read throughput like 'qemu-img bench' (MB = 1,000,000 bytes)")
+        {
+            image, format, count, depth, offset, bufferSize, stepSize, random, quiet, cache, aio, native, write,
+            pattern, flushInterval, noDrain, forceShare,
+        };
+        command.SetAction(parse => Execute(
+            new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(count), parse.GetValue(depth),
+                parse.GetValue(offset)!, parse.GetValue(bufferSize)!, parse.GetValue(stepSize), parse.GetValue(random),
+                parse.GetValue(quiet), parse.GetValue(cache), parse.GetValue(aio), parse.GetValue(write), parse.GetValue(pattern),
+                parse.GetValue(flushInterval), parse.GetValue(noDrain), parse.GetValue(forceShare)),
+            parse.InvocationConfiguration.Output));
+        return command;
+    }
+
+    internal static int Execute(Options options, TextWriter output)
+    {
+        var plan = ToPlan(options);
+        using var disk = VirtualDisk.Open(options.Image, options.Format, new Qcow2OpenOptions { Lock = !options.NoLock });
+        if (!options.Quiet && options.Cache is "none" or "off" or "directsync")
+        {
+            output.WriteLine($"Note: cache mode '{options.Cache}' does not bypass the host page cache here; reads go through it.");
+        }
+
+        output.WriteLine(plan.Random
+            ? $"Sending {plan.Count} read requests, {plan.BufferSize} bytes each, {plan.Depth} in parallel (random offsets, aligned to {Math.Max(plan.BufferSize, 512)})"
+            : $"Sending {plan.Count} read requests, {plan.BufferSize} bytes each, {plan.Depth} in parallel (starting at offset {plan.Offset}, step size {plan.StepSize})");
+        var result = ReadBenchmark.Run(disk, plan);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Run completed in {result.Elapsed.TotalSeconds:F3} seconds."));
+        if (!options.Quiet)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{result.RequestsPerSecond:F0} requests/s, {result.MegabytesPerSecond:F1} MB/s"));
+        }
+
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Checks the options the way qemu-img bench does and turns them into a plan.</summary>
+    private static BenchPlan ToPlan(Options options)
+    {
+        if (options.Write)
+        {
+            throw CliErrors.NotSupportedYet("-w (write test)");
+        }
+
+        if (options.FlushInterval is not null)
+        {
+            throw new UsageException("--flush-interval is only available in write tests");
+        }
+
+        if (options.NoDrain)
+        {
+            throw new UsageException("--no-drain requires --flush-interval");
+        }
+
+        if (options.Count < 0)
+        {
+            throw new UsageException($"-c {options.Count}: invalid request count");
+        }
+
+        if (options.Depth < 1)
+        {
+            throw new UsageException($"-d {options.Depth}: invalid queue depth (at least 1)");
+        }
+
+        if (options.Cache is { } cache && !CacheModes.Contains(cache))
+        {
+            throw new UsageException($"-t {cache}: invalid cache mode ({string.Join(", ", CacheModes)})");
+        }
+
+        if (options.Aio is { } aio && !AioModes.Contains(aio))
+        {
+            throw new UsageException($"-i {aio}: invalid aio option ({string.Join(", ", AioModes)})");
+        }
+
+        if (options.Pattern is { } pattern && !byte.TryParse(pattern, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            throw new UsageException($"--pattern {pattern}: invalid pattern byte (0..255)");
+        }
+
+        long bufferSize = SizeParser.Parse(options.BufferSize, "-s");
+        if (bufferSize > Array.MaxLength)
+        {
+            throw new UsageException($"-s {options.BufferSize}: buffer size is too large");
+        }
+
+        long step = options.StepSize is null ? 0 : SizeParser.Parse(options.StepSize, "-S");
+        return new BenchPlan(options.Count, options.Depth, SizeParser.Parse(options.Offset, "-o"), (int)bufferSize,
+            step == 0 ? bufferSize : step, options.Random);
+    }
+}

@@ -1,0 +1,108 @@
+using System.CommandLine;
+using Qcow2Mount.Cli.Operations;
+using Qcow2Mount.Cli.Output;
+using Qcow2Mount.Qcow2;
+
+namespace Qcow2Mount.Cli.Commands;
+
+/// <summary><c>qcow2mount convert SOURCE DEST -O raw</c>: the guest view as a sparse raw file.</summary>
+internal static class ConvertCommand
+{
+    private const int ChunkSize = 4 << 20;
+
+    internal sealed record Options(string Source, string Destination, string OutputFormat, string? SourceFormat,
+        string? Snapshot, bool Progress, int Workers);
+
+    public static Command Create()
+    {
+        var source = CommonOptions.Image("SOURCE", "Image to read (qcow2 or raw)");
+        var destination = new Argument<string>("DEST") { Description = "Raw file to write (replaced if it exists)" };
+        var outputFormat = new Option<string>("-O", "--output-format")
+        {
+            Description = "Output format: raw (qcow2 is not supported yet)",
+            HelpName = "FORMAT",
+            DefaultValueFactory = _ => "raw",
+        };
+        var format = CommonOptions.Format();
+        var snapshot = CommonOptions.Snapshot("Convert this internal snapshot (id or name) instead of the active layer");
+        var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
+        var workers = new Option<int>("-m", "--parallel")
+        {
+            Description = "Chunks read and written in parallel",
+            HelpName = "N",
+            DefaultValueFactory = _ => DefaultWorkers,
+        };
+        var command = new Command("convert", "Write the guest bytes of an image to a raw file, sparse where zero")
+        {
+            source, destination, outputFormat, format, snapshot, progress, workers,
+        };
+        command.SetAction(parse =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            // Draw the bar only on a real terminal, unless asked for explicitly.
+            bool showProgress = parse.GetValue(progress) || (ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
+            return Execute(
+                new Options(parse.GetValue(source)!, parse.GetValue(destination)!, parse.GetValue(outputFormat)!,
+                    parse.GetValue(format), parse.GetValue(snapshot), showProgress, parse.GetValue(workers)),
+                error);
+        });
+        return command;
+    }
+
+    /// <summary>Enough workers to keep both the disk and every core busy (decompression is CPU-bound).</summary>
+    private static int DefaultWorkers => Math.Clamp(Environment.ProcessorCount * 2, 4, 16);
+
+    internal static int Execute(Options options, TextWriter error)
+    {
+        switch (options.OutputFormat)
+        {
+            case "raw":
+                break;
+            case "qcow2":
+                throw CliErrors.NotSupportedYet("-O qcow2");
+            default:
+                throw new UsageException($"-O {options.OutputFormat}: unknown output format (raw)");
+        }
+
+        if (options.Workers < 1)
+        {
+            throw new UsageException($"-m {options.Workers}: must be at least 1");
+        }
+
+        if (string.Equals(Path.GetFullPath(options.Source), Path.GetFullPath(options.Destination),
+            OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+        {
+            throw new UsageException($"{options.Destination}: SOURCE and DEST are the same file");
+        }
+
+        // Open the source first: a bad source must not truncate an existing destination.
+        // A sequential copy never reads a compressed cluster twice, so a big decompressed-cluster cache only keeps
+        // garbage alive: with the 64 MiB default, GC promotion and page faults cost ~40% more system time.
+        var openOptions = new Qcow2OpenOptions { Snapshot = options.Snapshot, DecompressedCacheBytes = 1 << 20 };
+        using var disk = VirtualDisk.Open(options.Source, options.SourceFormat, openOptions);
+        if (options.Snapshot is not null && disk is not Qcow2Image)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{options.Source}: --snapshot needs a qcow2 image");
+        }
+
+        using (var destination = File.OpenHandle(options.Destination, FileMode.Create, FileAccess.Write, FileShare.Read))
+        {
+            try
+            {
+                var converter = new RawConverter(disk, destination, ChunkSize);
+                var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
+                converter.Run(options.Workers, bar is null ? null : bar.Report);
+                bar?.Finish();
+            }
+            catch
+            {
+                // A half-written raw file looks like a valid disk; do not leave one behind.
+                destination.Dispose();
+                File.Delete(options.Destination);
+                throw;
+            }
+        }
+
+        return ExitCodes.Success;
+    }
+}

@@ -1,0 +1,56 @@
+using Qcow2Mount.Qcow2;
+
+namespace Qcow2Mount.Cli;
+
+/// <summary>
+/// The one table that turns errors into process exit codes. Each engine error code gets its own exit code so
+/// scripts can tell "not a qcow2 image" from "snapshot not found" without parsing messages.
+/// </summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    public const int Usage = 1;
+    public const int Internal = 70; // EX_SOFTWARE: a bug in qcow2mount, not in the image.
+
+    private static readonly (Qcow2ErrorCode Code, int Exit, string Meaning)[] Table =
+    [
+        (Qcow2ErrorCode.Io, 2, "host file I/O error (read, write, permission, disk full)"),
+        (Qcow2ErrorCode.NotQcow2, 3, "not a qcow2 image"),
+        (Qcow2ErrorCode.InvalidHeader, 4, "invalid qcow2 header"),
+        (Qcow2ErrorCode.Unsupported, 5, "unsupported feature (encryption, unknown feature bits, options not supported yet)"),
+        (Qcow2ErrorCode.Corrupt, 6, "corrupt image metadata"),
+        (Qcow2ErrorCode.MissingFile, 7, "file not found (image, backing file, data file)"),
+        (Qcow2ErrorCode.BackingChain, 8, "backing chain loops or is too deep"),
+        (Qcow2ErrorCode.ReadOnly, 9, "write to a read-only image"),
+        (Qcow2ErrorCode.Locked, 10, "image is locked by another process"),
+        (Qcow2ErrorCode.SnapshotNotFound, 11, "snapshot not found"),
+        (Qcow2ErrorCode.InvalidArgument, 12, "invalid argument (offset or size out of range)"),
+    ];
+
+    public static int For(Qcow2ErrorCode code)
+    {
+        foreach (var row in Table)
+        {
+            if (row.Code == code)
+            {
+                return row.Exit;
+            }
+        }
+
+        return Internal;
+    }
+
+    /// <summary>The table as help text, so the documentation cannot drift from the code.</summary>
+    public static string Describe()
+    {
+        var lines = new List<string>
+        {
+            "Exit codes:",
+            $"  {Success,3}  success",
+            $"  {Usage,3}  command-line usage error",
+        };
+        lines.AddRange(Table.Select(row => $"  {row.Exit,3}  {row.Meaning}"));
+        lines.Add($"  {Internal,3}  internal error (a bug: run with --verbose and report it)");
+        return string.Join(Environment.NewLine, lines);
+    }
+}

@@ -1,0 +1,31 @@
+using Qcow2Mount.Qcow2.Snapshots;
+
+namespace Qcow2Mount.Cli.Operations;
+
+/// <summary>What <c>info</c> reports about one image: the fields of <c>qemu-img info</c>.</summary>
+/// <param name="Filename">The name as the user (or the overlay's backing name) gave it, not resolved.</param>
+/// <param name="ActualSize">Bytes allocated on the host for the image file itself.</param>
+/// <param name="FullBackingFilename">The backing name combined with the overlay's folder, as qemu-img shows it.</param>
+internal sealed record ImageDescription(
+    string Filename,
+    string Format,
+    long VirtualSize,
+    long ActualSize,
+    int? ClusterSize,
+    bool DirtyFlag,
+    string? BackingFilename,
+    string? FullBackingFilename,
+    string? BackingFormat,
+    IReadOnlyList<SnapshotInfo> Snapshots,
+    Qcow2Details? Qcow2);
+
+/// <summary>qemu-img's "format specific information" for qcow2; null members are absent for v2 images.</summary>
+internal sealed record Qcow2Details(
+    string Compat,
+    string CompressionType,
+    bool? LazyRefcounts,
+    int RefcountBits,
+    string? DataFile,
+    bool? DataFileRaw,
+    bool? Corrupt,
+    bool? ExtendedL2);

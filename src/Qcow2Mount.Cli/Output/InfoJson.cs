@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Qcow2Mount.Cli.Operations;
+
+namespace Qcow2Mount.Cli.Output;
+
+/// <summary>
+/// <c>info --json</c>: the field names and nesting of <c>qemu-img info --output=json</c>, keys in the order
+/// qemu-img 7.2 prints them, so scripts written against qemu-img read it unchanged.
+/// </summary>
+internal static class InfoJson
+{
+    public static void Write(IReadOnlyList<ImageDescription> images, bool asArray, TextWriter output) =>
+        JsonOutput.Write(output, json =>
+        {
+            if (!asArray)
+            {
+                WriteImage(json, images[0]);
+                return;
+            }
+
+            json.WriteStartArray();
+            foreach (var image in images)
+            {
+                WriteImage(json, image);
+            }
+
+            json.WriteEndArray();
+        });
+
+    private static void WriteImage(Utf8JsonWriter json, ImageDescription image)
+    {
+        json.WriteStartObject();
+        if (image.BackingFormat is not null)
+        {
+            json.WriteString("backing-filename-format", image.BackingFormat);
+        }
+
+        if (image.Snapshots.Count > 0)
+        {
+            json.WriteStartArray("snapshots");
+            foreach (var snapshot in image.Snapshots)
+            {
+                SnapshotTable.WriteJson(json, snapshot);
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteNumber("virtual-size", image.VirtualSize);
+        json.WriteString("filename", image.Filename);
+        if (image.ClusterSize is { } clusterSize)
+        {
+            json.WriteNumber("cluster-size", clusterSize);
+        }
+
+        json.WriteString("format", image.Format);
+        json.WriteNumber("actual-size", image.ActualSize);
+        if (image.Qcow2 is { } q)
+        {
+            json.WriteStartObject("format-specific");
+            json.WriteString("type", "qcow2");
+            json.WriteStartObject("data");
+            json.WriteString("compat", q.Compat);
+            json.WriteString("compression-type", q.CompressionType);
+            WriteOptional(json, "lazy-refcounts", q.LazyRefcounts);
+            json.WriteNumber("refcount-bits", q.RefcountBits);
+            if (q.DataFile is not null)
+            {
+                json.WriteString("data-file", q.DataFile);
+            }
+
+            WriteOptional(json, "data-file-raw", q.DataFileRaw);
+            WriteOptional(json, "corrupt", q.Corrupt);
+            WriteOptional(json, "extended-l2", q.ExtendedL2);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        if (image.BackingFilename is not null)
+        {
+            json.WriteString("full-backing-filename", image.FullBackingFilename);
+            json.WriteString("backing-filename", image.BackingFilename);
+        }
+
+        json.WriteBoolean("dirty-flag", image.DirtyFlag);
+        json.WriteEndObject();
+    }
+
+    private static void WriteOptional(Utf8JsonWriter json, string name, bool? value)
+    {
+        if (value is { } v)
+        {
+            json.WriteBoolean(name, v);
+        }
+    }
+}

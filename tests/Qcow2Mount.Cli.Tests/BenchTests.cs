@@ -1,0 +1,110 @@
+using Qcow2Mount.Cli.Operations;
+
+namespace Qcow2Mount.Cli.Tests;
+
+[TestFixture]
+public sealed class BenchTests
+{
+    private TempDirectory _dir = null!;
+
+    [OneTimeSetUp]
+    public void CreateImages()
+    {
+        QemuImg.RequireInstalled();
+        _dir = new TempDirectory();
+        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "b.qcow2", "4M");
+        QemuImg.Io(_dir.Path, "b.qcow2", "write -P 1 0 1M", "write -c -P 2 2M 64k");
+    }
+
+    [OneTimeTearDown]
+    public void DeleteImages() => _dir?.Dispose();
+
+    [TestCase("-c", "2000", "-d", "8", "-s", "4k")]
+    [TestCase("-c", "500", "-s", "1.5k", "-S", "1M", "-o", "512")]
+    [TestCase("-c", "100", "-S", "0", "-t", "writeback", "-i", "threads")]
+    [TestCase("-c", "100", "-t", "none", "-n")]
+    public void Prints_the_lines_of_qemu_img_bench(params string[] options)
+    {
+        var ours = CliRunner.Run(["bench", .. options, _dir["b.qcow2"]]).Succeeded().Output.Split(Environment.NewLine);
+        var qemu = QemuImg.Img(_dir.Path, ["bench", .. options, "b.qcow2"]).Split('\n');
+        if (ours[0].StartsWith("Note:", StringComparison.Ordinal))
+        {
+            ours = ours[1..];
+        }
+
+        Assert.That(ours[0], Is.EqualTo(qemu[0]));
+        Assert.That(ours[1], Does.Match(@"^Run completed in \d+\.\d{3} seconds\.$"));
+        Assert.That(ours[2], Does.Match(@"^\d+ requests/s, \d+\.\d MB/s$"));
+    }
+
+    [Test]
+    public void Quiet_keeps_only_qemu_img_lines()
+    {
+        var lines = CliRunner.Run("bench", "-q", "-c", "10", _dir["b.qcow2"]).Succeeded().Output.TrimEnd().Split(Environment.NewLine);
+        Assert.That(lines, Has.Length.EqualTo(2));
+    }
+
+    [Test]
+    public void Random_offsets_run()
+    {
+        var result = CliRunner.Run("bench", "--random", "-c", "1000", "-d", "4", _dir["b.qcow2"]).Succeeded();
+        Assert.That(result.Output, Does.Contain("random offsets, aligned to 4096"));
+    }
+
+    [TestCase("-w", 5)]
+    [TestCase("--flush-interval=2", 1)]
+    [TestCase("--no-drain", 1)]
+    [TestCase("-d 0", 1)]
+    [TestCase("-s 4x", 1)]
+    [TestCase("-t bogus", 1)]
+    [TestCase("-i foo", 1)]
+    [TestCase("-o 4M", 12)]
+    public void Refuses(string option, int exitCode)
+    {
+        var result = CliRunner.Run(["bench", .. option.Split(' '), _dir["b.qcow2"]]);
+        Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.Error);
+        Assert.That(result.Error, Does.StartWith("qcow2mount: ").And.Not.Contain(" at "));
+    }
+
+    [TestCase("4096", 4096L)]
+    [TestCase("4k", 4096L)]
+    [TestCase("4K", 4096L)]
+    [TestCase("1.5k", 1536L)]
+    [TestCase("2M", 2L << 20)]
+    [TestCase("1G", 1L << 30)]
+    [TestCase("7b", 7L)]
+    public void Sizes_parse_like_qemu_img(string text, long expected) =>
+        Assert.That(SizeParser.Parse(text, "-s"), Is.EqualTo(expected));
+
+    [TestCase("")]
+    [TestCase("-1")]
+    [TestCase("1.5")]
+    [TestCase("4x")]
+    [TestCase("k")]
+    [TestCase("99999E")]
+    public void Bad_sizes_are_usage_errors(string text) =>
+        Assert.That(() => SizeParser.Parse(text, "-s"), Throws.TypeOf<UsageException>());
+
+    [Test]
+    public void Sequential_offsets_step_and_wrap_before_the_end()
+    {
+        // 1 MiB image, 64 KiB requests, 256 KiB step from 128 KiB: wraps modulo (size - buffer size).
+        var plan = new BenchPlan(Count: 10, Depth: 1, Offset: 128 << 10, BufferSize: 64 << 10, StepSize: 256 << 10, Random: false);
+        long length = 1 << 20, span = length - (64 << 10);
+        long[] offsets = [.. Enumerable.Range(0, 6).Select(i => ReadBenchmark.OffsetOf(i, plan, length))];
+        Assert.That(offsets, Is.EqualTo(new long[]
+        {
+            128 << 10, 384 << 10, 640 << 10, 896 << 10, (1152 << 10) % span, (1408 << 10) % span,
+        }));
+        Assert.That(offsets.Select(o => o + (64 << 10)), Has.All.LessThanOrEqualTo(length));
+    }
+
+    [Test]
+    public void Random_offsets_are_aligned_and_inside_the_image()
+    {
+        var plan = new BenchPlan(Count: 1000, Depth: 1, Offset: 0, BufferSize: 4096, StepSize: 4096, Random: true);
+        var offsets = Enumerable.Range(0, 1000).Select(i => ReadBenchmark.OffsetOf(i, plan, 1 << 20)).ToList();
+        Assert.That(offsets, Has.All.Matches<long>(o => o % 4096 == 0 && o >= 0 && o + 4096 <= 1 << 20));
+        Assert.That(offsets.Distinct().Count(), Is.GreaterThan(100));
+    }
+}

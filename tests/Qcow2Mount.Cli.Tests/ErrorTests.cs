@@ -1,0 +1,68 @@
+namespace Qcow2Mount.Cli.Tests;
+
+/// <summary>Every failure: one line on stderr starting "qcow2mount: ", a distinct exit code, no stack trace.</summary>
+[TestFixture]
+public sealed class ErrorTests
+{
+    private TempDirectory _dir = null!;
+
+    [OneTimeSetUp]
+    public void CreateFiles()
+    {
+        _dir = new TempDirectory();
+        File.WriteAllText(_dir["text.txt"], "this is not a disk image\n");
+    }
+
+    [OneTimeTearDown]
+    public void DeleteFiles() => _dir?.Dispose();
+
+    private static IEnumerable<TestCaseData> Failures()
+    {
+        yield return new TestCaseData(new[] { "info", "missing.qcow2" }, 7).SetName("missing file");
+        yield return new TestCaseData(new[] { "convert", "missing.qcow2", "out.raw" }, 7).SetName("missing source");
+        yield return new TestCaseData(new[] { "bench", "missing.qcow2" }, 7).SetName("missing bench image");
+        yield return new TestCaseData(new[] { "info", "-f", "qcow2", "text.txt" }, 3).SetName("not qcow2 (info -f qcow2)");
+        yield return new TestCaseData(new[] { "snapshot", "list", "text.txt" }, 3).SetName("not qcow2 (snapshot list)");
+        yield return new TestCaseData(new[] { "info", "--snapshot", "x", "text.txt" }, 12).SetName("snapshot of a raw file");
+        yield return new TestCaseData(new[] { "info" }, 1).SetName("missing argument");
+        yield return new TestCaseData(new[] { "info", "--frobnicate", "text.txt" }, 1).SetName("unknown option");
+        yield return new TestCaseData(new[] { "frobnicate" }, 1).SetName("unknown command");
+        yield return new TestCaseData(new[] { "info", "-f", "vmdk", "text.txt" }, 1).SetName("unknown format");
+    }
+
+    [TestCaseSource(nameof(Failures))]
+    public void Fails_with_one_line_and_its_exit_code(string[] args, int exitCode)
+    {
+        var result = CliRunner.RunIn(_dir.Path, args);
+        Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.Error);
+        Assert.That(result.Error, Does.StartWith("qcow2mount: "));
+        Assert.That(result.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), result.Error);
+        Assert.That(result.Output, Is.Empty);
+    }
+
+    [Test]
+    public void Unknown_snapshot_has_its_own_exit_code()
+    {
+        QemuImg.RequireInstalled();
+        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "nosnap.qcow2", "1M");
+        var result = CliRunner.Run("convert", "-l", "ghost", _dir["nosnap.qcow2"], _dir["ghost.raw"]);
+        Assert.That(result.ExitCode, Is.EqualTo(11));
+        Assert.That(result.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
+        Assert.That(result.Error, Does.Contain("ghost"));
+    }
+
+    [Test]
+    public void Verbose_adds_the_stack_trace()
+    {
+        var result = CliRunner.RunIn(_dir.Path, "--verbose", "info", "missing.qcow2");
+        Assert.That(result.ExitCode, Is.EqualTo(7));
+        Assert.That(result.Error, Does.StartWith("qcow2mount: ").And.Contain("   at "));
+    }
+
+    [Test]
+    public void Help_lists_the_exit_codes()
+    {
+        var result = CliRunner.Run("--help").Succeeded();
+        Assert.That(result.Output, Does.Contain("Exit codes:").And.Contain("11  snapshot not found"));
+    }
+}
