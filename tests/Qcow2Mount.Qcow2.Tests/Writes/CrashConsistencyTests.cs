@@ -52,7 +52,7 @@ public sealed class CrashConsistencyTests
             // An unclean stop may leak clusters, never corrupt; with lazy refcounts, low refcounts are what the
             // dirty bit announces, and only then.
             var before = ImageChecker.Check(crashed);
-            bool dirty = Format.Qcow2Header.Parse(File.ReadAllBytes(crashed).AsSpan(0, 512)).IsDirty;
+            bool dirty = Qcow2Mount.Qcow2.Format.Qcow2Header.Parse(File.ReadAllBytes(crashed).AsSpan(0, 512)).IsDirty;
             if (!lazy || !dirty)
             {
                 Assert.That(before.Corruptions, Is.Zero, $"{context}: {string.Join("; ", before.Messages.Take(5))}");
