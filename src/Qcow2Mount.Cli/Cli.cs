@@ -21,13 +21,15 @@ internal static class Cli
             Recursive = true,
         };
         var root = new RootCommand(
-            "Reads QCOW2 disk images: shows what is in them, converts them to raw, benchmarks reads." +
+            "Opens QCOW2 disk images: mounts them as a raw file, shows what is in them, converts, creates and checks them." +
             Environment.NewLine + Environment.NewLine + ExitCodes.Describe())
         {
             InfoCommand.Create(),
             ConvertCommand.Create(),
             SnapshotCommand.Create(),
             BenchCommand.Create(),
+            CreateCommand.Create(),
+            CheckCommand.Create(),
         };
         root.Options.Add(verbose);
 
