@@ -19,7 +19,7 @@ internal static class ConvertCommand
         var destination = new Argument<string>("DEST") { Description = "Raw file to write (replaced if it exists)" };
         var outputFormat = new Option<string>("-O", "--output-format")
         {
-            Description = "Output format: raw (qcow2 is not supported yet)",
+            Description = "Output format: raw or qcow2 (qcow2: zero clusters stay unallocated; -c compression is not supported yet)",
             HelpName = "FORMAT",
             DefaultValueFactory = _ => "raw",
         };
@@ -59,9 +59,9 @@ internal static class ConvertCommand
             case "raw":
                 break;
             case "qcow2":
-                throw CliErrors.NotSupportedYet("-O qcow2");
+                break;
             default:
-                throw new UsageException($"-O {options.OutputFormat}: unknown output format (raw)");
+                throw new UsageException($"-O {options.OutputFormat}: unknown output format (raw, qcow2)");
         }
 
         if (options.Workers < 1)
@@ -83,6 +83,23 @@ internal static class ConvertCommand
         if (options.Snapshot is not null && disk is not Qcow2Image)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{options.Source}: --snapshot needs a qcow2 image");
+        }
+
+        if (options.OutputFormat == "qcow2")
+        {
+            var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
+            try
+            {
+                Qcow2Converter.Run(disk, options.Destination, new Qcow2.Create.CreateOptions(), bar is null ? null : bar.Report);
+            }
+            catch
+            {
+                File.Delete(options.Destination);
+                throw;
+            }
+
+            bar?.Finish();
+            return ExitCodes.Success;
         }
 
         using (var destination = File.OpenHandle(options.Destination, FileMode.Create, FileAccess.Write, FileShare.Read))
