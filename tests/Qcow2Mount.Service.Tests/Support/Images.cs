@@ -31,8 +31,14 @@ internal static class Images
     /// <summary>Builds the named kind of image in <paramref name="dir"/>; returns its path.</summary>
     public static string Make(string kind, TempDir dir)
     {
-        string raw = PatternedRaw(dir.Combine("source.raw"));
-        string image = dir.Combine(kind + ".qcow2");
+        string name = kind;
+        for (int n = 2; File.Exists(dir.Combine(name + ".qcow2")); n++)
+        {
+            name = $"{kind}-{n}";
+        }
+
+        string raw = PatternedRaw(dir.Combine(name + ".source"));
+        string image = dir.Combine(name + ".qcow2");
         switch (kind)
         {
             case "plain":
@@ -49,11 +55,12 @@ internal static class Images
                 Qemu("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 4k 4k", "-c", "write -z 1m 8k", image);
                 break;
             case "backing-chain":
-                string middle = dir.Combine("middle.qcow2");
-                Qemu("qemu-img", "convert", "-O", "qcow2", raw, dir.Combine("base.qcow2"));
-                Qemu("qemu-img", "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", middle);
+                // Relative backing names, as qemu-img users write them: resolved against each image's folder.
+                string middle = dir.Combine(name + ".middle.qcow2");
+                Qemu("qemu-img", "convert", "-O", "qcow2", raw, dir.Combine(name + ".base.qcow2"));
+                Qemu("qemu-img", "create", "-f", "qcow2", "-b", name + ".base.qcow2", "-F", "qcow2", middle);
                 Qemu("qemu-io", "-f", "qcow2", "-c", "write -P 0x33 1m 64k", middle);
-                Qemu("qemu-img", "create", "-f", "qcow2", "-b", "middle.qcow2", "-F", "qcow2", image);
+                Qemu("qemu-img", "create", "-f", "qcow2", "-b", name + ".middle.qcow2", "-F", "qcow2", image);
                 Qemu("qemu-io", "-f", "qcow2", "-c", "write -P 0x44 3m 100k", "-c", "write -z 1m 4k", image);
                 break;
             case "snapshot":
