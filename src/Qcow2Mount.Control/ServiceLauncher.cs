@@ -117,11 +117,12 @@ public static class ServiceLauncher
                     return other;
                 }
 
-                string said = (await errors.ConfigureAwait(false) + await output.ConfigureAwait(false)).Trim();
-                string firstLine = said.Split('\n', 2)[0].Trim();
+                // What it said, on one line (the protocol's messages are one line; this one travels as one too).
+                string said = string.Join(" ", (await errors.ConfigureAwait(false) + "\n" + await output.ConfigureAwait(false))
+                    .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
                 throw new ControlException(ErrorCodes.ServiceUnavailable,
                     $"The qcow2mount service exited with code {process.ExitCode} before answering at {options.Endpoint}"
-                    + (firstLine.Length > 0 ? $": {firstLine}" : "."));
+                    + (said.Length > 0 ? $": {(said.Length > 500 ? said[..500] + "..." : said)}" : "."));
             }
 
             if (stopwatch.Elapsed > options.StartTimeout)
