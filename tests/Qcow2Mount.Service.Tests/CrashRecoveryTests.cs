@@ -126,6 +126,38 @@ public sealed class CrashRecoveryTests
     }
 
     [Test]
+    public async Task SIGTERM_unmounts_everything_cleanly_and_the_service_exits()
+    {
+        var endpoint = new ControlEndpoint { SocketPath = _dir.Combine("run", "control.sock") };
+        string image = _dir.Combine("disk.qcow2");
+        Images.Qemu("qemu-img", "create", "-f", "qcow2", image, "16M");
+        string mountDir = _dir.Combine("mnt");
+        Directory.CreateDirectory(mountDir);
+        _mountDirs.Add(mountDir);
+        var (client, pid) = await LaunchServiceAsync(endpoint);
+        using (client)
+        {
+            await client.MountAsync(image, mountDir, ControlMountModes.Writable);
+            using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
+            {
+                RandomAccess.Write(disk, new byte[] { 7, 7, 7 }, 5 << 20);
+            }
+        }
+
+        ExternalTool.Run("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]).EnsureSuccess();
+        using var service = Process.GetProcessById(pid);
+        Assert.That(service.WaitForExit(30_000), Is.True, "the service exits on SIGTERM");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ServiceSession.IsMountPoint(mountDir), Is.False);
+            Assert.That(File.Exists(endpoint.SocketPath), Is.False);
+            Assert.That(Images.IsDirty(image), Is.False);
+        });
+        Images.AssertCheckClean(image);
+    }
+
+    [Test]
     public async Task The_launcher_reports_a_service_that_exits_before_answering()
     {
         var endpoint = new ControlEndpoint { SocketPath = _dir.Combine("run", "control.sock") };

@@ -51,10 +51,10 @@ public static partial class ServiceHost
             await host.RunAsync(cancellationToken).ConfigureAwait(false);
             return ExitOk;
         }
-        catch (ServiceStartException e)
+        catch (Exception e) when (StartFailure(e) is { } failure)
         {
             // A detached service's launcher still reads standard error until the service answers, so this is seen.
-            await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync(failure.Message).ConfigureAwait(false);
 
             return ExitCannotStart;
         }
@@ -105,6 +105,14 @@ public static partial class ServiceHost
 
         return builder.Build();
     }
+
+    /// <summary>The host may wrap a hosted service's start failure in an AggregateException.</summary>
+    private static ServiceStartException? StartFailure(Exception e) => e switch
+    {
+        ServiceStartException start => start,
+        AggregateException aggregate => aggregate.InnerExceptions.Select(StartFailure).FirstOrDefault(f => f is not null),
+        _ => null,
+    };
 
     [LibraryImport("libc", EntryPoint = "setsid")]
     private static partial int SetSid();
