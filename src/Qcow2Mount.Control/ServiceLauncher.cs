@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Reflection;
+using Qcow2Mount.Control.Protocol;
+
+namespace Qcow2Mount.Control;
+
+/// <summary>How <see cref="ServiceLauncher"/> starts the service when none answers.</summary>
+public sealed record ServiceLaunchOptions
+{
+    public ControlEndpoint Endpoint { get; init; } = ControlEndpoint.Default;
+
+    /// <summary>The program to start (the qcow2mount executable, or <c>dotnet</c>).</summary>
+    public required string FileName { get; init; }
+
+    /// <summary>Its arguments, e.g. <c>["serve", "--Service:Detached=true"]</c>.</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>How long the new service may take to answer.</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Starts <c>serve</c> of the program this process runs: <see cref="Environment.ProcessPath"/>, plus the entry
+    /// assembly when that is the <c>dotnet</c> host (<c>dotnet qcow2mount.dll</c>). The service is told to detach
+    /// (its own session, no console logging) and, for a non-default <paramref name="endpoint"/>, where to listen.
+    /// <paramref name="serviceArguments"/> are appended (configuration overrides such as <c>--Qcow2:L2CacheBytes=...</c>).
+    /// </summary>
+    public static ServiceLaunchOptions ForCurrentProcess(ControlEndpoint? endpoint = null, IEnumerable<string>? serviceArguments = null)
+    {
+        endpoint ??= ControlEndpoint.Default;
+        string processPath = Environment.ProcessPath ?? throw new InvalidOperationException("The path of the running program is unknown.");
+        var arguments = new List<string>();
+        if (Path.GetFileNameWithoutExtension(processPath).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
+            && Assembly.GetEntryAssembly()?.Location is { Length: > 0 } entry)
+        {
+            arguments.Add(entry);
+        }
+
+        arguments.Add("serve");
+        arguments.AddRange(ServeArguments(endpoint));
+        arguments.AddRange(serviceArguments ?? []);
+        return new ServiceLaunchOptions { Endpoint = endpoint, FileName = processPath, Arguments = arguments };
+    }
+
+    /// <summary>The arguments <c>serve</c> needs to run detached on <paramref name="endpoint"/>.</summary>
+    public static IReadOnlyList<string> ServeArguments(ControlEndpoint endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var arguments = new List<string> { "--Service:Detached=true" };
+        if (endpoint.SocketPath is { } socket)
+        {
+            arguments.Add($"--Control:SocketPath={socket}");
+        }
+
+        if (endpoint.PipeName is { } pipe)
+        {
+            arguments.Add($"--Control:PipeName={pipe}");
+        }
+
+        return arguments;
+    }
+}
+
+/// <summary>Connects to the user's mount service, starting it first when none answers.</summary>
+public static class ServiceLauncher
+{
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Returns a client connected to the service at <c>options.Endpoint</c>. When none answers, starts
+    /// <c>options.FileName options.Arguments</c> detached and waits until it answers; throws
+    /// <see cref="ControlException"/> (<see cref="ErrorCodes.ServiceUnavailable"/>) when it exits first, or
+    /// (<see cref="ErrorCodes.Timeout"/>) when it does not answer within <c>options.StartTimeout</c>.
+    /// </summary>
+    public static async Task<ControlClient> EnsureRunningAsync(ServiceLaunchOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (await TryConnectAsync(options.Endpoint, cancellationToken).ConfigureAwait(false) is { } running)
+        {
+            return running;
+        }
+
+        var start = new ProcessStartInfo(options.FileName)
+        {
+            UseShellExecute = false,
+            CreateNoWindow = true,
+            // Never hand the service our console: a caller's pipe would stay open for the service's whole life.
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        foreach (string argument in options.Arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)
+            ?? throw new ControlException(ErrorCodes.ServiceUnavailable, $"Could not start '{options.FileName}'.");
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
+
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            if (await TryConnectAsync(options.Endpoint, cancellationToken).ConfigureAwait(false) is { } client)
+            {
+                return client;
+            }
+
+            if (process.HasExited)
+            {
+                // Another launcher may have won the race: its service answers even though ours refused to start.
+                if (await TryConnectAsync(options.Endpoint, cancellationToken).ConfigureAwait(false) is { } other)
+                {
+                    return other;
+                }
+
+                // What it said, on one line (the protocol's messages are one line; this one travels as one too).
+                string said = string.Join(" ", (await errors.ConfigureAwait(false) + "\n" + await output.ConfigureAwait(false))
+                    .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                throw new ControlException(ErrorCodes.ServiceUnavailable,
+                    $"The qcow2mount service exited with code {process.ExitCode} before answering at {options.Endpoint}"
+                    + (said.Length > 0 ? $": {(said.Length > 500 ? said[..500] + "..." : said)}" : "."));
+            }
+
+            if (stopwatch.Elapsed > options.StartTimeout)
+            {
+                throw new ControlException(ErrorCodes.Timeout,
+                    $"The qcow2mount service (pid {process.Id}) did not answer at {options.Endpoint} within {options.StartTimeout.TotalSeconds:0} s.");
+            }
+
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A connected client, or null when no service answers.</summary>
+    public static async Task<ControlClient?> TryConnectAsync(ControlEndpoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        if (endpoint.SocketPath is { } socket && !File.Exists(socket))
+        {
+            return null;
+        }
+
+        try
+        {
+            return await ControlClient.ConnectAsync(endpoint, ProbeTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ControlException e) when (e.Code == ErrorCodes.ServiceUnavailable)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using Microsoft.Extensions.Logging;
+using Qcow2Mount.Control;
+using Qcow2Mount.Mounting;
+using Qcow2Mount.Qcow2;
+using Qcow2Mount.Service.Mounts;
+
+namespace Qcow2Mount.Service.Configuration;
+
+/// <summary>The validated settings of the service and of foreground mounts, one record per configuration section.</summary>
+public sealed record ServiceSettings
+{
+    public Qcow2Settings Qcow2 { get; init; } = new();
+    public MountSettings Mount { get; init; } = new();
+    public LoggingSettings Logging { get; init; } = new();
+    public ControlSettings Control { get; init; } = new();
+
+    /// <summary><c>Service:Detached</c>: started by <see cref="ServiceLauncher"/>, in its own session, with no console.</summary>
+    public bool Detached { get; init; }
+}
+
+/// <summary>The <c>Qcow2</c> section: how images are opened.</summary>
+public sealed record Qcow2Settings
+{
+    public long L2CacheBytes { get; init; } = 32L << 20;
+    public long RefcountCacheBytes { get; init; } = 4L << 20;
+    public long DecompressedCacheBytes { get; init; } = 64L << 20;
+    public bool LazyRefcounts { get; init; } = true;
+
+    public Qcow2OpenOptions ToOpenOptions(bool writable, string? snapshot = null) => new()
+    {
+        Writable = writable,
+        Snapshot = snapshot,
+        L2CacheBytes = L2CacheBytes,
+        RefcountCacheBytes = RefcountCacheBytes,
+        DecompressedCacheBytes = DecompressedCacheBytes,
+        LazyRefcounts = LazyRefcounts,
+    };
+}
+
+/// <summary>The <c>Mount</c> section: how volumes are mounted.</summary>
+public sealed record MountSettings
+{
+    /// <summary>The mode of a mount request that names none: ReadOnly, Writable or Overlay.</summary>
+    public MountMode DefaultMode { get; init; } = MountMode.ReadOnly;
+    public IReadOnlyList<string> FuseOptions { get; init; } = [];
+    public bool AllowOther { get; init; }
+    public int MaxThreads { get; init; }
+    public int TimeoutSeconds { get; init; } = 30;
+
+    public MountOptions ToMountOptions(bool readOnly) => new()
+    {
+        ReadOnly = readOnly,
+        AllowOther = AllowOther,
+        FuseOptions = FuseOptions,
+        MaxThreads = MaxThreads,
+        Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
+    };
+}
+
+/// <summary>The <c>Logging</c> section.</summary>
+public sealed record LoggingSettings
+{
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>A file to append log lines to; a detached service without one logs beside its socket.</summary>
+    public string? LogFile { get; init; }
+}
+
+/// <summary>The <c>Control</c> section: where the service listens (defaults: <see cref="ControlEndpoint.Default"/>).</summary>
+public sealed record ControlSettings
+{
+    public string? SocketPath { get; init; }
+    public string? PipeName { get; init; }
+
+    public ControlEndpoint Endpoint => ControlEndpoint.From(SocketPath, PipeName);
+}

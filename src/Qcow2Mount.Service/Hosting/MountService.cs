@@ -1,0 +1,132 @@
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Qcow2Mount.Control;
+using Qcow2Mount.Control.Protocol;
+using Qcow2Mount.Service.Mounts;
+
+namespace Qcow2Mount.Service.Hosting;
+
+/// <summary>
+/// The mount service: takes the control endpoint at start (failing the start when another service answers),
+/// serves each connection on its own task, one request at a time per connection, and on stop (SIGTERM, Ctrl+C,
+/// the shutdown request) stops listening, then unmounts everything cleanly.
+/// </summary>
+public sealed class MountService : BackgroundService
+{
+    private readonly MountManager _manager;
+    private readonly ControlEndpoint _endpoint;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<MountService> _logger;
+    private readonly ControlDispatcher _dispatcher;
+    private IControlListener? _listener;
+
+    public MountService(MountManager manager, ControlEndpoint endpoint, IHostApplicationLifetime lifetime, ILogger<MountService> logger)
+    {
+        _manager = manager;
+        _endpoint = endpoint;
+        _lifetime = lifetime;
+        _logger = logger;
+        _dispatcher = new ControlDispatcher(manager, endpoint.ToString(), logger);
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Bound here, not in ExecuteAsync, so a taken endpoint fails the host's start instead of a background task.
+        _listener = OperatingSystem.IsWindows()
+            ? NamedPipeListener.Bind(_endpoint.PipeName!)
+            : UnixSocketListener.Bind(_endpoint.SocketPath!, _logger);
+        _logger.LogInformation("qcow2mount service (pid {Pid}) listening at {Endpoint}", Environment.ProcessId, _endpoint);
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("Stopping: unmounting {Count} mount(s)", _manager.Count);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        _listener?.Dispose();
+        await Task.Run(_manager.UnmountAll, CancellationToken.None).ConfigureAwait(false);
+        _logger.LogInformation("Stopped");
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var connections = new List<Task>();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            Stream stream;
+            try
+            {
+                stream = await _listener!.AcceptAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+            {
+                _logger.LogWarning("Accepting a connection failed: {Message}", e.Message);
+                continue;
+            }
+
+            connections.RemoveAll(t => t.IsCompleted);
+            connections.Add(Task.Run(() => ServeAsync(stream, stoppingToken), CancellationToken.None));
+        }
+
+        await Task.WhenAll(connections).ConfigureAwait(false);
+    }
+
+    private async Task ServeAsync(Stream stream, CancellationToken stoppingToken)
+    {
+        await using (stream.ConfigureAwait(false))
+        {
+            var reader = new LineReader(stream, ControlProtocol.MaxRequestBytes);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    var line = await reader.ReadLineAsync(stoppingToken).ConfigureAwait(false);
+                    ControlResponse response;
+                    bool shutdown = false;
+                    switch (line.Status)
+                    {
+                        case LineStatus.EndOfStream:
+                            return;
+                        case LineStatus.TooLong:
+                            response = ControlResponse.Failure(null, ErrorCodes.RequestTooLarge,
+                                $"The request line is longer than {ControlProtocol.MaxRequestBytes} bytes.");
+                            break;
+                        default:
+                            if (line.Line.AsSpan().Trim(" \t"u8).IsEmpty)
+                            {
+                                continue;
+                            }
+
+                            (response, shutdown) = await _dispatcher.HandleAsync(line.Line).ConfigureAwait(false);
+                            break;
+                    }
+
+                    byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(response, ControlJsonContext.Default.ControlResponse);
+                    await stream.WriteAsync(bytes, stoppingToken).ConfigureAwait(false);
+                    await stream.WriteAsync("\n"u8.ToArray(), stoppingToken).ConfigureAwait(false);
+                    await stream.FlushAsync(stoppingToken).ConfigureAwait(false);
+                    if (shutdown)
+                    {
+                        _logger.LogInformation("Shutdown requested by a client");
+                        _lifetime.StopApplication();
+                        return;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException)
+                {
+                    _logger.LogDebug("A client connection ended: {Message}", e.Message);
+                    return;
+                }
+            }
+        }
+    }
+}

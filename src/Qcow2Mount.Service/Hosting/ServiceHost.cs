@@ -1,0 +1,127 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Qcow2Mount.Control;
+using Qcow2Mount.Mounting;
+using Qcow2Mount.Service.Configuration;
+using Qcow2Mount.Service.Logging;
+using Qcow2Mount.Service.Mounts;
+
+namespace Qcow2Mount.Service.Hosting;
+
+/// <summary>Builds and runs the generic host of the mount service; <c>qcow2mount serve</c> is <see cref="RunAsync"/>.</summary>
+public static partial class ServiceHost
+{
+    public const int ExitOk = 0;
+    public const int ExitInvalidConfiguration = 2;
+    public const int ExitCannotStart = 3;
+
+    /// <summary>
+    /// Runs the service until SIGTERM, Ctrl+C or a shutdown request, then unmounts everything. <paramref name="args"/>
+    /// are configuration overrides (<c>--Qcow2:L2CacheBytes=64M</c>, <c>--socket PATH</c>, ...); other arguments are
+    /// ignored. Returns <see cref="ExitOk"/>, <see cref="ExitInvalidConfiguration"/> (reasons on standard error) or
+    /// <see cref="ExitCannotStart"/> (another service runs on the endpoint).
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, IFileSystemHost fileSystem, CancellationToken cancellationToken = default)
+    {
+        ServiceSettings settings;
+        IConfigurationRoot configuration;
+        try
+        {
+            configuration = Qcow2MountConfiguration.Build(args);
+            settings = Qcow2MountConfiguration.Load(configuration);
+        }
+        catch (ConfigurationValidationException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return ExitInvalidConfiguration;
+        }
+
+        if (settings.Detached && !OperatingSystem.IsWindows())
+        {
+            // Its own session: Ctrl+C in the terminal that started a CLI must not reach the service.
+            _ = SetSid();
+        }
+
+        using var host = Build(settings, fileSystem);
+        try
+        {
+            await host.RunAsync(cancellationToken).ConfigureAwait(false);
+            return ExitOk;
+        }
+        catch (Exception e) when (StartFailure(e) is { } failure)
+        {
+            // A detached service's launcher still reads standard error until the service answers, so this is seen.
+            await Console.Error.WriteLineAsync(failure.Message).ConfigureAwait(false);
+
+            return ExitCannotStart;
+        }
+    }
+
+    /// <summary>
+    /// The host, not started: the <see cref="MountService"/>, its <see cref="MountManager"/> and logging per
+    /// <paramref name="settings"/>. With <paramref name="handleSignals"/> false (tests hosting it in-process) it
+    /// leaves SIGINT/SIGTERM to the process.
+    /// </summary>
+    public static IHost Build(ServiceSettings settings, IFileSystemHost fileSystem, bool handleSignals = true)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var endpoint = settings.Control.Endpoint;
+        builder.Logging.SetMinimumLevel(settings.Logging.LogLevel);
+        if (!settings.Detached)
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            });
+        }
+
+        string? logFile = settings.Logging.LogFile
+            ?? (settings.Detached && endpoint.SocketPath is { } socket ? Path.Combine(Path.GetDirectoryName(socket)!, "service.log") : null);
+        if (logFile is not null)
+        {
+            builder.Logging.AddProvider(new FileLoggerProvider(logFile));
+        }
+
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(endpoint);
+        builder.Services.AddSingleton(fileSystem);
+        builder.Services.AddSingleton(sp => new MountManager(fileSystem, settings, sp.GetRequiredService<ILogger<MountManager>>()));
+        builder.Services.AddHostedService<MountService>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.Mount.TimeoutSeconds * 2));
+        if (handleSignals)
+        {
+            builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<IHostLifetime, NoSignalsLifetime>();
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>The host may wrap a hosted service's start failure in an AggregateException.</summary>
+    private static ServiceStartException? StartFailure(Exception e) => e switch
+    {
+        ServiceStartException start => start,
+        AggregateException aggregate => aggregate.InnerExceptions.Select(StartFailure).FirstOrDefault(f => f is not null),
+        _ => null,
+    };
+
+    [LibraryImport("libc", EntryPoint = "setsid")]
+    private static partial int SetSid();
+
+    /// <summary>A lifetime that takes no signals: an in-process host stops when its owner says so.</summary>
+    private sealed class NoSignalsLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,120 @@
+using Qcow2Mount.Control;
+using Qcow2Mount.Control.Protocol;
+using Qcow2Mount.Mounting;
+using Qcow2Mount.Service.Tests.Support;
+using Qcow2Mount.TestSupport;
+
+namespace Qcow2Mount.Service.Tests;
+
+/// <summary>Through the service, disk.raw and snapshots/*.raw hold exactly the bytes qemu-img converts the image to.</summary>
+[NonParallelizable]
+public sealed class MountContentTests
+{
+    private ServiceSession _service = null!;
+    private ControlClient _client = null!;
+    private TempDir _images = null!;
+
+    [OneTimeSetUp]
+    public async Task StartService()
+    {
+        Requirements.FuseAndQemu();
+        _service = await ServiceSession.StartAsync();
+        _client = await _service.ConnectAsync();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopService()
+    {
+        _client?.Dispose();
+        if (_service is not null)
+        {
+            await _service.DisposeAsync();
+        }
+    }
+
+    [SetUp]
+    public void NewImages() => _images = new TempDir("img");
+
+    [TearDown]
+    public async Task UnmountAll()
+    {
+        foreach (var mount in await _client.ListAsync())
+        {
+            await _client.UnmountAsync(mount.MountPoint, force: true);
+        }
+
+        _images.Dispose();
+    }
+
+    [TestCase("plain")]
+    [TestCase("zlib")]
+    [TestCase("zstd")]
+    [TestCase("extended-l2")]
+    [TestCase("backing-chain")]
+    [TestCase("snapshot")]
+    public async Task Disk_raw_has_the_bytes_qemu_img_converts_the_image_to(string kind)
+    {
+        string image = Images.Make(kind, _images);
+        string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("expected.raw")));
+        string mountDir = _service.NewMountDir();
+
+        var mount = await _client.MountAsync(image, mountDir);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(mount.Mode, Is.EqualTo(ControlMountModes.ReadOnly));
+            Assert.That(mount.ReadOnly, Is.True);
+            Assert.That(mount.Size, Is.EqualTo(Images.Size));
+            Assert.That(Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName)), Is.EqualTo(expected));
+        });
+    }
+
+    [Test]
+    public async Task Each_internal_snapshot_appears_as_a_raw_file_with_its_bytes()
+    {
+        string image = Images.Make("snapshot", _images);
+        string mountDir = _service.NewMountDir();
+
+        var mount = await _client.MountAsync(image, mountDir);
+
+        Assert.That(mount.Snapshots, Is.EqualTo(new[] { "first.raw", "second one.raw" }));
+        foreach (string name in new[] { "first", "second one" })
+        {
+            string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine($"{name}.expected"), name));
+            string actual = Images.Sha256(Path.Combine(mountDir, Volume.SnapshotDirectoryName, name + ".raw"));
+            Assert.That(actual, Is.EqualTo(expected), name);
+        }
+
+        Assert.That(Images.Sha256(Path.Combine(mountDir, "snapshots", "first.raw")),
+            Is.Not.EqualTo(Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName))), "the snapshot differs from the active layer");
+    }
+
+    [Test]
+    public async Task Snapshot_mode_shows_the_snapshot_as_disk_raw_read_only()
+    {
+        string image = Images.Make("snapshot", _images);
+        string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("first.expected"), "first"));
+        string mountDir = _service.NewMountDir();
+
+        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Snapshot, snapshot: "first");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(mount.ReadOnly, Is.True);
+            Assert.That(Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName)), Is.EqualTo(expected));
+        });
+        var refused = Assert.Throws(Is.InstanceOf<IOException>(), () => File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite).Dispose());
+        Assert.That(refused!.HResult, Is.EqualTo(30), "EROFS");
+    }
+
+    [Test]
+    public async Task A_snapshot_that_does_not_exist_is_refused_by_name()
+    {
+        string image = Images.Make("plain", _images);
+
+        var error = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, _service.NewMountDir(), ControlMountModes.Snapshot, snapshot: "nope"));
+
+        Assert.That(error!.Code, Is.EqualTo(ErrorCodes.SnapshotNotFound));
+        Assert.That(error.Message, Does.Contain("nope"));
+    }
+}

@@ -1,0 +1,310 @@
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Hosting;
+using Qcow2Mount.Control;
+using Qcow2Mount.Control.Protocol;
+using Qcow2Mount.Mounting;
+using Qcow2Mount.Service.Configuration;
+using Qcow2Mount.Service.Hosting;
+using Qcow2Mount.Service.Tests.Support;
+using Qcow2Mount.TestSupport;
+
+namespace Qcow2Mount.Service.Tests;
+
+/// <summary>The service as clients see it: its endpoint, bad requests, refused mounts, concurrency, shutdown.</summary>
+[NonParallelizable]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class ServiceProtocolTests
+{
+    private ServiceSession _service = null!;
+    private ControlClient _client = null!;
+    private TempDir _images = null!;
+
+    [SetUp]
+    public async Task StartService()
+    {
+        Requirements.FuseAndQemu();
+        _images = new TempDir("img");
+        _service = await ServiceSession.StartAsync();
+        _client = await _service.ConnectAsync();
+    }
+
+    [TearDown]
+    public async Task StopService()
+    {
+        _client?.Dispose();
+        if (_service is not null)
+        {
+            await _service.DisposeAsync();
+        }
+
+        _images?.Dispose();
+    }
+
+    private async Task AssertStillServing()
+    {
+        using var fresh = await _service.ConnectAsync();
+        var status = await fresh.StatusAsync();
+        Assert.That(status.ProcessId, Is.EqualTo(Environment.ProcessId));
+    }
+
+    [Test]
+    public void The_socket_is_0600_in_a_0700_directory()
+    {
+        string socket = _service.Endpoint.SocketPath!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.GetUnixFileMode(socket), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+            Assert.That(File.GetUnixFileMode(Path.GetDirectoryName(socket)!), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
+        });
+    }
+
+    [Test]
+    public void Another_user_cannot_connect()
+    {
+        ExternalTool.RequireTool("setpriv");
+        const string python = "/usr/bin/python3";
+        if (!File.Exists(python))
+        {
+            Assert.Ignore("/usr/bin/python3 is needed to connect as another user (apt-get install python3).");
+        }
+
+        if (Environment.UserName != "root")
+        {
+            Assert.Ignore("Switching to another uid needs root.");
+        }
+
+        // The temp folders above the socket's own are world-traversable, so only the socket's folder and mode stop nobody.
+        var result = ExternalTool.Run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", python, "-c",
+            "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect(sys.argv[1]); print('connected')\nexcept PermissionError as e:\n print('refused', e); sys.exit(13)",
+            _service.Endpoint.SocketPath!]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(13), result.StandardOutput + result.StandardError);
+    }
+
+    [Test]
+    public async Task Bad_requests_get_errors_and_the_connection_keeps_serving()
+    {
+        async Task<ControlError> Send(string line)
+        {
+            var response = await _client.SendLineAsync(Encoding.UTF8.GetBytes(line));
+            Assert.That(response.Ok, Is.False, line.Length > 80 ? line[..80] : line);
+            return response.Error!;
+        }
+
+        var malformed = await Send("{\"v\":1,\"op\":");
+        var notObject = await Send("[1,2]");
+        var unknownOp = await Send("{\"v\":1,\"id\":\"a\",\"op\":\"format-c\"}");
+        var wrongVersion = await Send("{\"v\":2,\"id\":7,\"op\":\"list\"}");
+        var noVersion = await Send("{\"op\":\"list\"}");
+        var oversized = await Send("{\"v\":1,\"op\":\"list\",\"pad\":\"" + new string('x', ControlProtocol.MaxRequestBytes) + "\"}");
+        var missingImage = await Send("{\"v\":1,\"op\":\"mount\",\"mountPoint\":\"/tmp\"}");
+        var wrongType = await Send("{\"v\":1,\"op\":\"mount\",\"image\":5}");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(malformed.Code, Is.EqualTo(ErrorCodes.MalformedRequest));
+            Assert.That(notObject.Code, Is.EqualTo(ErrorCodes.MalformedRequest));
+            Assert.That(unknownOp.Code, Is.EqualTo(ErrorCodes.UnknownOperation));
+            Assert.That(unknownOp.Message, Does.Contain("format-c"));
+            Assert.That(wrongVersion.Code, Is.EqualTo(ErrorCodes.UnsupportedVersion));
+            Assert.That(noVersion.Code, Is.EqualTo(ErrorCodes.UnsupportedVersion));
+            Assert.That(oversized.Code, Is.EqualTo(ErrorCodes.RequestTooLarge));
+            Assert.That(missingImage.Code, Is.EqualTo(ErrorCodes.InvalidArgument));
+            Assert.That(wrongType.Code, Is.EqualTo(ErrorCodes.MalformedRequest));
+            foreach (var error in new[] { malformed, unknownOp, wrongVersion, oversized, missingImage })
+            {
+                Assert.That(error.Message, Does.Not.Contain('\n'), "one-line messages");
+            }
+        });
+
+        // The same connection still works, and ids are echoed as sent.
+        var list = await _client.SendAsync(new ControlRequest { Op = ControlOperations.List, Id = System.Text.Json.JsonDocument.Parse("\"x-1\"").RootElement });
+        Assert.That(list.Ok, Is.True);
+        Assert.That(list.Id!.Value.GetString(), Is.EqualTo("x-1"));
+        await AssertStillServing();
+    }
+
+    [Test]
+    public async Task A_client_that_disconnects_mid_line_does_not_disturb_the_service()
+    {
+        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(_service.Endpoint.SocketPath!));
+            await socket.SendAsync("{\"v\":1,\"op\":\"li"u8.ToArray());
+        }
+
+        await AssertStillServing();
+    }
+
+    [Test]
+    public async Task Refused_mounts_say_why_and_the_service_stays_up()
+    {
+        string notQcow2 = _images.Combine("notes.txt");
+        await File.WriteAllTextAsync(notQcow2, new string('n', 4096));
+        string orphan = _images.Combine("orphan.qcow2");
+        Images.Qemu("qemu-img", "create", "-u", "-f", "qcow2", "-b", _images.Combine("gone.qcow2"), "-F", "qcow2", orphan, "8M");
+        string good = Images.Make("plain", _images);
+        string mountDir = _service.NewMountDir();
+        string aFile = _images.Combine("a-file");
+        await File.WriteAllTextAsync(aFile, "x");
+
+        async Task<ControlException> Refused(string image, string mountPoint, string? mode = null) =>
+            await Task.FromResult(Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountPoint, mode))!);
+
+        var notAnImage = await Refused(notQcow2, mountDir);
+        var missingBacking = await Refused(orphan, mountDir);
+        var missingImage = await Refused(_images.Combine("nothing.qcow2"), mountDir);
+        var missingMountPoint = await Refused(good, _images.Combine("no-such-dir"));
+        var fileMountPoint = await Refused(good, aFile);
+        await _client.MountAsync(good, mountDir, ControlMountModes.Writable);
+        var busyMountPoint = await Refused(Images.Make("zlib", _images), mountDir);
+        var secondWriter = await Refused(good, _service.NewMountDir(), ControlMountModes.Writable);
+        var readerOfWritten = await Refused(good, _service.NewMountDir());
+        var badMode = await Refused(good, _service.NewMountDir(), "sideways");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(notAnImage.Code, Is.EqualTo(ErrorCodes.NotQcow2));
+            Assert.That(notAnImage.Message, Does.Contain("not a qcow2 image"));
+            Assert.That(missingBacking.Code, Is.EqualTo(ErrorCodes.MissingFile));
+            Assert.That(missingBacking.Message, Does.Contain("gone.qcow2"));
+            Assert.That(missingImage.Code, Is.EqualTo(ErrorCodes.NotFound));
+            Assert.That(missingMountPoint.Code, Is.EqualTo(ErrorCodes.NotFound));
+            Assert.That(missingMountPoint.Message, Does.Contain("Mount point"));
+            Assert.That(fileMountPoint.Code, Is.EqualTo(ErrorCodes.NotDirectory));
+            Assert.That(busyMountPoint.Code, Is.EqualTo(ErrorCodes.Busy));
+            Assert.That(secondWriter.Code, Is.EqualTo(ErrorCodes.Locked));
+            Assert.That(secondWriter.Message, Does.Contain("already mounted writable at"));
+            Assert.That(readerOfWritten.Code, Is.EqualTo(ErrorCodes.Locked));
+            Assert.That(badMode.Code, Is.EqualTo(ErrorCodes.InvalidArgument));
+        });
+        Assert.That((await _client.ListAsync()).Select(m => m.MountPoint), Is.EqualTo(new[] { mountDir }));
+        await AssertStillServing();
+    }
+
+    [Test]
+    public async Task A_mount_point_mounted_by_someone_else_is_busy()
+    {
+        string other = _service.NewMountDir("other");
+        string image = Images.Make("plain", _images);
+        // A mount this service does not know: the engine's own image, mounted by a second, independent service.
+        await using var second = await ServiceSession.StartAsync();
+        using var secondClient = await second.ConnectAsync();
+        await secondClient.MountAsync(image, other);
+        try
+        {
+            var busy = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(Images.Make("zstd", _images), other));
+            Assert.That(busy!.Code, Is.EqualTo(ErrorCodes.Busy));
+            Assert.That(busy.Message, Does.Contain("already a mount point"));
+        }
+        finally
+        {
+            await secondClient.UnmountAsync(other);
+        }
+    }
+
+    [Test]
+    public async Task The_engine_writer_lock_refuses_a_second_writer_in_another_service()
+    {
+        string image = Images.Make("plain", _images);
+        await _client.MountAsync(image, _service.NewMountDir(), ControlMountModes.Writable);
+        await using var second = await ServiceSession.StartAsync();
+        using var secondClient = await second.ConnectAsync();
+
+        var locked = Assert.ThrowsAsync<ControlException>(() => secondClient.MountAsync(image, second.NewMountDir(), ControlMountModes.Writable));
+
+        Assert.That(locked!.Code, Is.EqualTo(ErrorCodes.Locked));
+        Assert.That(locked.Message, Does.Contain("opened for writing by another process"));
+    }
+
+    [Test]
+    public async Task Two_clients_mount_and_unmount_concurrently()
+    {
+        string[] images = [Images.Make("plain", _images), Images.Make("zlib", _images), Images.Make("zstd", _images), Images.Make("extended-l2", _images)];
+        string[] dirs = [.. images.Select(_ => _service.NewMountDir())];
+        using var other = await _service.ConnectAsync();
+        ControlClient[] clients = [_client, other];
+
+        async Task Cycle(int i)
+        {
+            var client = clients[i % 2];
+            var mount = await client.MountAsync(images[i], dirs[i], i % 2 == 0 ? ControlMountModes.ReadOnly : ControlMountModes.Writable);
+            Assert.That(File.Exists(Path.Combine(mount.MountPoint, Volume.DiskFileName)), Is.True);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, images.Length).Select(i => Task.Run(() => Cycle(i))));
+        Assert.That((await _client.ListAsync()).Select(m => m.MountPoint), Is.EquivalentTo(dirs));
+        await Task.WhenAll(Enumerable.Range(0, images.Length).Select(i => Task.Run(() => clients[(i + 1) % 2].UnmountAsync(dirs[i]))));
+
+        Assert.That(await _client.ListAsync(), Is.Empty);
+        Assert.That(dirs.Where(ServiceSession.IsMountPoint), Is.Empty);
+    }
+
+    [Test]
+    public async Task Unmounting_what_is_not_mounted_is_an_error()
+    {
+        var error = Assert.ThrowsAsync<ControlException>(() => _client.UnmountAsync(_service.NewMountDir()));
+
+        Assert.That(error!.Code, Is.EqualTo(ErrorCodes.NotMounted));
+        await AssertStillServing();
+    }
+
+    [Test]
+    public async Task Shutdown_unmounts_everything_and_removes_temporary_overlays()
+    {
+        string image = Images.Make("plain", _images);
+        string writable = Images.Make("zlib", _images);
+        var overlay = await _client.MountAsync(image, _service.NewMountDir(), ControlMountModes.Overlay);
+        var written = await _client.MountAsync(writable, _service.NewMountDir(), ControlMountModes.Writable);
+        using (var disk = File.OpenHandle(Path.Combine(written.MountPoint, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(disk, new byte[] { 9, 9, 9 }, 12345);
+        }
+
+        await _client.ShutdownAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _service.Host.WaitForShutdownAsync(timeout.Token);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ServiceSession.IsMountPoint(overlay.MountPoint), Is.False);
+            Assert.That(ServiceSession.IsMountPoint(written.MountPoint), Is.False);
+            Assert.That(File.Exists(overlay.Overlay), Is.False);
+            Assert.That(Images.IsDirty(writable), Is.False);
+            Assert.That(File.Exists(_service.Endpoint.SocketPath), Is.False, "the socket is removed");
+        });
+        Images.AssertCheckClean(writable);
+    }
+
+    [Test]
+    public async Task A_second_service_on_the_same_socket_refuses_to_start()
+    {
+        using var second = ServiceHost.Build(_service.Settings, new Fuse.FuseHost(), handleSignals: false);
+
+        var error = Assert.ThrowsAsync(Is.InstanceOf<Exception>(), () => second.StartAsync());
+
+        Assert.That(Flatten(error!).OfType<ServiceStartException>().Single().Message, Does.Contain("already running"));
+        await AssertStillServing();
+    }
+
+    [Test]
+    public async Task A_stale_socket_is_removed_and_replaced()
+    {
+        var settings = ServiceSession.SettingsIn(_images);
+        string socketPath = settings.Control.SocketPath!;
+        Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
+        // .NET unlinks the sockets it binds when they are disposed; a process that dies (here: python exiting) does not.
+        ExternalTool.Run(ExternalTool.RequireTool("python3"), ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", socketPath]).EnsureSuccess();
+
+        Assert.That(File.Exists(socketPath), Is.True, "a socket file nobody listens on");
+        await using var service = await ServiceSession.StartAsync(settings);
+        using var client = await service.ConnectAsync();
+
+        Assert.That((await client.StatusAsync()).Endpoint, Is.EqualTo(socketPath));
+    }
+
+    private static IEnumerable<Exception> Flatten(Exception e) =>
+        e is AggregateException aggregate ? aggregate.InnerExceptions.SelectMany(Flatten) : [e];
+}

@@ -1,0 +1,173 @@
+using Qcow2Mount.Control;
+using Qcow2Mount.Control.Protocol;
+using Qcow2Mount.Mounting;
+using Qcow2Mount.Service.Tests.Support;
+using Qcow2Mount.TestSupport;
+
+namespace Qcow2Mount.Service.Tests;
+
+/// <summary>Writable, read-only and overlay mounts: where writes go, and what never changes.</summary>
+[NonParallelizable]
+public sealed class WriteModeTests
+{
+    private const int EROFS = 30;
+    private ServiceSession _service = null!;
+    private ControlClient _client = null!;
+    private TempDir _images = null!;
+
+    [OneTimeSetUp]
+    public async Task StartService()
+    {
+        Requirements.FuseAndQemu();
+        _service = await ServiceSession.StartAsync();
+        _client = await _service.ConnectAsync();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopService()
+    {
+        _client?.Dispose();
+        if (_service is not null)
+        {
+            await _service.DisposeAsync();
+        }
+    }
+
+    [SetUp]
+    public void NewImages() => _images = new TempDir("img");
+
+    [TearDown]
+    public async Task UnmountAll()
+    {
+        foreach (var mount in await _client.ListAsync())
+        {
+            await _client.UnmountAsync(mount.MountPoint, force: true);
+        }
+
+        _images.Dispose();
+    }
+
+    /// <summary>
+    /// Writes from <paramref name="threads"/> threads, each in its own stripe of the disk (so the outcome does not
+    /// depend on timing), the same bytes to <paramref name="expectedRaw"/>; then fsyncs disk.raw.
+    /// </summary>
+    private static void WriteConcurrently(string diskRaw, string expectedRaw, int threads, int writesPerThread, int seed)
+    {
+        long stripe = Images.Size / threads;
+        using var disk = File.OpenHandle(diskRaw, FileMode.Open, FileAccess.ReadWrite);
+        using var expected = File.OpenHandle(expectedRaw, FileMode.Open, FileAccess.ReadWrite);
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            var random = new Random(seed + t);
+            for (int i = 0; i < writesPerThread; i++)
+            {
+                var data = new byte[random.Next(1, 150_000)];
+                random.NextBytes(data);
+                long offset = t * stripe + random.NextInt64(0, stripe - data.Length);
+                RandomAccess.Write(disk, data, offset);
+                RandomAccess.Write(expected, data, offset);
+            }
+        });
+        RandomAccess.FlushToDisk(disk);
+    }
+
+    [Test]
+    public async Task Writable_mount_takes_concurrent_writes_and_leaves_a_clean_image_equal_to_the_same_writes_on_raw()
+    {
+        string image = Images.Make("plain", _images);
+        string expected = Images.ConvertToRaw(image, _images.Combine("expected.raw"));
+        string mountDir = _service.NewMountDir();
+
+        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Writable);
+        Assert.That(mount.ReadOnly, Is.False);
+        WriteConcurrently(Path.Combine(mountDir, Volume.DiskFileName), expected, threads: 4, writesPerThread: 40, seed: 10);
+        Assert.That(Images.IsDirty(image), Is.True, "lazy refcounts keep the dirty bit set while mounted");
+        await _client.UnmountAsync(mountDir);
+
+        Assert.That(Images.IsDirty(image), Is.False, "a clean close clears the dirty bit");
+        Images.AssertCheckClean(image);
+        Images.AssertSameGuest(image, expected);
+    }
+
+    [Test]
+    public async Task Read_only_mount_refuses_writes_with_EROFS_and_never_changes_the_image()
+    {
+        string image = Images.Make("plain", _images);
+        string before = Images.Sha256(image);
+        string mountDir = _service.NewMountDir();
+
+        await _client.MountAsync(image, mountDir);
+        var refused = Assert.Throws(Is.InstanceOf<IOException>(),
+            () => File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite).Dispose());
+        await _client.UnmountAsync(mountDir);
+
+        Assert.That(refused!.HResult, Is.EqualTo(EROFS));
+        Assert.That(Images.Sha256(image), Is.EqualTo(before));
+    }
+
+    [Test]
+    public async Task Overlay_mount_writes_to_a_kept_overlay_and_leaves_the_original_untouched()
+    {
+        string image = Images.Make("backing-chain", _images);
+        string before = Images.Sha256(image);
+        string expected = Images.ConvertToRaw(image, _images.Combine("expected.raw"));
+        string overlay = _images.Combine("changes.qcow2");
+        string mountDir = _service.NewMountDir();
+
+        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Overlay, overlay: overlay, keepOverlay: true);
+        Assert.That(mount.Overlay, Is.EqualTo(overlay));
+        WriteConcurrently(Path.Combine(mountDir, Volume.DiskFileName), expected, threads: 3, writesPerThread: 20, seed: 20);
+        await _client.UnmountAsync(mountDir);
+
+        Assert.That(Images.Sha256(image), Is.EqualTo(before), "the original is unchanged");
+        Assert.That(File.Exists(overlay), Is.True, "the overlay is kept");
+        var info = ExternalTool.Run("qemu-img", ["info", overlay]).EnsureSuccess().StandardOutput;
+        Assert.That(info, Does.Contain($"backing file: {image}"));
+        Images.AssertCheckClean(overlay);
+        Images.AssertSameGuest(overlay, expected);
+    }
+
+    [Test]
+    public async Task Overlay_without_keep_is_a_temporary_file_removed_on_unmount()
+    {
+        string image = Images.Make("plain", _images);
+        string before = Images.Sha256(image);
+        string mountDir = _service.NewMountDir();
+
+        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Overlay);
+        string overlay = mount.Overlay!;
+        Assert.That(File.Exists(overlay), Is.True, "the overlay exists while mounted");
+        using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(disk, new byte[] { 1, 2, 3 }, 4096);
+        }
+
+        await _client.UnmountAsync(mountDir);
+
+        Assert.That(File.Exists(overlay), Is.False, "the overlay is removed on unmount");
+        Assert.That(Images.Sha256(image), Is.EqualTo(before));
+    }
+
+    [Test]
+    public async Task Unmounting_from_outside_drops_the_mount_and_closes_the_image_cleanly()
+    {
+        string image = Images.Make("plain", _images);
+        string mountDir = _service.NewMountDir();
+        await _client.MountAsync(image, mountDir, ControlMountModes.Writable);
+        using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(disk, new byte[70_000], 1 << 20);
+        }
+
+        ExternalTool.Run("fusermount3", ["-u", mountDir]).EnsureSuccess();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await _client.ListAsync()).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.That(await _client.ListAsync(), Is.Empty);
+        Assert.That(Images.IsDirty(image), Is.False);
+        Images.AssertCheckClean(image);
+    }
+}
