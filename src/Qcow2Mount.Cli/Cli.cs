@@ -31,6 +31,11 @@ internal static class Cli
             CreateCommand.Create(),
             CheckCommand.Create(),
         };
+        foreach (var command in MountCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
         root.Options.Add(verbose);
 
         var parsed = root.Parse(args);
@@ -68,6 +73,9 @@ internal static class Cli
     {
         Qcow2Exception q => (ExitCodes.For(q.Code), q.Message),
         UsageException u => (ExitCodes.Usage, u.Message),
+        Control.ControlException c => (ExitCodes.ForService(c.Code), c.Message),
+        Service.Configuration.ConfigurationValidationException v => (ExitCodes.Usage, string.Join("; ", v.Errors)),
+        Service.Mounts.MountException m => (ExitCodes.ForService("mount"), m.Message),
         FileNotFoundException or DirectoryNotFoundException => (ExitCodes.For(Qcow2ErrorCode.MissingFile), e.Message),
         UnauthorizedAccessException or IOException => (ExitCodes.For(Qcow2ErrorCode.Io), e.Message),
         _ => (ExitCodes.Internal, $"internal error: {e.GetType().Name}: {e.Message}"),

@@ -12,6 +12,9 @@ internal static class ExitCodes
     public const int Usage = 1;
     public const int Internal = 70; // EX_SOFTWARE: a bug in qcow2mount, not in the image.
 
+    /// <summary>Mount-service failures (mount point missing or busy, service unreachable, ...).</summary>
+    public const int Service = 13;
+
     private static readonly (Qcow2ErrorCode Code, int Exit, string Meaning)[] Table =
     [
         (Qcow2ErrorCode.Io, 2, "host file I/O error (read, write, permission, disk full)"),
@@ -40,6 +43,18 @@ internal static class ExitCodes
         return Internal;
     }
 
+    /// <summary>Service error codes that name an engine condition keep that condition's exit code.</summary>
+    public static int ForService(string code) => code switch
+    {
+        "not_qcow2" => For(Qcow2ErrorCode.NotQcow2),
+        "missing_file" => For(Qcow2ErrorCode.MissingFile),
+        "locked" => For(Qcow2ErrorCode.Locked),
+        "snapshot_not_found" => For(Qcow2ErrorCode.SnapshotNotFound),
+        "corrupt" => For(Qcow2ErrorCode.Corrupt),
+        "unsupported" => For(Qcow2ErrorCode.Unsupported),
+        _ => Service,
+    };
+
     /// <summary>The table as help text, so the documentation cannot drift from the code.</summary>
     public static string Describe()
     {
@@ -50,6 +65,7 @@ internal static class ExitCodes
             $"  {Usage,3}  command-line usage error",
         };
         lines.AddRange(Table.Select(row => $"  {row.Exit,3}  {row.Meaning}"));
+        lines.Add($"  {Service,3}  mount service error (mount point missing or busy, service unreachable, not mounted)");
         lines.Add($"  {Internal,3}  internal error (a bug: run with --verbose and report it)");
         return string.Join(Environment.NewLine, lines);
     }

@@ -1,0 +1,207 @@
+using System.CommandLine;
+using Qcow2Mount.Cli.Output;
+using Qcow2Mount.Control;
+using Qcow2Mount.Control.Protocol;
+using Qcow2Mount.Fuse;
+using Qcow2Mount.Service.Configuration;
+using Qcow2Mount.Service.Hosting;
+using Qcow2Mount.Service.Mounts;
+
+namespace Qcow2Mount.Cli.Commands;
+
+/// <summary>
+/// <c>mount</c>, <c>unmount</c>, <c>list</c>, <c>serve</c> and <c>config</c>: thin clients of the mount service
+/// (started on demand), or with <c>--foreground</c> a mount in this process.
+/// </summary>
+internal static class MountCommands
+{
+    public static IEnumerable<Command> Create()
+    {
+        yield return Mount();
+        yield return Unmount();
+        yield return List();
+        yield return Serve();
+        yield return Config();
+    }
+
+    private static Command Mount()
+    {
+        var image = CommonOptions.Image(description: "Image to mount (qcow2 or raw)");
+        var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "Empty directory where disk.raw appears" };
+        var readOnly = new Option<bool>("--read-only") { Description = "Read-only (the default): the image's bytes never change" };
+        var writable = new Option<bool>("--writable") { Description = "Writes go into the image (lazy refcounts; flushed on fsync and unmount)" };
+        var overlay = new Option<string?>("--overlay")
+        {
+            Description = "Writes go into a new qcow2 overlay backed by the untouched image (PATH optional; removed on unmount)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var keepOverlay = new Option<bool>("--keep-overlay") { Description = "Keep the overlay after unmount" };
+        var snapshot = CommonOptions.Snapshot("Mount this internal snapshot (read-only) as disk.raw");
+        var foreground = new Option<bool>("--foreground") { Description = "Mount in this process without the service; Ctrl+C unmounts" };
+        var command = new Command("mount", "Mount an image: its guest bytes appear as MOUNTPOINT/disk.raw")
+        {
+            image, mountPoint, readOnly, writable, overlay, keepOverlay, snapshot, foreground,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            bool overlayGiven = parse.GetResult(overlay) is not null;
+            int modes = (parse.GetValue(readOnly) ? 1 : 0) + (parse.GetValue(writable) ? 1 : 0) + (overlayGiven ? 1 : 0)
+                + (parse.GetValue(snapshot) is null ? 0 : 1);
+            if (modes > 1)
+            {
+                throw new UsageException("choose one of --read-only, --writable, --overlay and --snapshot");
+            }
+
+            MountMode? mode = parse.GetValue(writable) ? MountMode.Writable : overlayGiven ? MountMode.Overlay
+                : parse.GetValue(snapshot) is not null ? MountMode.Snapshot : parse.GetValue(readOnly) ? MountMode.ReadOnly : null;
+            var request = new MountRequest
+            {
+                ImagePath = Path.GetFullPath(parse.GetValue(image)!),
+                MountPoint = Path.GetFullPath(parse.GetValue(mountPoint)!),
+                Mode = mode,
+                Snapshot = parse.GetValue(snapshot),
+                OverlayPath = parse.GetValue(overlay) is { } path ? Path.GetFullPath(path) : null,
+                KeepOverlay = parse.GetValue(keepOverlay),
+            };
+            var settings = LoadSettings();
+            if (parse.GetValue(foreground))
+            {
+                await ForegroundMount.RunAsync(new FuseHost(), settings, request,
+                    mounted: info => output.WriteLine($"{Describe(info)} (Ctrl+C to unmount)"), cancellationToken: cancel);
+                return ExitCodes.Success;
+            }
+
+            using var client = await ServiceLauncher.EnsureRunningAsync(ServiceLaunchOptions.ForCurrentProcess(settings.Control.Endpoint), cancel);
+            var mounted = await client.MountAsync(request.ImagePath, request.MountPoint,
+                mode is { } m ? MountRequest.ToProtocol(m) : null, request.Snapshot, request.OverlayPath, request.KeepOverlay, cancel);
+            output.WriteLine(Describe(mounted));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static string Describe(MountInfo info)
+    {
+        string text = $"mounted {info.Image} ({info.Mode}{(info.ReadOnly ? ", read-only" : "")}): {Path.Combine(info.MountPoint, "disk.raw")}";
+        if (info.Overlay is not null)
+        {
+            text += $"; writes go to {info.Overlay}";
+        }
+
+        if (info.Repaired is not null)
+        {
+            text += $"; repaired: {info.Repaired}";
+        }
+
+        return text;
+    }
+
+    private static Command Unmount()
+    {
+        var target = new Argument<string>("MOUNTPOINT") { Description = "Mount point (or the mounted image)" };
+        var force = new Option<bool>("--force") { Description = "Unmount even if files are open" };
+        var command = new Command("unmount", "Unmount (flushes and closes the image cleanly)") { target, force };
+        command.Aliases.Add("umount");
+        command.SetAction(async (parse, cancel) =>
+        {
+            var settings = LoadSettings();
+            using var client = await ServiceLauncher.TryConnectAsync(settings.Control.Endpoint, cancel)
+                ?? throw new ControlException("not_mounted", "no mount service is running, so nothing is mounted");
+            string path = Path.GetFullPath(parse.GetValue(target)!);
+            var mounts = await client.ListAsync(cancel);
+            var match = mounts.FirstOrDefault(m => m.MountPoint == path) ?? mounts.FirstOrDefault(m => m.Image == path);
+            var info = await client.UnmountAsync(match?.MountPoint ?? path, parse.GetValue(force), cancel);
+            parse.InvocationConfiguration.Output.WriteLine($"unmounted {info.MountPoint}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command List()
+    {
+        var json = CommonOptions.Json("Print the mounts as JSON");
+        var command = new Command("list", "List the mounts of the running service") { json };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var settings = LoadSettings();
+            using var client = await ServiceLauncher.TryConnectAsync(settings.Control.Endpoint, cancel);
+            var mounts = client is null ? [] : await client.ListAsync(cancel);
+            if (parse.GetValue(json))
+            {
+                JsonOutput.Write(output, writer =>
+                {
+                    writer.WriteStartArray();
+                    foreach (var m in mounts)
+                    {
+                        writer.WriteStartObject();
+                        writer.WriteString("mount-point", m.MountPoint);
+                        writer.WriteString("image", m.Image);
+                        writer.WriteString("mode", m.Mode);
+                        writer.WriteBoolean("read-only", m.ReadOnly);
+                        writer.WriteNumber("size", m.Size);
+                        if (m.Snapshot is not null)
+                        {
+                            writer.WriteString("snapshot", m.Snapshot);
+                        }
+
+                        if (m.Overlay is not null)
+                        {
+                            writer.WriteString("overlay", m.Overlay);
+                        }
+
+                        writer.WriteEndObject();
+                    }
+
+                    writer.WriteEndArray();
+                });
+            }
+            else
+            {
+                foreach (var m in mounts)
+                {
+                    output.WriteLine($"{m.MountPoint}\t{m.Mode}\t{m.Image}");
+                }
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Serve()
+    {
+        var command = new Command("serve", "Run the mount service in the foreground (mount starts it when needed)")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
+        command.SetAction(async (parse, cancel) =>
+            await ServiceHost.RunAsync([.. parse.UnmatchedTokens], new FuseHost(), cancel));
+        return command;
+    }
+
+    private static Command Config()
+    {
+        var command = new Command("config", "Print the effective settings and where each came from")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
+        command.SetAction(parse =>
+        {
+            var root = Qcow2MountConfiguration.Build(parse.UnmatchedTokens);
+            var output = parse.InvocationConfiguration.Output;
+            foreach (var setting in Qcow2MountConfiguration.DescribeEffectiveSettings(root))
+            {
+                output.WriteLine($"{setting.Key} = {setting.Value}    ({setting.Source})");
+            }
+
+            Qcow2MountConfiguration.Load(root);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Service.Configuration.ServiceSettings LoadSettings() =>
+        Qcow2MountConfiguration.Load(Qcow2MountConfiguration.Build());
+}
