@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using NUnit.Framework;
+using Qcow2Mount.Qcow2.Format;
+
+namespace Qcow2Mount.Qcow2.Tests.Writes;
+
+/// <summary>
+/// The write path's safety rules, each against a real file: overlap detection marks the image corrupt and stops
+/// all writes (iotest 060), unknown autoclear bits go on a writable open only (036), one writer at a time while
+/// readers keep reading, a dirty image is repaired on a writable open (039), and read-only opens never write.
+/// </summary>
+[TestFixture]
+public sealed class WriteSafetyTests
+{
+    private static Qcow2Header ReadHeader(string path) => Qcow2Header.Parse(File.ReadAllBytes(path).AsSpan(0, 512));
+
+    [Test]
+    public void A_data_write_onto_metadata_marks_the_image_corrupt_and_read_only()
+    {
+        using var dir = new TempDir();
+        string image = dir.File("overlap.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "4M");
+        QemuTools.QemuIoWrite(image, "write -P 0x11 0 64k");
+
+        // Point guest cluster 0's L2 entry at the L1 table's cluster, keeping COPIED: a write to guest 0 now
+        // targets live metadata.
+        byte[] bytes = File.ReadAllBytes(image);
+        var header = Qcow2Header.Parse(bytes);
+        long l2 = (long)(BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan((int)header.L1TableOffset)) & L1Entry.OffsetMask);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan((int)l2), header.L1TableOffset | L2Entry.Copied);
+        File.WriteAllBytes(image, bytes);
+        byte[] l1Before = bytes.AsSpan((int)header.L1TableOffset, 512).ToArray();
+
+        using (var disk = Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }))
+        {
+            var e = Assert.Throws<Qcow2Exception>(() => disk.WriteAt(0, new byte[4096]));
+            Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.Corrupt));
+            Assert.That(e.Message, Does.Contain("active L1 table"));
+            Assert.That(disk.CanWrite, Is.False);
+            Assert.That(Assert.Throws<Qcow2Exception>(() => disk.WriteAt(1 << 20, new byte[512]))!.Code, Is.EqualTo(Qcow2ErrorCode.ReadOnly));
+        }
+
+        byte[] after = File.ReadAllBytes(image);
+        Assert.That(after.AsSpan((int)header.L1TableOffset, 512).ToArray(), Is.EqualTo(l1Before), "nothing was written over the L1 table");
+        Assert.That(ReadHeader(image).IsCorrupt, Is.True);
+        Assert.That(QemuTools.Info(image).GetProperty("format-specific").GetProperty("data").GetProperty("corrupt").GetBoolean(), Is.True);
+        Assert.That(Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }))!.Code,
+            Is.EqualTo(Qcow2ErrorCode.Corrupt), "a corrupt image refuses writable opens");
+        using var reader = Qcow2Image.Open(image);
+        Assert.That(reader.ReadAt(1 << 20, new byte[512]), Is.EqualTo(512), "read-only opens still work");
+    }
+
+    [Test]
+    public void Unknown_autoclear_bits_are_cleared_by_a_writable_open_only()
+    {
+        using var dir = new TempDir();
+        string image = dir.File("autoclear.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
+        byte[] bytes = File.ReadAllBytes(image);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(88), 1UL << 5);
+        File.WriteAllBytes(image, bytes);
+
+        using (Qcow2Image.Open(image))
+        {
+        }
+
+        Assert.That(File.ReadAllBytes(image), Is.EqualTo(bytes), "a read-only open changes nothing");
+        using (Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }))
+        {
+        }
+
+        Assert.That(ReadHeader(image).AutoclearFeatures, Is.EqualTo(AutoclearFeatures.None));
+        Assert.That(QemuTools.Check(image).ExitCode, Is.Zero);
+    }
+
+    [Test]
+    public void A_second_writer_is_refused_while_readers_keep_working()
+    {
+        using var dir = new TempDir();
+        string image = dir.File("lock.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
+        using var writer = Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true });
+        writer.WriteAt(0, new byte[] { 1, 2, 3 });
+        writer.Flush();
+        var e = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }));
+        Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+        Assert.That(e.Message, Does.Contain("opened for writing by another process"));
+        using var reader = Qcow2Image.Open(image);
+        var buffer = new byte[3];
+        reader.ReadAt(0, buffer);
+        Assert.That(buffer, Is.EqualTo(new byte[] { 1, 2, 3 }));
+    }
+
+    [Test]
+    public void A_writable_open_repairs_a_dirty_image_and_a_read_only_open_leaves_it_alone()
+    {
+        using var dir = new TempDir();
+        string image = dir.File("dirty.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", "-o", "lazy_refcounts=on", image, "8M");
+        // qemu-io's abort leaves the image as a crash would: dirty, refcounts behind the L2 tables.
+        QemuTools.RunIn(dir.Path, QemuTools.QemuIo, "-f", "qcow2", "-c", "write -P 0x42 0 1M", "-c", "flush", "-c", "abort", image);
+        Assert.That(ReadHeader(image).IsDirty, Is.True, "the setup must leave a dirty image");
+        string hash = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(image)));
+
+        using (var reader = Qcow2Image.Open(image))
+        {
+            var buffer = new byte[4096];
+            reader.ReadAt(0, buffer);
+            Assert.That(buffer, Is.All.EqualTo(0x42));
+        }
+
+        Assert.That(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(image))), Is.EqualTo(hash), "read-only opens never write");
+
+        using (var disk = Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }))
+        {
+            Assert.That(disk.DirtyRepair, Is.Not.Null, "the repair is reported");
+            var buffer = new byte[4096];
+            disk.ReadAt(1 << 19, buffer);
+            Assert.That(buffer, Is.All.EqualTo(0x42));
+        }
+
+        Assert.That(ReadHeader(image).IsDirty, Is.False);
+        var check = QemuTools.Check(image);
+        Assert.That((check.ExitCode, check.Corruptions, check.Leaks), Is.EqualTo((0, 0, 0)), check.Stderr);
+    }
+}
