@@ -276,6 +276,7 @@ public sealed partial class Qcow2Image
         {
             var table = _map.GetL2(l1Index)
                 ?? throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{Path}: L2 table vanished during a write");
+            Pin(table);
             ulong newEntry = (ulong)host | L2Entry.Copied;
             if (g.Extended)
             {
@@ -292,7 +293,6 @@ public sealed partial class Qcow2Image
                 Volatile.Write(ref table.Words[index], newEntry);
             }
 
-            table.Dirty = true;
             if (!reuse)
             {
                 Release(oldEntry);
@@ -300,6 +300,16 @@ public sealed partial class Qcow2Image
 
             FlushIfCacheFull();
         }
+    }
+
+    /// <summary>
+    /// Marks a table dirty before its words change and makes sure the cache holds this very copy: readers load and
+    /// evict tables without the metadata lock, and a change made to an evicted copy would be lost.
+    /// </summary>
+    private void Pin(L2Table table)
+    {
+        table.Dirty = true;
+        _map.Cache.EnsureCached(table.HostOffset, table);
     }
 
     /// <summary>Drops this image's reference to the storage behind an L2 entry (deferred until flush).</summary>
@@ -401,6 +411,7 @@ public sealed partial class Qcow2Image
 
             MarkDirty();
             var table = WritableL2(l1Index);
+            Pin(table);
             int index = g.L2Index(guest);
             ulong old = table.Words[g.Extended ? index * 2 : index];
             if (g.Extended)
@@ -414,7 +425,6 @@ public sealed partial class Qcow2Image
                 Volatile.Write(ref table.Words[index], Header.Version >= 3 ? L2Entry.ZeroFlag : 0);
             }
 
-            table.Dirty = true;
             if (discard && !HasDataFile && !L2Entry.IsCompressed(old) && L2Entry.HasHostCluster(old, false))
             {
                 _file.PunchHole((long)L2Entry.HostOffset(old), g.ClusterSize);

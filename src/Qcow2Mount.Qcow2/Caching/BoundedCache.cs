@@ -82,6 +82,19 @@ internal sealed class BoundedCache<TValue>
 
     public void Remove(long key) => _items.TryRemove(key, out _);
 
+    /// <summary>
+    /// Makes sure <paramref name="value"/> is the cached item for <paramref name="key"/>. A writer calls this after
+    /// marking an item unevictable: an eviction that raced with the marking may have dropped it, and a reader may
+    /// have loaded an older copy from disk since.
+    /// </summary>
+    public void EnsureCached(long key, TValue value)
+    {
+        if (!_items.TryGetValue(key, out var node) || !ReferenceEquals(node.Value, value))
+        {
+            _items[key] = new Node(value) { LastUse = Interlocked.Increment(ref _clock) };
+        }
+    }
+
     public void Clear() => _items.Clear();
 
     /// <summary>A snapshot of the cached values (for flushing dirty metadata).</summary>
@@ -108,7 +121,11 @@ internal sealed class BoundedCache<TValue>
                 .ToList();
             foreach (long key in victims)
             {
-                _items.TryRemove(key, out _);
+                // A writer may have pinned the item between the check and the removal: put it back.
+                if (_items.TryRemove(key, out var removed) && !(_canEvict?.Invoke(removed.Value) ?? true))
+                {
+                    _items[key] = removed;
+                }
             }
         }
     }

@@ -17,8 +17,14 @@ internal sealed class L2Table
     public long HostOffset { get; }
     public ulong[] Words { get; }
 
-    /// <summary>Set when the table differs from disk; cleared once written.</summary>
-    public bool Dirty { get; set; }
+    private volatile bool _dirty;
+
+    /// <summary>Set when the table differs from disk; cleared once written. Set before changing words.</summary>
+    public bool Dirty
+    {
+        get => _dirty;
+        set => _dirty = value;
+    }
 
     public static L2Table Decode(long hostOffset, ReadOnlySpan<byte> bytes)
     {
