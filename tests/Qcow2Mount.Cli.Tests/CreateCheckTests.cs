@@ -59,4 +59,17 @@ public sealed class CreateCheckTests
         Assert.That(repair.ExitCode, Is.Zero, repair.Output);
         QemuImg.Img(dir.Path, "check", image);
     }
+
+    [Test]
+    public void Check_progress_bar_goes_to_stderr_and_ends_at_100_percent()
+    {
+        using var dir = new TempDirectory();
+        string image = dir["big.qcow2"];
+        QemuImg.Img(dir.Path, "create", "-f", "qcow2", "-o", "cluster_size=4096", image, "256M");
+        QemuImg.Io(dir.Path, image, "write -P 1 0 8M", "write -P 2 200M 8M");
+        var result = CliRunner.Run("check", "-p", image);
+        Assert.That(result.ExitCode, Is.Zero, result.Error);
+        Assert.That(result.Error, Does.Contain("100.0%"));
+        Assert.That(result.Output, Does.Contain("No errors were found on the image."));
+    }
 }

@@ -10,7 +10,7 @@ namespace Qcow2Mount.Cli.Commands;
 /// </summary>
 internal static class CheckCommand
 {
-    internal sealed record Options(string Image, string? Repair, bool Json);
+    internal sealed record Options(string Image, string? Repair, bool Json, bool Progress = false);
 
     public static Command Create()
     {
@@ -21,23 +21,33 @@ internal static class CheckCommand
         };
         repair.AcceptOnlyFromAmong("leaks", "all");
         var json = CommonOptions.Json("Print the result as 'qemu-img check --output=json' does");
+        var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
         var command = new Command("check", "Check (and optionally repair) an image's metadata; exit 0 clean, 1 failed, 2 corrupt, 3 leaks")
         {
-            image, repair, json,
+            image, repair, json, progress,
         };
-        command.SetAction(parse => Run(new Options(parse.GetValue(image)!, parse.GetValue(repair), parse.GetValue(json)),
-            parse.InvocationConfiguration.Output));
+        command.SetAction(parse =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            bool showProgress = parse.GetValue(progress) || (ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
+            return Run(new Options(parse.GetValue(image)!, parse.GetValue(repair), parse.GetValue(json), showProgress),
+                parse.InvocationConfiguration.Output, error);
+        });
         return command;
     }
 
-    internal static int Run(Options options, TextWriter output)
+    internal static int Run(Options options, TextWriter output, TextWriter? error = null)
     {
+        const int Steps = 1000;
+        var bar = options.Progress && error is not null ? new ProgressBar(error, Steps) : null;
+        var checkOptions = new CheckOptions { Progress = bar is null ? null : fraction => bar.Report((long)(fraction * Steps)) };
         var result = options.Repair switch
         {
-            "leaks" => ImageChecker.Repair(options.Image, RepairMode.Leaks),
-            "all" => ImageChecker.Repair(options.Image, RepairMode.All),
-            _ => ImageChecker.Check(options.Image),
+            "leaks" => ImageChecker.Repair(options.Image, RepairMode.Leaks, checkOptions),
+            "all" => ImageChecker.Repair(options.Image, RepairMode.All, checkOptions),
+            _ => ImageChecker.Check(options.Image, checkOptions),
         };
+        bar?.Finish();
         if (options.Json)
         {
             JsonOutput.Write(output, json =>

@@ -12,4 +12,7 @@ public sealed record CheckOptions
 
     /// <summary>Most problem messages kept in <see cref="CheckResult.Messages"/>; counts keep going past it.</summary>
     public int MaxMessages { get; init; } = 10_000;
+
+    /// <summary>Told how far the check is, from 0 to 1 (the walk of the active L2 tables is most of the work).</summary>
+    public Action<double>? Progress { get; init; }
 }

@@ -53,6 +53,7 @@ internal sealed class CheckRun
             }
 
             CountReferences();
+            _options.Progress?.Invoke(0.9);
             CompareRefcounts(out long highest);
             if (_rebuild && FixErrors)
             {
@@ -178,6 +179,8 @@ internal sealed class CheckRun
             {
                 WalkL2(l2Offset, active: true, times: 1);
             }
+
+            _options.Progress?.Invoke(0.8 * (i + 1) / l1.Length);
         }
     }
 
