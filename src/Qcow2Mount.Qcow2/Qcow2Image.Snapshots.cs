@@ -40,6 +40,7 @@ public sealed partial class Qcow2Image
 
             // Until the snapshot table points at the copy, the extra references are only leaks.
             var active = _map.L1;
+            EnsureReferencesFit(active);
             AddReferences(active, +1);
             long l1Offset = WriteNewL1(active);
             WriteRefcounts();
@@ -115,6 +116,7 @@ public sealed partial class Qcow2Image
                 newL1[i] = snapshotL1[i] & ~L1Entry.Copied;
             }
 
+            EnsureReferencesFit(snapshotL1);
             AddReferences(snapshotL1, +1);
             long l1Offset = WriteNewL1(newL1);
             WriteRefcounts();
@@ -196,10 +198,42 @@ public sealed partial class Qcow2Image
             ?? throw new Qcow2Exception(Qcow2ErrorCode.SnapshotNotFound, $"{Path}: no snapshot with id or name '{idOrName}'");
 
     /// <summary>
-    /// Adds <paramref name="addend"/> to the refcount of every L2 table and data cluster an L1 table reaches
-    /// (compressed data: every host cluster its range touches). Decrements wait for <see cref="ApplyDecrementsNow"/>.
+    /// Adds <paramref name="addend"/> to the refcount of every L2 table and data cluster an L1 table reaches.
+    /// Decrements wait for <see cref="ApplyDecrementsNow"/>.
     /// </summary>
     private void AddReferences(ulong[] l1, long addend)
+    {
+        foreach (long cluster in ReachableClusters(l1))
+        {
+            _refcounts!.Update(cluster, addend);
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before anything changes, when one more reference from <paramref name="l1"/> would overflow a
+    /// refcount (always with refcount_bits=1, where QEMU refuses snapshots too).
+    /// </summary>
+    private void EnsureReferencesFit(ulong[] l1)
+    {
+        int bits = Header.RefcountBits;
+        ulong max = bits == 64 ? ulong.MaxValue : (1UL << bits) - 1;
+        var added = new Dictionary<long, ulong>();
+        foreach (long cluster in ReachableClusters(l1))
+        {
+            ulong n = added[cluster] = added.GetValueOrDefault(cluster) + 1;
+            if (_refcounts!.Get(cluster) > max - n)
+            {
+                throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument,
+                    $"{Path}: refcount_bits={bits} cannot count another reference to cluster {cluster} (snapshots need wider refcounts)");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Host clusters an L1 table holds a reference to, once per reference: its L2 tables and their data clusters
+    /// (compressed data: every host cluster its byte range touches).
+    /// </summary>
+    private IEnumerable<long> ReachableClusters(ulong[] l1)
     {
         var g = _geometry;
         int stride = g.Extended ? 2 : 1;
@@ -212,7 +246,7 @@ public sealed partial class Qcow2Image
             }
 
             var words = PeekL2(l2Offset);
-            _refcounts!.Update(l2Offset >> g.ClusterBits, addend);
+            yield return l2Offset >> g.ClusterBits;
             for (int i = 0; i < g.L2Entries; i++)
             {
                 ulong entry = words[i * stride];
@@ -221,12 +255,12 @@ public sealed partial class Qcow2Image
                     var d = CompressedDescriptor.Decode(entry, g.ClusterBits);
                     for (long c = d.HostOffset >> g.ClusterBits; c <= (d.HostOffset + d.Size - 1) >> g.ClusterBits; c++)
                     {
-                        _refcounts.Update(c, addend);
+                        yield return c;
                     }
                 }
                 else if (L2Entry.HasHostCluster(entry, false))
                 {
-                    _refcounts.Update((long)L2Entry.HostOffset(entry) >> g.ClusterBits, addend);
+                    yield return (long)L2Entry.HostOffset(entry) >> g.ClusterBits;
                 }
             }
         }
