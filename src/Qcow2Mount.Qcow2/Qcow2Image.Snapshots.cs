@@ -382,8 +382,8 @@ public sealed partial class Qcow2Image
         Header = Header with { SnapshotCount = (uint)entries.Count, SnapshotsOffset = (ulong)offset };
         WriteHeader();
         _file.Flush();
-        _snapshots.Clear();
-        _snapshots.AddRange(entries);
+        // A new list, not an edit in place: readers of Snapshots take no lock.
+        _snapshots = entries;
         FreeClusters(oldOffset, oldBytes);
     }
 

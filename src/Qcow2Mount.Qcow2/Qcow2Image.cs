@@ -22,7 +22,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private readonly ClusterMap _map;
     private readonly Geometry _geometry;
     private readonly BoundedCache<byte[]> _decompressed;
-    private readonly List<SnapshotEntry> _snapshots;
+    private List<SnapshotEntry> _snapshots;
     private bool _disposed;
 
     private Qcow2Image(string path, IHostFile file, Qcow2Header header, HeaderExtensions extensions, string? backingFile,
