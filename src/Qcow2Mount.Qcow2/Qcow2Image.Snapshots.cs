@@ -20,6 +20,9 @@ namespace Qcow2Mount.Qcow2;
 /// </summary>
 public sealed partial class Qcow2Image
 {
+    /// <summary>Set once a snapshot operation has passed its checks and starts changing the image.</summary>
+    private bool _changingSnapshots;
+
     /// <summary>Takes an internal snapshot of the active layer (like <c>qemu-img snapshot -c</c>).</summary>
     public SnapshotInfo CreateSnapshot(string name)
     {
@@ -41,6 +44,7 @@ public sealed partial class Qcow2Image
             // Until the snapshot table points at the copy, the extra references are only leaks.
             var active = _map.L1;
             EnsureReferencesFit(active);
+            _changingSnapshots = true;
             AddReferences(active, +1);
             long l1Offset = WriteNewL1(active);
             WriteRefcounts();
@@ -81,6 +85,7 @@ public sealed partial class Qcow2Image
             var l1 = SnapshotTable.ReadL1(_file, entry.L1TableOffset, entry.L1Size, ClusterSize, $"snapshot '{entry.Name}'");
 
             // The table without the entry first: from then on nothing on disk reaches the snapshot's tables.
+            _changingSnapshots = true;
             ReplaceSnapshotTable(_snapshots.Where(s => !ReferenceEquals(s, entry)).ToList());
             AddReferences(l1, -1);
             FreeClusters((long)entry.L1TableOffset, entry.L1Size * 8L);
@@ -117,6 +122,7 @@ public sealed partial class Qcow2Image
             }
 
             EnsureReferencesFit(snapshotL1);
+            _changingSnapshots = true;
             AddReferences(snapshotL1, +1);
             long l1Offset = WriteNewL1(newL1);
             WriteRefcounts();
@@ -167,8 +173,16 @@ public sealed partial class Qcow2Image
                     FlushLocked();
                     return operation();
                 }
+                catch when (_changingSnapshots)
+                {
+                    // Failed half way (I/O error): memory and disk may disagree about the L1 table or refcounts.
+                    // The disk holds at most leaks; this instance takes no more writes (reopen to go on).
+                    _corruptDetected = true;
+                    throw;
+                }
                 finally
                 {
+                    _changingSnapshots = false;
                     // Host clusters may have been freed: cached decompressed data keyed by them must go.
                     _decompressed.Clear();
                     RebuildGuard();

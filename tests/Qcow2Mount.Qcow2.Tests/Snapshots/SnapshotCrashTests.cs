@@ -78,6 +78,25 @@ public sealed class SnapshotCrashTests
         Assert.That(sawSnapshots, Is.GreaterThan(0), "some crash points must come after a snapshot exists");
     }
 
+    [Test]
+    public void A_snapshot_operation_that_fails_half_way_leaves_the_instance_read_only()
+    {
+        using var dir = new Qcow2Mount.TestSupport.TempDir("snapcrash");
+        string template = dir.Combine("template.qcow2");
+        ImageCreator.Create(template, new CreateOptions { Size = Size, ClusterSize = 4096 });
+        var file = new FaultInjectingFile("fail.qcow2", File.ReadAllBytes(template));
+        using var disk = Qcow2Image.Open("fail.qcow2", new Qcow2OpenOptions { Writable = true, HostFileOpener = (_, _) => file });
+        disk.WriteAt(0, new byte[8192]);
+        disk.Flush();
+
+        // The third host write of the create (after its checks passed) fails.
+        file.CrashAtWrite = file.WriteCount + 3;
+        Assert.That(() => disk.CreateSnapshot("s"), Throws.TypeOf<IOException>());
+        Assert.That(disk.CanWrite, Is.False, "memory and disk may disagree now: no more writes");
+        Assert.That(() => disk.WriteAt(0, new byte[1]),
+            Throws.TypeOf<Qcow2Exception>().With.Property(nameof(Qcow2Exception.Code)).EqualTo(Qcow2ErrorCode.ReadOnly));
+    }
+
     /// <summary>Writes, snapshot a, writes, snapshot b, writes, apply a, writes, delete b, writes, close.</summary>
     private static (FaultInjectingFile File, Dictionary<string, byte[]> Models) RunWorkload(byte[] pristine, bool lazy, int? crashAt)
     {
