@@ -425,7 +425,8 @@ public sealed partial class Qcow2Image
                 Volatile.Write(ref table.Words[index], Header.Version >= 3 ? L2Entry.ZeroFlag : 0);
             }
 
-            if (discard && !HasDataFile && !L2Entry.IsCompressed(old) && L2Entry.HasHostCluster(old, false))
+            // Only a cluster this layer owns alone (COPIED): a shared one still holds a snapshot's data.
+            if (discard && !HasDataFile && L2Entry.IsCopied(old) && !L2Entry.IsCompressed(old) && L2Entry.HasHostCluster(old, false))
             {
                 _file.PunchHole((long)L2Entry.HostOffset(old), g.ClusterSize);
             }

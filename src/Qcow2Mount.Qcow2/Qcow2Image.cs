@@ -22,7 +22,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private readonly ClusterMap _map;
     private readonly Geometry _geometry;
     private readonly BoundedCache<byte[]> _decompressed;
-    private readonly List<SnapshotEntry> _snapshots;
+    private List<SnapshotEntry> _snapshots;
     private bool _disposed;
 
     private Qcow2Image(string path, IHostFile file, Qcow2Header header, HeaderExtensions extensions, string? backingFile,
@@ -67,7 +67,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
     /// <summary>The snapshot this instance presents, or null for the active layer.</summary>
     public SnapshotInfo? ViewedSnapshot { get; }
 
-    public long Length { get; }
+    public long Length { get; private set; }
     public bool CanWrite => _refcounts is not null && !_corruptDetected;
     public int ClusterSize => _geometry.ClusterSize;
 

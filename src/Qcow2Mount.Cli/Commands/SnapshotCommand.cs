@@ -4,10 +4,22 @@ using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Cli.Commands;
 
-/// <summary><c>qcow2mount snapshot list IMAGE</c>: the internal snapshots, like <c>qemu-img snapshot -l</c>.</summary>
+/// <summary>
+/// <c>qcow2mount snapshot list IMAGE</c>: the internal snapshots, like <c>qemu-img snapshot -l</c>;
+/// <c>snapshot create|delete|apply IMAGE NAME</c>: like <c>qemu-img snapshot -c|-d|-a</c>.
+/// </summary>
 internal static class SnapshotCommand
 {
     internal sealed record ListOptions(string Image, bool Json);
+
+    internal enum Change
+    {
+        Create,
+        Delete,
+        Apply,
+    }
+
+    internal sealed record ChangeOptions(Change Change, string Image, string Name);
 
     public static Command Create()
     {
@@ -15,7 +27,41 @@ internal static class SnapshotCommand
         var json = CommonOptions.Json("Print a JSON array of the snapshot objects of 'qemu-img info --output=json'");
         var list = new Command("list", "List the internal snapshots (columns of 'qemu-img snapshot -l')") { image, json };
         list.SetAction(parse => List(new ListOptions(parse.GetValue(image)!, parse.GetValue(json)), parse.InvocationConfiguration.Output));
-        return new Command("snapshot", "Work with internal snapshots") { list };
+        return new Command("snapshot", "Work with internal snapshots")
+        {
+            list,
+            ChangeCommand(Change.Create, "Take an internal snapshot of the current disk state ('qemu-img snapshot -c')", "Name of the new snapshot"),
+            ChangeCommand(Change.Delete, "Delete an internal snapshot ('qemu-img snapshot -d')", "Id or name of the snapshot"),
+            ChangeCommand(Change.Apply, "Revert the disk to an internal snapshot ('qemu-img snapshot -a')", "Id or name of the snapshot"),
+        };
+    }
+
+    private static Command ChangeCommand(Change change, string description, string nameDescription)
+    {
+        var image = CommonOptions.Image(description: "qcow2 image file (opened read/write)");
+        var name = new Argument<string>("NAME") { Description = nameDescription };
+        var command = new Command(change.ToString().ToLowerInvariant(), description) { image, name };
+        command.SetAction(parse => Run(new ChangeOptions(change, parse.GetValue(image)!, parse.GetValue(name)!), parse.InvocationConfiguration.Output));
+        return command;
+    }
+
+    internal static int Run(ChangeOptions options, TextWriter output)
+    {
+        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { Writable = true });
+        var snapshot = options.Change switch
+        {
+            Change.Create => image.CreateSnapshot(options.Name),
+            Change.Delete => image.DeleteSnapshot(options.Name),
+            _ => image.ApplySnapshot(options.Name),
+        };
+        string done = options.Change switch
+        {
+            Change.Create => "Created",
+            Change.Delete => "Deleted",
+            _ => "Applied",
+        };
+        output.WriteLine($"{done} snapshot '{snapshot.Name}' (id {snapshot.Id}) in {options.Image}");
+        return ExitCodes.Success;
     }
 
     internal static int List(ListOptions options, TextWriter output)

@@ -4,10 +4,11 @@ using Qcow2Mount.Qcow2.Storage;
 
 namespace Qcow2Mount.Qcow2.Snapshots;
 
-/// <summary>Reads the snapshot table and snapshot L1 tables.</summary>
+/// <summary>Reads, looks up and encodes the snapshot table, and reads snapshot L1 tables.</summary>
 internal static class SnapshotTable
 {
-    private const long MaxTableBytes = 64L << 20;
+    public const long MaxTableBytes = 64L << 20;
+    public const int MaxSnapshots = 65536;
 
     public static List<SnapshotEntry> Read(IHostFile file, Qcow2Header header)
     {
@@ -74,5 +75,27 @@ internal static class SnapshotTable
         }
 
         return l1;
+    }
+
+    /// <summary>A snapshot by id first, then by name, the way qemu-img resolves the argument of -a and -d.</summary>
+    public static SnapshotEntry? Find(IEnumerable<SnapshotEntry> entries, string idOrName) =>
+        entries.FirstOrDefault(s => s.Id == idOrName) ?? entries.FirstOrDefault(s => s.Name == idOrName);
+
+    /// <summary>One more than the largest numeric id (non-numeric ids count as 0), as QEMU numbers snapshots.</summary>
+    public static string NextId(IEnumerable<SnapshotEntry> entries) =>
+        (entries.Select(s => ulong.TryParse(s.Id, out ulong n) ? n : 0).DefaultIfEmpty(0UL).Max() + 1)
+            .ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The table as stored: the entries back to back, each padded to 8 bytes.</summary>
+    public static byte[] Encode(IReadOnlyList<SnapshotEntry> entries)
+    {
+        var bytes = new byte[entries.Sum(e => (long)e.StoredSize)];
+        int pos = 0;
+        foreach (var entry in entries)
+        {
+            pos += entry.WriteTo(bytes.AsSpan(pos));
+        }
+
+        return bytes;
     }
 }
