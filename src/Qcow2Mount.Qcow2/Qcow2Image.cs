@@ -301,6 +301,54 @@ public sealed partial class Qcow2Image : IVirtualDisk
         return total;
     }
 
+    /// <summary>
+    /// Block status, as qemu-img convert uses it: whether the guest range at <paramref name="offset"/> reads as
+    /// zeros by the metadata alone (zero clusters, unallocated with nothing behind), and how far that answer holds
+    /// (at most <paramref name="maxLength"/>). Lets a copy skip zero ranges without reading them.
+    /// </summary>
+    public (bool KnownZero, long Length) GetBlockStatus(long offset, long maxLength)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (offset < 0 || offset >= Length || maxLength <= 0)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{Path}: block status at {offset} (+{maxLength}) lies outside the disk");
+        }
+
+        long end = offset + Math.Min(maxLength, Length - offset);
+        bool? known = null;
+        long guest = offset;
+        while (guest < end)
+        {
+            var extent = _map.Lookup(guest, (int)Math.Min(end - guest, 1 << 30));
+            long length = extent.Length;
+            bool zero = extent.Kind switch
+            {
+                ClusterKind.Zero => true,
+                ClusterKind.Unallocated when _backing is null => true,
+                ClusterKind.Unallocated when _backing is Qcow2Image backing && guest < backing.Length =>
+                    BackingStatus(backing, guest, ref length),
+                ClusterKind.Unallocated => guest >= _backing!.Length,
+                _ => false,
+            };
+            known ??= zero;
+            if (zero != known)
+            {
+                break;
+            }
+
+            guest += length;
+        }
+
+        return (known ?? false, guest - offset);
+    }
+
+    private static bool BackingStatus(Qcow2Image backing, long guest, ref long length)
+    {
+        var (zero, n) = backing.GetBlockStatus(guest, length);
+        length = n;
+        return zero;
+    }
+
     private void ReadHost(long host, Span<byte> destination)
     {
         int n = _dataFile.ReadAt(host, destination);
@@ -330,11 +378,24 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     private void ReadCompressed(CompressedDescriptor descriptor, int offsetInCluster, Span<byte> destination)
     {
-        var cluster = _decompressed.GetOrLoad(descriptor.HostOffset, (this, descriptor), static (_, s) => s.Item1.Decompress(s.descriptor));
+        if (destination.Length == _geometry.ClusterSize)
+        {
+            // The whole cluster is wanted (convert, large mount reads): inflate straight into the caller's buffer.
+            // Caching it would only allocate and copy a cluster nobody asks for again soon.
+            DecompressInto(descriptor, destination);
+            return;
+        }
+
+        var cluster = _decompressed.GetOrLoad(descriptor.HostOffset, (this, descriptor), static (_, s) =>
+        {
+            var cluster = GC.AllocateUninitializedArray<byte>(s.Item1._geometry.ClusterSize);
+            s.Item1.DecompressInto(s.descriptor, cluster);
+            return cluster;
+        });
         cluster.AsSpan(offsetInCluster, destination.Length).CopyTo(destination);
     }
 
-    private byte[] Decompress(CompressedDescriptor descriptor)
+    private void DecompressInto(CompressedDescriptor descriptor, Span<byte> cluster)
     {
         if (descriptor.HostOffset <= 0 || descriptor.HostOffset >= _file.Length)
         {
@@ -346,7 +407,6 @@ public sealed partial class Qcow2Image : IVirtualDisk
         try
         {
             int n = _file.ReadAt(descriptor.HostOffset, source.AsSpan(0, descriptor.Size));
-            var cluster = new byte[_geometry.ClusterSize];
             try
             {
                 ClusterDecompressor.Decompress(Header.CompressionType, source.AsSpan(0, n), cluster);
@@ -355,8 +415,6 @@ public sealed partial class Qcow2Image : IVirtualDisk
             {
                 throw new Qcow2Exception(e.Code, $"{Path}: {e.Message} (host offset 0x{descriptor.HostOffset:x})", e);
             }
-
-            return cluster;
         }
         finally
         {

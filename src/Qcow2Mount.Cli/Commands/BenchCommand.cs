@@ -38,12 +38,12 @@ internal static class BenchCommand
         };
         var aio = new Option<string?>("-i", "--aio") { Description = "AIO backend (threads, native, io_uring): accepted, no effect; requests run on threads", HelpName = "AIO" };
         var native = new Option<bool>("-n", "--native") { Description = "Native AIO: accepted, no effect" };
-        var write = new Option<bool>("-w", "--write") { Description = "Write test (not supported yet)" };
-        var pattern = new Option<string?>("--pattern") { Description = "Byte written by write tests: accepted, no effect on reads", HelpName = "PATTERN" };
-        var flushInterval = new Option<long?>("--flush-interval") { Description = "Write tests only", HelpName = "FLUSH_INTERVAL" };
-        var noDrain = new Option<bool>("--no-drain") { Description = "Write tests only (with --flush-interval)" };
+        var write = new Option<bool>("-w", "--write") { Description = "Write test: writes the --pattern byte at the same offsets a read test reads" };
+        var pattern = new Option<string?>("--pattern") { Description = "Byte written by write tests (default 0)", HelpName = "PATTERN" };
+        var flushInterval = new Option<long?>("--flush-interval") { Description = "Flush after every FLUSH_INTERVAL requests (write tests only)", HelpName = "FLUSH_INTERVAL" };
+        var noDrain = new Option<bool>("--no-drain") { Description = "Do not wait for requests in flight before each flush (with --flush-interval)" };
         var forceShare = new Option<bool>("-U", "--force-share") { Description = "Do not lock the image" };
-        var command = new Command("bench", "Measure read throughput like 'qemu-img bench' (MB = 1,000,000 bytes)")
+        var command = new Command("bench", "Measure read or write throughput like 'qemu-img bench' (MB = 1,000,000 bytes)")
         {
             image, format, count, depth, offset, bufferSize, stepSize, random, quiet, cache, aio, native, write,
             pattern, flushInterval, noDrain, forceShare,
@@ -60,16 +60,37 @@ internal static class BenchCommand
     internal static int Execute(Options options, TextWriter output)
     {
         var plan = ToPlan(options);
-        using var disk = VirtualDisk.Open(options.Image, options.Format, new Qcow2OpenOptions { Lock = !options.NoLock });
+        // Writes go through the engine's write path with lazy refcounts, as qemu-img bench -w on a
+        // lazy_refcounts=on image: the refcounts are written once, at the close (outside the timed run).
+        using var disk = VirtualDisk.Open(options.Image, options.Format,
+            new Qcow2OpenOptions { Lock = !options.NoLock, Writable = options.Write, LazyRefcounts = true });
         if (!options.Quiet && options.Cache is "none" or "off" or "directsync")
         {
             output.WriteLine($"Note: cache mode '{options.Cache}' does not bypass the host page cache here; reads go through it.");
         }
 
+        string kind = options.Write ? "write" : "read";
         output.WriteLine(plan.Random
-            ? $"Sending {plan.Count} read requests, {plan.BufferSize} bytes each, {plan.Depth} in parallel (random offsets, aligned to {Math.Max(plan.BufferSize, 512)})"
-            : $"Sending {plan.Count} read requests, {plan.BufferSize} bytes each, {plan.Depth} in parallel (starting at offset {plan.Offset}, step size {plan.StepSize})");
-        var result = ReadBenchmark.Run(disk, plan);
+            ? $"Sending {plan.Count} {kind} requests, {plan.BufferSize} bytes each, {plan.Depth} in parallel (random offsets, aligned to {Math.Max(plan.BufferSize, 512)})"
+            : $"Sending {plan.Count} {kind} requests, {plan.BufferSize} bytes each, {plan.Depth} in parallel (starting at offset {plan.Offset}, step size {plan.StepSize})");
+        BenchResult result;
+        if (options.Write)
+        {
+            if (options.FlushInterval is > 0 and var interval)
+            {
+                output.WriteLine($"Sending flush every {interval} requests");
+            }
+
+            var writeOptions = new WriteBenchOptions(
+                options.Pattern is null ? (byte)0 : byte.Parse(options.Pattern, NumberStyles.None, CultureInfo.InvariantCulture),
+                options.FlushInterval ?? 0, !options.NoDrain);
+            result = WriteBenchmark.Run(disk, plan, writeOptions);
+        }
+        else
+        {
+            result = ReadBenchmark.Run(disk, plan);
+        }
+
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Run completed in {result.Elapsed.TotalSeconds:F3} seconds."));
         if (!options.Quiet)
         {
@@ -83,17 +104,22 @@ internal static class BenchCommand
     /// <summary>Checks the options the way qemu-img bench does and turns them into a plan.</summary>
     private static BenchPlan ToPlan(Options options)
     {
-        if (options.Write)
-        {
-            throw CliErrors.NotSupportedYet("-w (write test)");
-        }
-
-        if (options.FlushInterval is not null)
+        if (options.FlushInterval is not null && !options.Write)
         {
             throw new UsageException("--flush-interval is only available in write tests");
         }
 
-        if (options.NoDrain)
+        if (options.FlushInterval is < 0)
+        {
+            throw new UsageException($"--flush-interval {options.FlushInterval}: invalid flush interval");
+        }
+
+        if (options.FlushInterval is { } interval && interval < options.Depth)
+        {
+            throw new UsageException("Flush interval can't be smaller than depth");
+        }
+
+        if (options.NoDrain && options.FlushInterval is null)
         {
             throw new UsageException("--no-drain requires --flush-interval");
         }

@@ -7,7 +7,9 @@ namespace Qcow2Mount.Cli.Operations;
 /// <summary>
 /// Writes a disk's guest bytes to a raw file. Several workers take disjoint chunks in turn, so reading,
 /// decompressing and writing overlap; all-zero blocks are skipped (left as holes) and the length is set at
-/// the end, so the result is as sparse as the data allows.
+/// the end, so the result is as sparse as the data allows. A qcow2 source is asked for block status first, so
+/// ranges its metadata marks as zero (zero clusters, unallocated without backing) are skipped without reading,
+/// as qemu-img convert does.
 /// </summary>
 internal sealed class RawConverter
 {
@@ -79,15 +81,38 @@ internal sealed class RawConverter
                 }
 
                 long offset = chunk * _chunkSize;
-                var data = buffer.AsSpan(0, (int)Math.Min(_chunkSize, _source.Length - offset));
-                ReadFully(offset, data);
-                WriteNonZeroRuns(offset, data);
-                Interlocked.Add(ref _bytesDone, data.Length);
+                int length = (int)Math.Min(_chunkSize, _source.Length - offset);
+                CopyChunk(offset, buffer.AsSpan(0, length));
+                Interlocked.Add(ref _bytesDone, length);
             }
         }
         catch (Exception e)
         {
             Interlocked.CompareExchange(ref _failure, e, null);
+        }
+    }
+
+    private void CopyChunk(long offset, Span<byte> chunk)
+    {
+        if (_source is not Qcow2Image image)
+        {
+            ReadFully(offset, chunk);
+            WriteNonZeroRuns(offset, chunk);
+            return;
+        }
+
+        int position = 0;
+        while (position < chunk.Length)
+        {
+            var (knownZero, length) = image.GetBlockStatus(offset + position, chunk.Length - position);
+            var run = chunk.Slice(position, (int)length);
+            if (!knownZero)
+            {
+                ReadFully(offset + position, run);
+                WriteNonZeroRuns(offset + position, run);
+            }
+
+            position += run.Length;
         }
     }
 

@@ -19,6 +19,9 @@ internal sealed class BoundedCache<TValue>
     private readonly Func<TValue, bool>? _canEvict;
     private long _clock;
 
+    // ConcurrentDictionary.Count takes every bucket lock; adds and removes keep this instead.
+    private int _count;
+
     /// <param name="capacity">Items kept at most (at least 1).</param>
     /// <param name="canEvict">Whether an item may be dropped now (false for dirty metadata not yet written).</param>
     public BoundedCache(int capacity, Func<TValue, bool>? canEvict = null)
@@ -32,7 +35,7 @@ internal sealed class BoundedCache<TValue>
         }
     }
 
-    public int Count => _items.Count;
+    public int Count => Volatile.Read(ref _count);
 
     public int Capacity => _capacity;
 
@@ -72,15 +75,30 @@ internal sealed class BoundedCache<TValue>
 
     public void Add(long key, TValue value)
     {
-        _items[key] = new Node(value) { LastUse = Interlocked.Increment(ref _clock) };
-        if (_items.Count > _capacity)
+        var node = new Node(value) { LastUse = Interlocked.Increment(ref _clock) };
+        bool added;
+        while (!(added = _items.TryAdd(key, node)))
+        {
+            if (_items.TryGetValue(key, out var old) && _items.TryUpdate(key, node, old))
+            {
+                break;
+            }
+        }
+
+        if (added && Interlocked.Increment(ref _count) > _capacity)
         {
             // Never the item just added: the caller is about to use (and maybe change) it.
             Evict(key);
         }
     }
 
-    public void Remove(long key) => _items.TryRemove(key, out _);
+    public void Remove(long key)
+    {
+        if (_items.TryRemove(key, out _))
+        {
+            Interlocked.Decrement(ref _count);
+        }
+    }
 
     /// <summary>
     /// Makes sure <paramref name="value"/> is the cached item for <paramref name="key"/>. A writer calls this after
@@ -91,11 +109,17 @@ internal sealed class BoundedCache<TValue>
     {
         if (!_items.TryGetValue(key, out var node) || !ReferenceEquals(node.Value, value))
         {
-            _items[key] = new Node(value) { LastUse = Interlocked.Increment(ref _clock) };
+            Add(key, value);
         }
     }
 
-    public void Clear() => _items.Clear();
+    public void Clear()
+    {
+        foreach (long key in _items.Keys)
+        {
+            Remove(key);
+        }
+    }
 
     /// <summary>A snapshot of the cached values (for flushing dirty metadata).</summary>
     public List<KeyValuePair<long, TValue>> Snapshot() =>
@@ -105,26 +129,48 @@ internal sealed class BoundedCache<TValue>
     {
         lock (_evictLock)
         {
-            int excess = _items.Count - _capacity;
+            int excess = Count - _capacity;
             if (excess <= 0)
             {
                 return;
             }
 
-            // Drop the oldest eighth at once so the sort is paid rarely.
+            // Drop the oldest eighth at once so the scan is paid rarely: find the age cut-off by sorting the
+            // use stamps alone (no LINQ, one array), then remove everything at or below it.
             int target = Math.Max(excess, _capacity / 8);
-            var victims = _items
-                .Where(kv => kv.Key != keep && (_canEvict?.Invoke(kv.Value.Value) ?? true))
-                .OrderBy(kv => kv.Value.LastUse)
-                .Take(target)
-                .Select(kv => kv.Key)
-                .ToList();
-            foreach (long key in victims)
+            long[] stamps = new long[Count + 16];
+            int n = 0;
+            foreach (var (key, node) in _items)
             {
-                // A writer may have pinned the item between the check and the removal: put it back.
-                if (_items.TryRemove(key, out var removed) && !(_canEvict?.Invoke(removed.Value) ?? true))
+                if (n < stamps.Length && key != keep && (_canEvict?.Invoke(node.Value) ?? true))
                 {
-                    _items[key] = removed;
+                    stamps[n++] = node.LastUse;
+                }
+            }
+
+            if (n == 0)
+            {
+                return;
+            }
+
+            Array.Sort(stamps, 0, n);
+            long cutoff = stamps[Math.Min(target, n) - 1];
+            foreach (var (key, node) in _items)
+            {
+                if (key != keep && node.LastUse <= cutoff && (_canEvict?.Invoke(node.Value) ?? true)
+                    && _items.TryRemove(key, out var removed))
+                {
+                    if (_canEvict?.Invoke(removed.Value) ?? true)
+                    {
+                        Interlocked.Decrement(ref _count);
+                    }
+                    else if (!_items.TryAdd(key, removed))
+                    {
+                        // A writer pinned it while we worked and a reader loaded an older copy since: keep the
+                        // pinned one, which replaces that copy.
+                        _items[key] = removed;
+                        Interlocked.Decrement(ref _count);
+                    }
                 }
             }
         }

@@ -10,14 +10,21 @@ namespace Qcow2Mount.Qcow2.Compression;
 /// </summary>
 internal static class ClusterDecompressor
 {
+    /// <summary>Use the system's libz/libzstd when present (tests turn it off to cover the managed fallbacks).</summary>
+    internal static bool PreferNative { get; set; } = true;
+
     public static void Decompress(CompressionType type, ReadOnlySpan<byte> source, Span<byte> cluster)
     {
         try
         {
             int produced = type switch
             {
-                CompressionType.Deflate => Inflate(source, cluster),
-                CompressionType.Zstd => Unzstd(source, cluster),
+                CompressionType.Deflate => PreferNative && NativeInflater.IsAvailable
+                    ? NativeInflater.Inflate(source, cluster)
+                    : Inflate(source, cluster),
+                CompressionType.Zstd => PreferNative && NativeZstd.IsAvailable
+                    ? NativeZstd.Decompress(source, cluster)
+                    : Unzstd(source, cluster),
                 _ => throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"unknown compression type {(byte)type}"),
             };
             if (produced != cluster.Length)

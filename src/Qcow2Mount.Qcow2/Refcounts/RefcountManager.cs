@@ -129,24 +129,32 @@ internal sealed class RefcountManager
     /// <summary>Allocates <paramref name="count"/> contiguous free clusters with refcount 1; returns the host offset.</summary>
     public long Allocate(int count)
     {
-        long start = FindFree(count);
+        long start = FindFree(count, out long firstFree);
         for (int i = 0; i < count; i++)
         {
             Update(start + i, 1);
         }
 
-        if (start == _freeHint)
+        // Keep "every cluster below the hint is in use" true and the hint as high as that allows: otherwise each
+        // allocation rescans every cluster from the last freed one (or from 0 on a fresh image), O(n^2) in total.
+        if (start == firstFree)
         {
-            _freeHint = start + count;
+            _freeHint = Math.Max(_freeHint, start + count);
+        }
+        else
+        {
+            _freeHint = Math.Max(_freeHint, firstFree);
         }
 
         return start << _clusterBits;
     }
 
-    private long FindFree(int count)
+    /// <summary>First fit from the hint; <paramref name="firstFree"/> is the first free cluster the scan met.</summary>
+    private long FindFree(int count, out long firstFree)
     {
         long cluster = _freeHint;
         int run = 0;
+        firstFree = -1;
         while (true)
         {
             long index = cluster >> _perBlockBits;
@@ -158,6 +166,11 @@ internal sealed class RefcountManager
 
             if (Get(cluster) == 0)
             {
+                if (firstFree < 0)
+                {
+                    firstFree = cluster;
+                }
+
                 run++;
                 if (run == count)
                 {
