@@ -67,7 +67,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
     /// <summary>The snapshot this instance presents, or null for the active layer.</summary>
     public SnapshotInfo? ViewedSnapshot { get; }
 
-    public long Length { get; }
+    public long Length { get; private set; }
     public bool CanWrite => _refcounts is not null && !_corruptDetected;
     public int ClusterSize => _geometry.ClusterSize;
 
