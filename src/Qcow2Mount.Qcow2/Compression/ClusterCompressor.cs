@@ -1,11 +1,10 @@
-using System.Runtime.InteropServices;
+using System.IO.Compression;
 using Qcow2Mount.Qcow2.Format;
 
 namespace Qcow2Mount.Qcow2.Compression;
 
 /// <summary>
-/// Compresses one cluster the way QEMU stores it: raw deflate with a 4 KiB window (QEMU inflates with
-/// windowBits -12, so a stream with longer back references would not read back there), or one zstd frame.
+/// Compresses one cluster the way QEMU stores it: raw deflate (no zlib header) or one zstd frame.
 /// </summary>
 internal static class ClusterCompressor
 {
@@ -30,68 +29,27 @@ internal static class ClusterCompressor
         return t_zstd.TryWrap(cluster, destination, out int written) ? written : -1;
     }
 
-    // System.IO.Compression offers no window size, so this goes to the zlib (zlib-ng) that ships inside the
-    // runtime, through the same exports DeflateStream itself uses.
-    private const string ZlibLibrary = "libSystem.IO.Compression.Native";
-    private const int ZOk = 0, ZStreamEnd = 1, ZFinish = 4, ZDeflated = 8;
-    private const int DefaultLevel = -1, DefaultMemLevel = 8, DefaultStrategy = 0, RawWindowBits = -12;
+    [ThreadStatic]
+    private static MemoryStream? t_deflated;
 
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct ZStream
+    private static int Deflate(ReadOnlySpan<byte> cluster, Span<byte> destination)
     {
-        public byte* NextIn;
-        public byte* NextOut;
-        public IntPtr Message;
-        public IntPtr InternalState;
-        public uint AvailIn;
-        public uint AvailOut;
-    }
-
-    [DllImport(ZlibLibrary, EntryPoint = "CompressionNative_DeflateInit2_")]
-    private static extern unsafe int DeflateInit2(ZStream* stream, int level, int method, int windowBits, int memLevel, int strategy);
-
-    [DllImport(ZlibLibrary, EntryPoint = "CompressionNative_Deflate")]
-    private static extern unsafe int DeflateStep(ZStream* stream, int flush);
-
-    [DllImport(ZlibLibrary, EntryPoint = "CompressionNative_DeflateEnd")]
-    private static extern unsafe int DeflateEnd(ZStream* stream);
-
-    private static unsafe int Deflate(ReadOnlySpan<byte> cluster, Span<byte> destination)
-    {
-        var stream = default(ZStream);
-        int rc;
-        try
+        var output = t_deflated ??= new MemoryStream();
+        output.SetLength(0);
+        // Raw deflate at zlib's default level, as QEMU writes it. QEMU deflates with a 4 KiB window, which .NET
+        // cannot set; a larger window only lengthens back references inside the cluster, and every reader
+        // (QEMU too) inflates a whole cluster into one buffer, where such references resolve.
+        using (var deflater = new DeflateStream(output, CompressionLevel.Optimal, leaveOpen: true))
         {
-            rc = DeflateInit2(&stream, DefaultLevel, ZDeflated, RawWindowBits, DefaultMemLevel, DefaultStrategy);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, "deflate compression: the runtime's zlib is not available", e);
+            deflater.Write(cluster);
         }
 
-        if (rc != ZOk)
+        if (output.Length > destination.Length)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Io, $"deflate compression: initialisation failed ({rc})");
+            return -1;
         }
 
-        try
-        {
-            fixed (byte* input = cluster)
-            fixed (byte* output = destination)
-            {
-                stream.NextIn = input;
-                stream.AvailIn = (uint)cluster.Length;
-                stream.NextOut = output;
-                stream.AvailOut = (uint)destination.Length;
-                rc = DeflateStep(&stream, ZFinish);
-            }
-
-            // Anything but the end of the stream means the output did not fit (Z_OK or Z_BUF_ERROR).
-            return rc == ZStreamEnd ? destination.Length - (int)stream.AvailOut : -1;
-        }
-        finally
-        {
-            DeflateEnd(&stream);
-        }
+        output.GetBuffer().AsSpan(0, (int)output.Length).CopyTo(destination);
+        return (int)output.Length;
     }
 }
