@@ -23,6 +23,9 @@ internal sealed class RefcountManager
     private readonly List<(long Cluster, long Delta)> _deferred = [];
     private long _freeHint;
 
+    /// <summary>Where the next compressed cluster may start inside the last host cluster used for them; 0: none.</summary>
+    private long _freeByteOffset;
+
     public RefcountManager(IHostFile file, int clusterBits, int order, ulong[] table, long tableOffset, int capacityBlocks)
     {
         _file = file;
@@ -86,6 +89,12 @@ internal sealed class RefcountManager
     {
         if (delta < 0)
         {
+            if (_freeByteOffset != 0 && cluster == _freeByteOffset >> _clusterBits)
+            {
+                // A cluster losing references may soon be free and reused for anything: stop packing into it.
+                _freeByteOffset = 0;
+            }
+
             _deferred.Add((cluster, delta));
             return;
         }
@@ -147,6 +156,64 @@ internal sealed class RefcountManager
         }
 
         return start << _clusterBits;
+    }
+
+    /// <summary>
+    /// Allocates <paramref name="size"/> bytes (at most one cluster) for a compressed cluster, packed after the
+    /// previous one like QEMU: every host cluster the range touches gains one reference, so a host cluster's
+    /// refcount is the number of compressed clusters stored (partly) in it. Returns the host byte offset.
+    /// </summary>
+    public long AllocateBytes(int size)
+    {
+        if (size <= 0 || size > ClusterSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size));
+        }
+
+        long offset = _freeByteOffset;
+        ulong max = _order == 6 ? ulong.MaxValue : (1UL << (1 << _order)) - 1;
+        if (offset != 0 && Get(offset >> _clusterBits) >= max)
+        {
+            offset = 0;
+        }
+
+        if (offset != 0)
+        {
+            long cluster = offset >> _clusterBits;
+            int freeInCluster = ClusterSize - (int)(offset & (ClusterSize - 1));
+            if (size <= freeInCluster)
+            {
+                Update(cluster, 1);
+            }
+            else
+            {
+                // The range runs into the next cluster: usable only when that one is free (its block must exist
+                // first, since a new block may take exactly that cluster).
+                BlockFor(cluster + 1);
+                if (Get(cluster + 1) == 0)
+                {
+                    Update(cluster, 1);
+                    Update(cluster + 1, 1);
+                    if (cluster + 1 == _freeHint)
+                    {
+                        _freeHint++;
+                    }
+                }
+                else
+                {
+                    offset = 0;
+                }
+            }
+        }
+
+        if (offset == 0)
+        {
+            offset = Allocate(1);
+        }
+
+        long end = offset + size;
+        _freeByteOffset = (end & (ClusterSize - 1)) == 0 ? 0 : end;
+        return offset;
     }
 
     /// <summary>First fit from the hint; <paramref name="firstFree"/> is the first free cluster the scan met.</summary>
