@@ -30,6 +30,7 @@ internal static class Cli
             BenchCommand.Create(),
             CreateCommand.Create(),
             CheckCommand.Create(),
+            ResizeCommand.Create(),
         };
         foreach (var command in MountCommands.Create())
         {

@@ -103,9 +103,19 @@ public sealed partial class Qcow2Image
                 $"{Path}: a disk of {size} bytes needs an L1 table of {bytes} bytes, over the format's 32 MiB limit");
         }
 
+        int clusters = (int)((bytes + _geometry.ClusterSize - 1) >> clusterBits);
+        long perRefcountBlock = ((long)_geometry.ClusterSize * 8) >> Header.RefcountOrder;
+        if (clusters >= perRefcountBlock)
+        {
+            // The allocator puts each new refcount block at the start of the range it counts, so it cannot hand
+            // out a run longer than one block's range: refuse instead of searching forever.
+            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
+                $"{Path}: a disk of {size} bytes needs an L1 table of {clusters} clusters, more than one refcount block covers " +
+                $"({perRefcountBlock} clusters); growing this far is not supported yet with this cluster size");
+        }
+
         FlushLocked();
         var refcounts = _refcounts!;
-        int clusters = (int)((bytes + _geometry.ClusterSize - 1) >> clusterBits);
         long newOffset = refcounts.Allocate(clusters);
         CheckOverlap(newOffset, (long)clusters << clusterBits);
         if (!_lazy)

@@ -11,7 +11,7 @@ internal static class ConvertCommand
     private const int ChunkSize = 4 << 20;
 
     internal sealed record Options(string Source, string Destination, string OutputFormat, string? SourceFormat,
-        string? Snapshot, bool Progress, int Workers);
+        string? Snapshot, bool Progress, int Workers, bool Compress = false, string[]? TargetOptions = null);
 
     public static Command Create()
     {
@@ -19,7 +19,7 @@ internal static class ConvertCommand
         var destination = new Argument<string>("DEST") { Description = "Raw file to write (replaced if it exists)" };
         var outputFormat = new Option<string>("-O", "--output-format")
         {
-            Description = "Output format: raw or qcow2 (qcow2: zero clusters stay unallocated; -c compression is not supported yet)",
+            Description = "Output format: raw or qcow2 (qcow2: zero clusters stay unallocated)",
             HelpName = "FORMAT",
             DefaultValueFactory = _ => "raw",
         };
@@ -32,9 +32,15 @@ internal static class ConvertCommand
             HelpName = "N",
             DefaultValueFactory = _ => DefaultWorkers,
         };
-        var command = new Command("convert", "Write the guest bytes of an image to a raw file, sparse where zero")
+        var compress = new Option<bool>("-c", "--compress") { Description = "qcow2 output: store data clusters compressed (zlib, or -o compression_type=zstd)" };
+        var targetOptions = new Option<string[]>("-o")
         {
-            source, destination, outputFormat, format, snapshot, progress, workers,
+            Description = "qcow2 output: format options as for create (cluster_size, compat, compression_type, ...)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("convert", "Write the guest bytes of an image to a raw file (sparse where zero) or a new qcow2 image")
+        {
+            source, destination, outputFormat, format, snapshot, progress, workers, compress, targetOptions,
         };
         command.SetAction(parse =>
         {
@@ -43,7 +49,8 @@ internal static class ConvertCommand
             bool showProgress = parse.GetValue(progress) || (ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
             return Execute(
                 new Options(parse.GetValue(source)!, parse.GetValue(destination)!, parse.GetValue(outputFormat)!,
-                    parse.GetValue(format), parse.GetValue(snapshot), showProgress, parse.GetValue(workers)),
+                    parse.GetValue(format), parse.GetValue(snapshot), showProgress, parse.GetValue(workers),
+                    parse.GetValue(compress), parse.GetValue(targetOptions)),
                 error);
         });
         return command;
@@ -62,6 +69,18 @@ internal static class ConvertCommand
                 break;
             default:
                 throw new UsageException($"-O {options.OutputFormat}: unknown output format (raw, qcow2)");
+        }
+
+        if (options.OutputFormat != "qcow2" && (options.Compress || options.TargetOptions is { Length: > 0 }))
+        {
+            throw new UsageException("-c and -o apply to -O qcow2 only");
+        }
+
+        // Parsed before anything is opened or written: a bad option must not touch the destination.
+        var create = options.OutputFormat == "qcow2" ? CreateCommand.Parse(null, options.TargetOptions ?? [], null, null, force: true) : null;
+        if (create is { BackingFile: not null } or { DataFile: not null })
+        {
+            throw new UsageException("-o backing_file and data_file: not supported by convert");
         }
 
         if (options.Workers < 1)
@@ -90,7 +109,7 @@ internal static class ConvertCommand
             var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
             try
             {
-                Qcow2Converter.Run(disk, options.Destination, new Qcow2.Create.CreateOptions(), bar is null ? null : bar.Report);
+                Qcow2Converter.Run(disk, options.Destination, create!, options.Compress, bar is null ? null : bar.Report);
             }
             catch
             {

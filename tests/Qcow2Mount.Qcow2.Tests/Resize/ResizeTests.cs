@@ -173,6 +173,23 @@ public sealed class ResizeTests
     }
 
     [Test]
+    public void An_l1_table_longer_than_one_refcount_block_range_is_refused_cleanly()
+    {
+        using var dir = new TestSupport.TempDir("resize");
+        string image = dir.Combine("img.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", image, "1M");
+        using (var img = Qcow2Image.Open(image, Writable))
+        {
+            // 3 GiB of 512-byte clusters: a 1536-cluster L1, where a refcount block counts 256 clusters.
+            Assert.That(Assert.Throws<Qcow2Exception>(() => img.Resize(3L << 30))!.Code, Is.EqualTo(Qcow2ErrorCode.Unsupported));
+            Assert.That(img.Length, Is.EqualTo(1 << 20));
+        }
+
+        AssertClean(image);
+        Assert.That(QemuTools.Info(image).GetProperty("virtual-size").GetInt64(), Is.EqualTo(1 << 20));
+    }
+
+    [Test]
     public void Read_only_image_refuses_to_grow()
     {
         using var dir = new TestSupport.TempDir("resize");

@@ -1,0 +1,36 @@
+using System.CommandLine;
+using Qcow2Mount.Cli.Operations;
+using Qcow2Mount.Qcow2;
+
+namespace Qcow2Mount.Cli.Commands;
+
+/// <summary>
+/// <c>qcow2mount resize IMAGE [+]SIZE</c>, qemu-img's syntax: an absolute size or a <c>+</c> delta, with the
+/// usual suffixes. Only growing is supported; a smaller size is refused.
+/// </summary>
+internal static class ResizeCommand
+{
+    public static Command Create()
+    {
+        var image = CommonOptions.Image(description: "qcow2 image to grow");
+        var size = new Argument<string>("SIZE") { Description = "New size, or +DELTA to grow by (suffixes K, M, G, T); shrinking is refused" };
+        var command = new Command("resize", "Grow a qcow2 image's virtual disk") { image, size };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(image)!;
+            string text = parse.GetValue(size)!;
+            if (text.StartsWith('-'))
+            {
+                throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{path}: shrinking is not supported");
+            }
+
+            using var disk = Qcow2Image.Open(path, new Qcow2OpenOptions { Writable = true });
+            bool delta = text.StartsWith('+');
+            long value = SizeParser.Parse(delta ? text[1..] : text, "SIZE");
+            disk.Resize(delta ? checked(disk.Length + value) : value);
+            parse.InvocationConfiguration.Output.WriteLine("Image resized.");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}
