@@ -219,6 +219,15 @@ internal sealed class RefcountManager
     /// <summary>First fit from the hint; <paramref name="firstFree"/> is the first free cluster the scan met.</summary>
     private long FindFree(int count, out long firstFree)
     {
+        // A new refcount block takes the first cluster of the range it counts, so no free run is ever longer than
+        // one block's range: refuse clearly rather than scan forever (tables this large need bigger clusters).
+        if (count >= 1L << _perBlockBits)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
+                $"{_file.Path}: cannot allocate {count} contiguous clusters with {ClusterSize}-byte clusters and {1 << _order}-bit refcounts; " +
+                "an image this large needs larger clusters");
+        }
+
         long cluster = _freeHint;
         int run = 0;
         firstFree = -1;
