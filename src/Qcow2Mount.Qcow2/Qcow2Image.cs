@@ -21,7 +21,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private readonly IVirtualDisk? _backing;
     private readonly ClusterMap _map;
     private readonly Geometry _geometry;
-    private readonly BoundedCache<byte[]> _decompressed;
+    private readonly DecompressedClusterCache _decompressed;
     private List<SnapshotEntry> _snapshots;
     private bool _disposed;
 
@@ -43,8 +43,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         _geometry = new Geometry(header);
         int l2Tables = (int)Math.Clamp(options.L2CacheBytes / header.ClusterSize, 16, int.MaxValue);
         _map = new ClusterMap(file, _geometry, l1, dataFile is not null, new BoundedCache<L2Table>(l2Tables, t => !t.Dirty));
-        int decompressedClusters = (int)Math.Clamp(options.DecompressedCacheBytes / header.ClusterSize, 4, int.MaxValue);
-        _decompressed = new BoundedCache<byte[]>(decompressedClusters);
+        _decompressed = new DecompressedClusterCache(options.DecompressedCacheBytes, header.ClusterSize);
     }
 
     public string Path { get; }
@@ -381,21 +380,40 @@ public sealed partial class Qcow2Image : IVirtualDisk
         if (destination.Length == _geometry.ClusterSize)
         {
             // The whole cluster is wanted (convert, large mount reads): inflate straight into the caller's buffer.
-            // Caching it would only allocate and copy a cluster nobody asks for again soon.
+            // Caching it would only copy a cluster nobody asks for again soon.
             DecompressInto(descriptor, destination);
             return;
         }
 
-        var cluster = _decompressed.GetOrLoad(descriptor.HostOffset, (this, descriptor), static (_, s) =>
+        if (_decompressed.TryRead(descriptor.HostOffset, offsetInCluster, destination))
         {
-            var cluster = GC.AllocateUninitializedArray<byte>(s.Item1._geometry.ClusterSize);
-            s.Item1.DecompressInto(s.descriptor, cluster);
-            return cluster;
-        });
-        cluster.AsSpan(offsetInCluster, destination.Length).CopyTo(destination);
+            return;
+        }
+
+        // A miss inflates into this thread's scratch cluster. Deflate can stop as soon as the wanted bytes are
+        // out, which halves the average cost of a small random read; a second miss on the same cluster (the
+        // cached prefix was too short) inflates all of it, so reading a cluster piece by piece costs at most
+        // two inflates. zstd decodes whole blocks (a qcow2 cluster is one block), so it always inflates it all.
+        int end = offsetInCluster + destination.Length;
+        int wanted = Header.CompressionType == CompressionType.Deflate && _decompressed.CachedLength(descriptor.HostOffset) == 0
+            ? Math.Min(_geometry.ClusterSize, (end + 4095) & ~4095)
+            : _geometry.ClusterSize;
+        var scratch = t_scratch is { } buffer && buffer.Length >= _geometry.ClusterSize
+            ? buffer
+            : t_scratch = GC.AllocateUninitializedArray<byte>(_geometry.ClusterSize);
+        DecompressInto(descriptor, scratch.AsSpan(0, wanted), partial: wanted < _geometry.ClusterSize);
+        scratch.AsSpan(offsetInCluster, destination.Length).CopyTo(destination);
+        _decompressed.Store(descriptor.HostOffset, scratch.AsSpan(0, wanted));
     }
 
-    private void DecompressInto(CompressedDescriptor descriptor, Span<byte> cluster)
+    [ThreadStatic]
+    private static byte[]? t_scratch;
+
+    /// <summary>
+    /// Inflates the compressed cluster into <paramref name="cluster"/>: all of it, or with <paramref name="partial"/>
+    /// only its first <paramref name="cluster"/>.Length bytes.
+    /// </summary>
+    private void DecompressInto(CompressedDescriptor descriptor, Span<byte> cluster, bool partial = false)
     {
         if (descriptor.HostOffset <= 0 || descriptor.HostOffset >= _file.Length)
         {
@@ -409,7 +427,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
             int n = _file.ReadAt(descriptor.HostOffset, source.AsSpan(0, descriptor.Size));
             try
             {
-                ClusterDecompressor.Decompress(Header.CompressionType, source.AsSpan(0, n), cluster);
+                ClusterDecompressor.Decompress(Header.CompressionType, source.AsSpan(0, n), cluster, partial);
             }
             catch (Qcow2Exception e)
             {

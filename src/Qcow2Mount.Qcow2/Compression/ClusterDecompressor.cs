@@ -13,8 +13,17 @@ internal static class ClusterDecompressor
     /// <summary>Use the system's libz/libzstd when present (tests turn it off to cover the managed fallbacks).</summary>
     internal static bool PreferNative { get; set; } = true;
 
-    public static void Decompress(CompressionType type, ReadOnlySpan<byte> source, Span<byte> cluster)
+    /// <summary>
+    /// Inflates into <paramref name="cluster"/>, which must come out exactly full. With <paramref name="prefixOnly"/>
+    /// it may be shorter than the cluster (deflate only: decoding stops once it is full).
+    /// </summary>
+    public static void Decompress(CompressionType type, ReadOnlySpan<byte> source, Span<byte> cluster, bool prefixOnly = false)
     {
+        if (prefixOnly && type != CompressionType.Deflate)
+        {
+            throw new ArgumentException("only deflate clusters can be inflated in part", nameof(prefixOnly));
+        }
+
         try
         {
             int produced = type switch
