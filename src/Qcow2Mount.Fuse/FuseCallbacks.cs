@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Qcow2Mount.Fuse.Native;
 using Qcow2Mount.Mounting;
+using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Fuse;
 
@@ -24,6 +25,7 @@ internal static unsafe class FuseCallbacks
         Truncate = &Truncate,
         Open = &Open,
         Read = &Read,
+        ReadBuf = &ReadBuf,
         Write = &Write,
         StatFs = &StatFs,
         Flush = &Flush,
@@ -46,7 +48,7 @@ internal static unsafe class FuseCallbacks
         try
         {
             // max_read must equal the max_read mount option; max_write also sets the kernel's max_pages.
-            connection->MaxRead = FuseMount.MaxRequestSize;
+            connection->MaxRead = FuseMount.MaxReadSize;
             connection->MaxWrite = FuseMount.MaxRequestSize;
             connection->MaxReadahead = FuseMount.MaxRequestSize;
             config->UseIno = 1;
@@ -54,7 +56,13 @@ internal static unsafe class FuseCallbacks
             config->DirectIo = 0;
             config->KernelCache = 0;
             config->AutoCache = 0;
-            ((FuseMount)GCHandle.FromIntPtr(self).Target!).OnInitialized();
+            var mount = (FuseMount)GCHandle.FromIntPtr(self).Target!;
+            if (mount.ZeroCopyReads && (connection->Capable & FuseConnInfo.SpliceWrite) != 0)
+            {
+                connection->Want |= FuseConnInfo.SpliceWrite;
+            }
+
+            mount.OnInitialized();
         }
         catch (Exception e)
         {
@@ -184,6 +192,82 @@ internal static unsafe class FuseCallbacks
             return Fail(e);
         }
     }
+
+    /// <summary>
+    /// Reads as libfuse's read_buf, which libfuse prefers over <see cref="Read"/>. Data a read-only image stores
+    /// as-is goes back as descriptor ranges that libfuse splices into the reply (the kernel moves page references;
+    /// nothing is copied through our memory), zero ranges as ranges of <see cref="FuseMount.ZeroFile"/>. Anything
+    /// else (compressed clusters, writable images) is read into a malloc'ed buffer, which libfuse frees.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static int ReadBuf(byte* path, FuseBufVec** result, nuint size, long offset, FuseFileInfo* info)
+    {
+        FuseBufVec* vector = null;
+        try
+        {
+            var mount = Current;
+            // The kernel never asks for more than max_read.
+            int length = (int)Math.Min(size, FuseMount.MaxReadSize);
+            var segments = t_segments ??= new HostSegment[MaxSegments];
+            if (mount.ZeroCopyReads && mount.Volume.TryMapRead(info->Handle, offset, length, segments, out int count)
+                && ZerosFit(segments.AsSpan(0, count)))
+            {
+                vector = FuseBufVec.Allocate(count);
+                for (int i = 0; i < count; i++)
+                {
+                    var segment = segments[i];
+                    var buffer = vector->Buffer(i);
+                    buffer->Size = (nuint)segment.Length;
+                    buffer->Flags = FuseBuf.IsFd | FuseBuf.FdSeek | FuseBuf.FdRetry;
+                    buffer->Fd = segment.IsZero ? mount.ZeroFile : (int)segment.File!.DangerousGetHandle();
+                    buffer->Pos = segment.IsZero ? 0 : segment.Position;
+                }
+
+                Array.Clear(segments, 0, count);
+                *result = vector;
+                return 0;
+            }
+
+            vector = FuseBufVec.Allocate(1);
+            var memory = vector->Buffer(0);
+            memory->Mem = NativeMemory.Alloc((nuint)Math.Max(length, 1));
+            memory->Size = (nuint)mount.Volume.Read(info->Handle, offset, new Span<byte>(memory->Mem, length));
+            *result = vector;
+            return 0;
+        }
+        catch (Exception e)
+        {
+            if (vector is not null)
+            {
+                FuseBufVec.Free(vector);
+            }
+
+            return Fail(e);
+        }
+    }
+
+    /// <summary>Whether every zero segment fits in the zero file (requests never exceed it; this keeps it so).</summary>
+    private static bool ZerosFit(ReadOnlySpan<HostSegment> segments)
+    {
+        foreach (var segment in segments)
+        {
+            if (segment.IsZero && segment.Length > FuseMount.MaxReadSize)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Segments one read may map to before it falls back to copying (each is one splice call). libfuse sizes its
+    /// pipe at a page per buffer plus the reply; a segment can straddle two pages more than its bytes fill, and 32 keeps the worst case inside the pipe for 128 KiB and 512 KiB replies alike.
+    /// </summary>
+    private const int MaxSegments = 32;
+
+    [ThreadStatic]
+    private static HostSegment[]? t_segments;
 
     [UnmanagedCallersOnly]
     private static int Write(byte* path, byte* buffer, nuint size, long offset, FuseFileInfo* info)

@@ -14,6 +14,13 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     /// <summary>Largest read and write request asked of the kernel (it may grant less).</summary>
     internal const uint MaxRequestSize = Volume.PreferredIoSize;
 
+    /// <summary>
+    /// Largest read request. A spliced reply passes through a pipe that libfuse sizes to the reply plus a page per
+    /// buffer; a 1 MiB reply needs more than the 1 MiB an unprivileged pipe may hold (fs.pipe-max-size), and
+    /// libfuse then copies every reply. 512 KiB replies fit, and readahead keeps several in flight.
+    /// </summary>
+    internal const uint MaxReadSize = 512 << 10;
+
     private readonly MountOptions _options;
     private readonly Action<string>? _log;
     private readonly TaskCompletionSource _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -25,6 +32,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     private nint _fuse;
     private bool _ownsVolume;
     private bool _loopEnded;
+    private int _zeroFile = -1;
 
     private FuseMount(Volume volume, string mountPoint, MountOptions options, Action<string>? log)
     {
@@ -43,6 +51,15 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
 
     /// <summary>Mounted read-only (asked for, or the volume is): write opens get EROFS.</summary>
     internal bool ReadOnly { get; }
+
+    /// <summary>Reads may be answered with descriptors (splice) rather than copies.</summary>
+    internal bool ZeroCopyReads => _zeroFile >= 0;
+
+    /// <summary>
+    /// An in-memory file of <see cref="MaxReadSize"/> zero bytes that is all hole: spliced for ranges that read
+    /// as zeros, it hands the kernel the shared zero page instead of a buffer we would fill.
+    /// </summary>
+    internal int ZeroFile => _zeroFile;
 
     /// <summary>Mounts and returns once the kernel has connected (libfuse ran init).</summary>
     internal static FuseMount Start(Volume volume, string mountPoint, MountOptions options, Action<string>? log)
@@ -116,6 +133,11 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     private void MountAndServe()
     {
         _self = GCHandle.Alloc(this);
+        if (_options.ZeroCopyReads)
+        {
+            _zeroFile = CreateZeroFile();
+        }
+
         try
         {
             _fuse = CreateFuse();
@@ -128,6 +150,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         catch
         {
             _self.Free();
+            CloseZeroFile();
             throw;
         }
 
@@ -140,8 +163,13 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
 
         if (_ownsVolume)
         {
-            // Requests can be 1 MiB, but buffered reads only get as big as the readahead window.
-            MountTable.TryRaiseReadahead(MountPoint, (int)MaxRequestSize);
+            // Requests can be 1 MiB, but buffered reads only get as big as the readahead window, and only a window
+            // of several requests keeps more than one thread busy.
+            if (_options.ReadaheadBytes > 0 && !MountTable.TrySetReadahead(MountPoint, _options.ReadaheadBytes))
+            {
+                _log?.Invoke($"qcow2mount FUSE '{MountPoint}': readahead stays at the kernel's default (setting it needs root).");
+            }
+
             return;
         }
 
@@ -154,7 +182,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     {
         var mountOptions = new List<string>
         {
-            "fsname=qcow2mount", "subtype=qcow2mount", "default_permissions", $"max_read={MaxRequestSize}",
+            "fsname=qcow2mount", "subtype=qcow2mount", "default_permissions", $"max_read={MaxReadSize}",
         };
         if (ReadOnly)
         {
@@ -216,6 +244,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
             LibFuse.LoopConfigDestroy(config);
             LibFuse.Unmount(_fuse);
             LibFuse.Destroy(_fuse);
+            CloseZeroFile();
         }
 
         bool closeVolume;
@@ -271,6 +300,33 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         throw error.Contains("busy", StringComparison.OrdinalIgnoreCase)
             ? new VolumeException(VolumeErrorCode.Busy, $"'{MountPoint}' is in use; close the files open on it, or unmount with force.")
             : new VolumeException(VolumeErrorCode.IoError, $"fusermount3 could not unmount '{MountPoint}': {error.Trim()}");
+    }
+
+    /// <summary>The zero file, or -1 (zero-copy reads then stay off) when memfd is unavailable.</summary>
+    private int CreateZeroFile()
+    {
+        int fd = LibC.MemfdCreate("qcow2mount-zeros", LibC.MemfdCloseOnExec);
+        if (fd >= 0 && LibC.FTruncate(fd, MaxReadSize) == 0)
+        {
+            return fd;
+        }
+
+        _log?.Invoke($"qcow2mount FUSE '{MountPoint}': no in-memory zero file (errno {Marshal.GetLastPInvokeError()}); reads are copied.");
+        if (fd >= 0)
+        {
+            LibC.Close(fd);
+        }
+
+        return -1;
+    }
+
+    private void CloseZeroFile()
+    {
+        if (_zeroFile >= 0)
+        {
+            LibC.Close(_zeroFile);
+            _zeroFile = -1;
+        }
     }
 
     private static (int ExitCode, string Error) Fusermount(IEnumerable<string> arguments)

@@ -74,10 +74,10 @@ internal static class MountTable
     }
 
     /// <summary>
-    /// Raises the kernel readahead of the mount at <paramref name="path"/> (default 128 KiB) so sequential reads
-    /// arrive as requests of up to <paramref name="bytes"/>. Only root may; false when not allowed.
+    /// Sets the kernel readahead of the mount at <paramref name="path"/> (default 128 KiB): sequential reads then
+    /// arrive as requests of up to the largest request size, several at once. Only root may; false when not allowed.
     /// </summary>
-    public static bool TryRaiseReadahead(string path, int bytes)
+    public static bool TrySetReadahead(string path, int bytes)
     {
         if (Find(path) is not { } entry)
         {

@@ -60,6 +60,21 @@ public sealed record MountOptions
     /// <summary>Most threads serving requests at once; 0 for the adapter's default.</summary>
     public int MaxThreads { get; init; }
 
+    /// <summary>
+    /// Kernel readahead for the mount, in bytes (Linux: the FUSE connection's read_ahead_kb, which only root may
+    /// raise; others keep the kernel's 128 KiB); 0 leaves the kernel's default. Larger windows keep several large
+    /// reads in flight, so sequential reads of compressed images inflate on every core.
+    /// </summary>
+    public int ReadaheadBytes { get; init; } = DefaultReadaheadBytes;
+
+    /// <summary>
+    /// Hand data stored as-is in a read-only image's host file to the kernel without copying it through user
+    /// memory (Linux: splice); off only to rule it out when chasing a problem.
+    /// </summary>
+    public bool ZeroCopyReads { get; init; } = true;
+
+    public const int DefaultReadaheadBytes = 4 << 20;
+
     /// <summary>How long <see cref="IMountedFileSystem.Unmount"/> and mounting wait for the file system to stop or start.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -197,6 +197,33 @@ public sealed class Volume : IDisposable
     }
 
     /// <summary>
+    /// Where the bytes a <see cref="Read"/> at <paramref name="offset"/> would return lie on the host, for adapters
+    /// that can hand them to the kernel without copying (see <see cref="IHostMappedDisk"/>); the range is cut at
+    /// the end of the file (<paramref name="count"/> 0 at or past it). False when the bytes must be read (and
+    /// copied) with <see cref="Read"/> instead.
+    /// </summary>
+    public bool TryMapRead(ulong handle, long offset, int length, Span<HostSegment> segments, out int count)
+    {
+        count = 0;
+        var open = Get(handle);
+        var disk = DataDisk(open, VolumeAccess.Read);
+        if (offset < 0 || length < 0 || disk is not IHostMappedDisk mapped)
+        {
+            return false;
+        }
+
+        int wanted = (int)Math.Clamp(disk.Length - offset, 0, length);
+        try
+        {
+            return wanted == 0 || mapped.TryMapRead(offset, wanted, segments, out count);
+        }
+        catch (Qcow2Exception e)
+        {
+            throw VolumeException.FromEngine(e);
+        }
+    }
+
+    /// <summary>
     /// Writes at <paramref name="offset"/>. The file cannot grow: a write crossing the end is cut short (the count
     /// says how much went in), one starting at or past the end fails with <see cref="VolumeErrorCode.NoSpace"/>.
     /// </summary>

@@ -14,7 +14,7 @@ namespace Qcow2Mount.Qcow2;
 /// A qcow2 image: opens and validates the header, resolves the backing chain and external data file, and
 /// serves the guest view (the active layer, or an internal snapshot read-only).
 /// </summary>
-public sealed partial class Qcow2Image : IVirtualDisk
+public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
 {
     private readonly IHostFile _file;
     private readonly IHostFile _dataFile;
@@ -298,6 +298,59 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         return total;
+    }
+
+    /// <inheritdoc/>
+    public bool TryMapRead(long offset, int length, Span<HostSegment> segments, out int count)
+    {
+        count = 0;
+        if (_disposed || Options.Writable || CanWrite || offset < 0 || length <= 0 || offset > Length - length)
+        {
+            return false;
+        }
+
+        long guest = offset;
+        long end = offset + length;
+        while (guest < end)
+        {
+            var extent = _map.Lookup(guest, (int)(end - guest));
+            bool mapped = extent.Kind switch
+            {
+                // Only bytes inside the host file: past its end QEMU reads zeros, or the image is corrupt, which
+                // the copying read path reports.
+                ClusterKind.Normal => _dataFile is HostFile host && extent.HostOffset >= 0
+                    && extent.HostOffset <= host.Length - extent.Length
+                    && HostSegments.Append(segments, ref count, new HostSegment(host.Handle, extent.HostOffset, extent.Length)),
+                ClusterKind.Zero => HostSegments.Append(segments, ref count, new HostSegment(null, 0, extent.Length)),
+                ClusterKind.Unallocated => MapBacking(guest, extent.Length, segments, ref count),
+                _ => false,
+            };
+            if (!mapped)
+            {
+                return false;
+            }
+
+            guest += extent.Length;
+        }
+
+        return true;
+    }
+
+    private bool MapBacking(long guest, int length, Span<HostSegment> segments, ref int count)
+    {
+        long inside = _backing is null ? 0 : Math.Clamp(_backing.Length - guest, 0, length);
+        if (inside > 0)
+        {
+            if (_backing is not IHostMappedDisk backing
+                || !backing.TryMapRead(guest, (int)inside, segments[count..], out int added))
+            {
+                return false;
+            }
+
+            HostSegments.MergeAt(segments, ref count, added);
+        }
+
+        return inside == length || HostSegments.Append(segments, ref count, new HostSegment(null, 0, (int)(length - inside)));
     }
 
     /// <summary>

@@ -108,7 +108,7 @@ public sealed class ConfigurationTests
     [Test]
     public void Every_invalid_value_is_reported_with_its_key_and_reason()
     {
-        var sources = Sources(shipped: """{ "Mount": { "MaxThreads": -1, "DefaultMode": "Snapshot", "Colour": "blue" } }""", user: null);
+        var sources = Sources(shipped: """{ "Mount": { "MaxThreads": -1, "DefaultMode": "Snapshot", "Colour": "blue", "ReadaheadBytes": "2G", "ZeroCopyReads": "yes" } }""", user: null);
 
         var error = Assert.Throws<ConfigurationValidationException>(() => Qcow2MountConfiguration.Load(Qcow2MountConfiguration.Build(
             ["--Qcow2:L2CacheBytes=abc", "--Qcow2:LazyRefcounts=maybe", "--log-level=Loud", "--Qcow2:RefcountCacheBytes=0"], sources)));
@@ -121,7 +121,9 @@ public sealed class ConfigurationTests
             "Mount:MaxThreads: must be a whole number from 0 to 1024, got '-1'",
             "Mount:DefaultMode: must be ReadOnly, Writable or Overlay, got 'Snapshot'",
             "Logging:LogLevel: must be one of Trace, Debug, Information, Warning, Error, Critical, None, got 'Loud'",
-            "Mount:Colour: unknown setting (known: Qcow2:L2CacheBytes, Qcow2:RefcountCacheBytes, Qcow2:DecompressedCacheBytes, Qcow2:LazyRefcounts, Mount:DefaultMode, Mount:FuseOptions, Mount:AllowOther, Mount:MaxThreads, Mount:TimeoutSeconds, Logging:LogLevel, Logging:LogFile, Control:SocketPath, Control:PipeName, Service:Detached)",
+            "Mount:ReadaheadBytes: must be a number of bytes from 0 to 1073741824 (e.g. 4194304 or 4M; 0 keeps the system default), got '2G'",
+            "Mount:ZeroCopyReads: must be true or false, got 'yes'",
+            "Mount:Colour: unknown setting (known: Qcow2:L2CacheBytes, Qcow2:RefcountCacheBytes, Qcow2:DecompressedCacheBytes, Qcow2:LazyRefcounts, Mount:DefaultMode, Mount:FuseOptions, Mount:AllowOther, Mount:MaxThreads, Mount:ReadaheadBytes, Mount:ZeroCopyReads, Mount:TimeoutSeconds, Logging:LogLevel, Logging:LogFile, Control:SocketPath, Control:PipeName, Service:Detached)",
         }));
         Assert.That(error.Message, Does.StartWith("Invalid configuration:"));
     }
@@ -130,13 +132,14 @@ public sealed class ConfigurationTests
     public void Byte_sizes_take_binary_suffixes()
     {
         var settings = Qcow2MountConfiguration.Load(Qcow2MountConfiguration.Build(
-            ["--l2-cache=64M", "--Qcow2:RefcountCacheBytes=512k", "--Qcow2:DecompressedCacheBytes=1G"], Sources(null, null)));
+            ["--l2-cache=64M", "--Qcow2:RefcountCacheBytes=512k", "--Qcow2:DecompressedCacheBytes=1G", "--readahead=8M"], Sources(null, null)));
 
         Assert.Multiple(() =>
         {
             Assert.That(settings.Qcow2.L2CacheBytes, Is.EqualTo(64L << 20));
             Assert.That(settings.Qcow2.RefcountCacheBytes, Is.EqualTo(512L << 10));
             Assert.That(settings.Qcow2.DecompressedCacheBytes, Is.EqualTo(1L << 30));
+            Assert.That(settings.Mount.ToMountOptions(readOnly: true).ReadaheadBytes, Is.EqualTo(8 << 20));
         });
     }
 

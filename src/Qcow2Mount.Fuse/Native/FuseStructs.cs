@@ -41,6 +41,67 @@ internal struct FuseFileInfo
     public const uint KeepCacheBit = 1u << 2;
 }
 
+/// <summary>struct fuse_buf (40 bytes): one piece of a reply, in memory or in a file.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 40)]
+internal unsafe struct FuseBuf
+{
+    [FieldOffset(0)] public nuint Size;
+    [FieldOffset(8)] public int Flags;
+    [FieldOffset(16)] public void* Mem;
+    [FieldOffset(24)] public int Fd;
+    [FieldOffset(32)] public long Pos;
+
+    /// <summary>FUSE_BUF_IS_FD: the data is in <see cref="Fd"/>, not <see cref="Mem"/>.</summary>
+    public const int IsFd = 1 << 1;
+
+    /// <summary>FUSE_BUF_FD_SEEK: read at <see cref="Pos"/> (pread-style), not at the descriptor's own offset.</summary>
+    public const int FdSeek = 1 << 2;
+
+    /// <summary>FUSE_BUF_FD_RETRY: keep splicing until the whole size is moved.</summary>
+    public const int FdRetry = 1 << 3;
+}
+
+/// <summary>
+/// struct fuse_bufvec: count, idx, off, then count <see cref="FuseBuf"/>s. read_buf hands libfuse one allocated
+/// with malloc; libfuse frees it, and the memory of every buffer that is not a descriptor, with free.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct FuseBufVec
+{
+    public nuint Count;
+    public nuint Index;
+    public nuint Offset;
+
+    public static FuseBufVec* Allocate(int buffers)
+    {
+        var vector = (FuseBufVec*)NativeMemory.AllocZeroed((nuint)(sizeof(FuseBufVec) + buffers * sizeof(FuseBuf)));
+        vector->Count = (nuint)buffers;
+        return vector;
+    }
+
+    /// <summary>Frees a vector libfuse never received, with the memory of its memory buffers.</summary>
+    public static void Free(FuseBufVec* vector)
+    {
+        for (nuint i = 0; i < vector->Count; i++)
+        {
+            if ((vector->Buffer((int)i)->Flags & FuseBuf.IsFd) == 0)
+            {
+                NativeMemory.Free(vector->Buffer((int)i)->Mem);
+            }
+        }
+
+        NativeMemory.Free(vector);
+    }
+
+    public FuseBuf* Buffer(int index)
+    {
+        fixed (FuseBufVec* self = &this)
+        {
+            return (FuseBuf*)(self + 1) + index;
+        }
+    }
+}
+
 /// <summary>struct fuse_conn_info (128 bytes); only the sizes are set.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 128)]
 internal struct FuseConnInfo
@@ -52,6 +113,9 @@ internal struct FuseConnInfo
     [FieldOffset(16)] public uint MaxReadahead;
     [FieldOffset(20)] public uint Capable;
     [FieldOffset(24)] public uint Want;
+
+    /// <summary>FUSE_CAP_SPLICE_WRITE: libfuse may splice reply data from descriptors into /dev/fuse.</summary>
+    public const uint SpliceWrite = 1u << 7;
 }
 
 /// <summary>struct fuse_config (128 bytes): the high-level library's settings, adjustable in init.</summary>
@@ -158,7 +222,7 @@ internal unsafe struct FuseOperations
     public nint IoCtl;
     public nint Poll;
     public nint WriteBuf;
-    public nint ReadBuf;
+    public delegate* unmanaged<byte*, FuseBufVec**, nuint, long, FuseFileInfo*, int> ReadBuf;
     public nint FLock;
     public nint FAllocate;
     public nint CopyFileRange;

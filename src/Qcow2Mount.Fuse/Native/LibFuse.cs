@@ -64,4 +64,17 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "free")]
     internal static partial void Free(void* pointer);
+
+    /// <summary>An anonymous in-memory file; -1 with errno set on failure.</summary>
+    [LibraryImport(Library, EntryPoint = "memfd_create", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int MemfdCreate(string name, uint flags);
+
+    [LibraryImport(Library, EntryPoint = "ftruncate", SetLastError = true)]
+    internal static partial int FTruncate(int fd, long length);
+
+    [LibraryImport(Library, EntryPoint = "close")]
+    internal static partial int Close(int fd);
+
+    /// <summary>MFD_CLOEXEC.</summary>
+    internal const uint MemfdCloseOnExec = 1;
 }

@@ -3,7 +3,7 @@ using Qcow2Mount.Qcow2.Storage;
 namespace Qcow2Mount.Qcow2.Backing;
 
 /// <summary>A raw image file as an <see cref="IVirtualDisk"/> (backing files, external data files).</summary>
-public sealed class RawDisk : IVirtualDisk
+public sealed class RawDisk : IVirtualDisk, IHostMappedDisk
 {
     private readonly IHostFile _file;
 
@@ -29,6 +29,20 @@ public sealed class RawDisk : IVirtualDisk
         int n = _file.ReadAt(offset, target);
         target[n..].Clear();
         return target.Length;
+    }
+
+    /// <inheritdoc/>
+    public bool TryMapRead(long offset, int length, Span<HostSegment> segments, out int count)
+    {
+        count = 0;
+        if (CanWrite || _file is not HostFile host || offset < 0 || length <= 0 || offset > Length - length)
+        {
+            return false;
+        }
+
+        // The length was read at open: a read-only file is not expected to change under us, and a file that did
+        // shrink reads as zeros past its end here too.
+        return HostSegments.Append(segments, ref count, new HostSegment(host.Handle, offset, length));
     }
 
     public void WriteAt(long offset, ReadOnlySpan<byte> data)

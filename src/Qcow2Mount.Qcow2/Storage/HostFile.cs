@@ -22,6 +22,9 @@ public sealed partial class HostFile : IHostFile
     public bool CanWrite { get; }
     public long Length => Volatile.Read(ref _length);
 
+    /// <summary>The OS handle, for zero-copy transfers (<see cref="IHostMappedDisk"/>); owned by this file.</summary>
+    internal SafeFileHandle Handle => _handle;
+
     /// <summary>Opens an existing file. Read-only opens never take write access to the file.</summary>
     /// <param name="lockWriter">Refuse a second writer of the same file (readers stay welcome).</param>
     public static HostFile Open(string path, bool writable, bool lockWriter = false)

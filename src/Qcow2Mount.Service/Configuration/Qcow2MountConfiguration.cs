@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
+using Qcow2Mount.Mounting;
 using Qcow2Mount.Service.Mounts;
 
 namespace Qcow2Mount.Service.Configuration;
@@ -53,6 +54,7 @@ public static class Qcow2MountConfiguration
         ["--default-mode"] = "Mount:DefaultMode",
         ["--allow-other"] = "Mount:AllowOther",
         ["--max-threads"] = "Mount:MaxThreads",
+        ["--readahead"] = "Mount:ReadaheadBytes",
         ["--log-level"] = "Logging:LogLevel",
         ["--log-file"] = "Logging:LogFile",
         ["--socket"] = "Control:SocketPath",
@@ -70,6 +72,8 @@ public static class Qcow2MountConfiguration
         ("Mount:FuseOptions", null),
         ("Mount:AllowOther", "false"),
         ("Mount:MaxThreads", "0"),
+        ("Mount:ReadaheadBytes", MountOptions.DefaultReadaheadBytes.ToString(CultureInfo.InvariantCulture)),
+        ("Mount:ZeroCopyReads", "true"),
         ("Mount:TimeoutSeconds", "30"),
         ("Logging:LogLevel", nameof(LogLevel.Information)),
         ("Logging:LogFile", null),
@@ -128,6 +132,8 @@ public static class Qcow2MountConfiguration
                 FuseOptions = reader.List("Mount:FuseOptions"),
                 AllowOther = reader.Boolean("Mount:AllowOther", false),
                 MaxThreads = reader.Integer("Mount:MaxThreads", 0, min: 0, max: 1024),
+                ReadaheadBytes = (int)reader.ByteRange("Mount:ReadaheadBytes", MountOptions.DefaultReadaheadBytes, max: 1L << 30),
+                ZeroCopyReads = reader.Boolean("Mount:ZeroCopyReads", true),
                 TimeoutSeconds = reader.Integer("Mount:TimeoutSeconds", 30, min: 1, max: 3600),
             },
             Logging = new LoggingSettings
@@ -265,6 +271,23 @@ public static class Qcow2MountConfiguration
             }
 
             Errors.Add($"{key}: must be a positive number of bytes (e.g. 33554432 or 32M), got '{text}'");
+            return fallback;
+        }
+
+        /// <summary>A byte count from 0 (meaning "leave the default") to <paramref name="max"/>.</summary>
+        public long ByteRange(string key, long fallback, long max)
+        {
+            if (Text(key) is not { } text)
+            {
+                return fallback;
+            }
+
+            if (TryParseBytes(text, out long bytes) && bytes >= 0 && bytes <= max)
+            {
+                return bytes;
+            }
+
+            Errors.Add($"{key}: must be a number of bytes from 0 to {max} (e.g. 4194304 or 4M; 0 keeps the system default), got '{text}'");
             return fallback;
         }
 

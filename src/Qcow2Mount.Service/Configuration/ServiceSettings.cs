@@ -45,6 +45,8 @@ public sealed record MountSettings
     public IReadOnlyList<string> FuseOptions { get; init; } = [];
     public bool AllowOther { get; init; }
     public int MaxThreads { get; init; }
+    public int ReadaheadBytes { get; init; } = MountOptions.DefaultReadaheadBytes;
+    public bool ZeroCopyReads { get; init; } = true;
     public int TimeoutSeconds { get; init; } = 30;
 
     public MountOptions ToMountOptions(bool readOnly) => new()
@@ -53,6 +55,8 @@ public sealed record MountSettings
         AllowOther = AllowOther,
         FuseOptions = FuseOptions,
         MaxThreads = MaxThreads,
+        ReadaheadBytes = ReadaheadBytes,
+        ZeroCopyReads = ZeroCopyReads,
         Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
     };
 }

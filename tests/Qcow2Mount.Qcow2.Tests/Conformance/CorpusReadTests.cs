@@ -99,6 +99,68 @@ public class CorpusReadTests
         Assert.That(failures, Is.Empty);
     }
 
+    /// <summary>
+    /// The zero-copy path: where a read-only view maps a range to host segments, reading those segments (zeros
+    /// for zero segments) gives exactly what qemu-img reads. Views without compressed data must map most ranges,
+    /// so the test cannot pass by always declining.
+    /// </summary>
+    [TestCaseSource(typeof(Corpus), nameof(Corpus.Entries))]
+    public void Host_segments_read_what_qemu_reads(CorpusEntry e)
+    {
+        using var image = OpenView(e);
+        using var expected = File.OpenHandle(e.ExpectedRawPath);
+        var random = new Random(e.ViewName.GetHashCode(StringComparison.Ordinal));
+        var segments = new HostSegment[32];
+        int tried = 0, mapped = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            int length = (int)Math.Min(random.Next(1, 3) == 1 ? 4096 : random.Next(1, 512 * 1024), image.Length);
+            long offset = random.NextInt64(image.Length - length + 1);
+            tried++;
+            if (!image.TryMapRead(offset, length, segments, out int count))
+            {
+                continue;
+            }
+
+            mapped++;
+            var actual = new byte[length];
+            int at = 0;
+            foreach (var segment in segments.AsSpan(0, count))
+            {
+                if (!segment.IsZero)
+                {
+                    Assert.That(RandomAccess.Read(segment.File!, actual.AsSpan(at, segment.Length), segment.Position), Is.EqualTo(segment.Length),
+                        $"{e.ViewName}: segment at host {segment.Position:#x} (+{segment.Length}) lies inside its file");
+                }
+
+                at += segment.Length;
+            }
+
+            Assert.That(at, Is.EqualTo(length), $"{e.ViewName}: segments of {offset:#x} (+{length}) add up");
+            var want = new byte[length];
+            RandomAccess.Read(expected, want, offset);
+            int same = actual.AsSpan().CommonPrefixLength(want);
+            Assert.That(same, Is.EqualTo(length), $"{e.ViewName}: mapped read at {offset:#x} (+{length}) differs at {offset + same:#x}");
+        }
+
+        bool compressed = e.Name.StartsWith("comp", StringComparison.Ordinal) || e.Name.Contains("zstd", StringComparison.Ordinal);
+        if (!compressed)
+        {
+            Assert.That(mapped, Is.GreaterThan(tried / 2), $"{e.ViewName}: only {mapped} of {tried} ranges mapped");
+        }
+    }
+
+    [Test]
+    public void Writable_images_never_map()
+    {
+        var e = Corpus.Get("v3-c64k");
+        using var dir = new Qcow2Mount.TestSupport.TempDir("map");
+        string copy = Path.Combine(dir.Path, "w.qcow2");
+        File.Copy(e.ImagePath, copy);
+        using var image = Qcow2Image.Open(copy, new Qcow2OpenOptions { Writable = true });
+        Assert.That(image.TryMapRead(0, 4096, new HostSegment[4], out _), Is.False);
+    }
+
     /// <summary>A ReadAt that serves each request in pieces of <paramref name="piece"/> bytes.</summary>
     private static ReadAtCallback Pieces(IVirtualDisk disk, int piece) => (offset, buffer) =>
     {
