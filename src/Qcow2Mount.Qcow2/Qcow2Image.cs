@@ -547,6 +547,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
         finally
         {
             CloseFiles();
+            _decompressed.Dispose();
         }
     }
 

@@ -15,8 +15,20 @@ public sealed record Qcow2OpenOptions
     /// <summary>Bytes of refcount blocks kept in memory.</summary>
     public long RefcountCacheBytes { get; init; } = 4L << 20;
 
-    /// <summary>Bytes of recently decompressed clusters kept in memory.</summary>
-    public long DecompressedCacheBytes { get; init; } = 64L << 20;
+    /// <summary>
+    /// Most bytes of inflated compressed clusters kept in memory (default <see cref="DefaultDecompressedCacheBytes"/>).
+    /// Memory is taken as clusters are inflated and given back when the image is closed; images without
+    /// compressed clusters use none.
+    /// </summary>
+    public long DecompressedCacheBytes { get; init; } = DefaultDecompressedCacheBytes;
+
+    /// <summary>
+    /// 512 MiB, or a sixteenth of the memory this process may use when that is less. Random small reads of a
+    /// compressed image inflate a whole cluster each; a cache that holds a working set of clusters turns most of
+    /// them into copies (on a 1 GiB image, 64 MiB held an eighth of the compressed clusters).
+    /// </summary>
+    public static long DefaultDecompressedCacheBytes { get; } =
+        Math.Clamp(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 16, 16L << 20, 512L << 20);
 
     /// <summary>Use lazy refcounts for writable v3 images (set dirty, defer refcount writes to flush/close).</summary>
     public bool LazyRefcounts { get; init; } = true;

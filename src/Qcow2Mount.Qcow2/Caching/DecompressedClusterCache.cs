@@ -1,13 +1,16 @@
+using System.Runtime.InteropServices;
+
 namespace Qcow2Mount.Qcow2.Caching;
 
 /// <summary>
 /// Inflated compressed clusters, keyed by the compressed data's host offset, so small reads of one cluster pay
 /// for one inflate. Sized for random reads over large images: a fixed set of cluster-sized slots allocated once
-/// and reused (no garbage per miss), split into shards with a lock each, evicting by CLOCK (second chance) within a
+/// and reused (no garbage per miss; native memory, so a large cache costs the garbage collector nothing and is
+/// given back at <see cref="Dispose"/>), split into shards with a lock each, evicting by CLOCK (second chance) within a
 /// shard in O(1). Readers copy out under the shard's lock, so a slot is never rewritten while it is read.
 /// A slot may hold only a prefix of its cluster (<see cref="Store"/>'s valid length): reads beyond it miss.
 /// </summary>
-internal sealed class DecompressedClusterCache
+internal sealed unsafe class DecompressedClusterCache : IDisposable
 {
     private readonly Shard[] _shards;
     private readonly int _clusterSize;
@@ -54,7 +57,7 @@ internal sealed class DecompressedClusterCache
             }
 
             shard.Referenced[slot] = true;
-            shard.Data[slot].AsSpan(offset, destination.Length).CopyTo(destination);
+            new ReadOnlySpan<byte>(shard.Data[slot] + offset, destination.Length).CopyTo(destination);
             return true;
         }
     }
@@ -88,6 +91,11 @@ internal sealed class DecompressedClusterCache
         var shard = ShardOf(key);
         lock (shard.Lock)
         {
+            if (shard.Disposed)
+            {
+                return;
+            }
+
             if (shard.Index.TryGetValue(key, out int slot))
             {
                 if (shard.Valid[slot] >= data.Length)
@@ -107,7 +115,13 @@ internal sealed class DecompressedClusterCache
                 shard.Index[key] = slot;
             }
 
-            data.CopyTo(shard.Data[slot] ??= GC.AllocateUninitializedArray<byte>(_clusterSize));
+            if (shard.Data[slot] is null)
+            {
+                // Slots are allocated as they are first filled: a cache that never fills costs only what it holds.
+                shard.Data[slot] = (byte*)NativeMemory.Alloc((nuint)_clusterSize);
+            }
+
+            data.CopyTo(new Span<byte>(shard.Data[slot], _clusterSize));
             shard.Valid[slot] = data.Length;
             shard.Referenced[slot] = true;
         }
@@ -142,6 +156,25 @@ internal sealed class DecompressedClusterCache
         }
     }
 
+    /// <summary>Gives the slots' memory back; later stores are ignored and reads miss.</summary>
+    public void Dispose()
+    {
+        foreach (var shard in _shards)
+        {
+            lock (shard.Lock)
+            {
+                shard.Disposed = true;
+                shard.Index.Clear();
+                for (int i = 0; i < shard.Keys.Length; i++)
+                {
+                    shard.Keys[i] = null;
+                    NativeMemory.Free(shard.Data[i]);
+                    shard.Data[i] = null;
+                }
+            }
+        }
+    }
+
     private Shard ShardOf(long key) =>
         _shards[(int)(((ulong)key * 0x9E3779B97F4A7C15UL >> 32) % (uint)_shards.Length)];
 
@@ -150,10 +183,12 @@ internal sealed class DecompressedClusterCache
         public readonly Lock Lock = new();
         public readonly Dictionary<long, int> Index = new(slots);
         public readonly long?[] Keys = new long?[slots];
-        public readonly byte[]?[] Data = new byte[]?[slots];
+        public readonly byte*[] Data = new byte*[slots];
         public readonly int[] Valid = new int[slots];
         public readonly bool[] Referenced = new bool[slots];
         private int _hand;
+
+        public bool Disposed;
 
         /// <summary>CLOCK: the first slot from the hand not used since the hand last passed (empty slots first).</summary>
         public int Victim()

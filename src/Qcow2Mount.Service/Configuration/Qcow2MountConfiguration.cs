@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Mounting;
+using Qcow2Mount.Qcow2;
 using Qcow2Mount.Service.Mounts;
 
 namespace Qcow2Mount.Service.Configuration;
@@ -66,7 +67,7 @@ public static class Qcow2MountConfiguration
     [
         ("Qcow2:L2CacheBytes", (32L << 20).ToString(CultureInfo.InvariantCulture)),
         ("Qcow2:RefcountCacheBytes", (4L << 20).ToString(CultureInfo.InvariantCulture)),
-        ("Qcow2:DecompressedCacheBytes", (64L << 20).ToString(CultureInfo.InvariantCulture)),
+        ("Qcow2:DecompressedCacheBytes", Qcow2OpenOptions.DefaultDecompressedCacheBytes.ToString(CultureInfo.InvariantCulture)),
         ("Qcow2:LazyRefcounts", "true"),
         ("Mount:DefaultMode", nameof(MountMode.ReadOnly)),
         ("Mount:FuseOptions", null),
@@ -123,7 +124,7 @@ public static class Qcow2MountConfiguration
             {
                 L2CacheBytes = reader.Bytes("Qcow2:L2CacheBytes", 32L << 20),
                 RefcountCacheBytes = reader.Bytes("Qcow2:RefcountCacheBytes", 4L << 20),
-                DecompressedCacheBytes = reader.Bytes("Qcow2:DecompressedCacheBytes", 64L << 20),
+                DecompressedCacheBytes = reader.Bytes("Qcow2:DecompressedCacheBytes", Qcow2OpenOptions.DefaultDecompressedCacheBytes),
                 LazyRefcounts = reader.Boolean("Qcow2:LazyRefcounts", true),
             },
             Mount = new MountSettings

@@ -23,7 +23,7 @@ public sealed record Qcow2Settings
 {
     public long L2CacheBytes { get; init; } = 32L << 20;
     public long RefcountCacheBytes { get; init; } = 4L << 20;
-    public long DecompressedCacheBytes { get; init; } = 64L << 20;
+    public long DecompressedCacheBytes { get; init; } = Qcow2OpenOptions.DefaultDecompressedCacheBytes;
     public bool LazyRefcounts { get; init; } = true;
 
     public Qcow2OpenOptions ToOpenOptions(bool writable, string? snapshot = null) => new()
