@@ -28,6 +28,10 @@ internal static class ClusterDecompressor
         {
             int produced = type switch
             {
+                // Whole clusters go to libdeflate first; anything it does not turn into exactly one cluster goes
+                // on to the streaming inflater, which stops at the cluster's end and reports errors.
+                CompressionType.Deflate when PreferNative && !prefixOnly && LibDeflate.IsAvailable && LibDeflate.TryInflate(source, cluster) =>
+                    cluster.Length,
                 CompressionType.Deflate => PreferNative && NativeInflater.IsAvailable
                     ? NativeInflater.Inflate(source, cluster)
                     : Inflate(source, cluster),
