@@ -159,6 +159,37 @@ internal sealed class RefcountManager
     }
 
     /// <summary>
+    /// Allocates the first free cluster and as many of the clusters after it as are free, up to
+    /// <paramref name="maxCount"/>, each with refcount 1; returns the host offset and the run's length in
+    /// <paramref name="count"/>. Unlike <see cref="Allocate"/> it never skips free space to find a longer run, so it
+    /// works for any length (a run stops at the refcount block heading the next block's range) and leaves no gaps.
+    /// </summary>
+    public long AllocateRun(int maxCount, out int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
+        long start = FindFree(1, out _);
+        Update(start, 1);
+        count = 1;
+        while (count < maxCount)
+        {
+            long next = start + count;
+            // A new block for the next range takes that range's first cluster: create it before asking.
+            BlockFor(next);
+            if (Get(next) != 0)
+            {
+                break;
+            }
+
+            Update(next, 1);
+            count++;
+        }
+
+        // Everything below the first free cluster was in use, and the run is now.
+        _freeHint = Math.Max(_freeHint, start + count);
+        return start << _clusterBits;
+    }
+
+    /// <summary>
     /// Allocates <paramref name="size"/> bytes (at most one cluster) for a compressed cluster, packed after the
     /// previous one like QEMU: every host cluster the range touches gains one reference, so a host cluster's
     /// refcount is the number of compressed clusters stored (partly) in it. Returns the host byte offset.
