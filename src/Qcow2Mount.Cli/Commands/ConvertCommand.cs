@@ -11,7 +11,10 @@ internal static class ConvertCommand
     private const int ChunkSize = 4 << 20;
 
     internal sealed record Options(string Source, string Destination, string OutputFormat, string? SourceFormat,
-        string? Snapshot, bool Progress, int Workers, bool Compress = false, string[]? TargetOptions = null);
+        string? Snapshot, bool Progress, int Workers, bool Compress = false, string[]? TargetOptions = null, string Cache = "unsafe");
+
+    /// <summary>qemu-img's cache modes. All but unsafe fsync the output; the page cache is used either way.</summary>
+    private static readonly string[] CacheModes = ["unsafe", "writeback", "writethrough", "none", "directsync"];
 
     public static Command Create()
     {
@@ -33,6 +36,13 @@ internal static class ConvertCommand
             DefaultValueFactory = _ => DefaultWorkers,
         };
         var compress = new Option<bool>("-c", "--compress") { Description = "qcow2 output: store data clusters compressed (zlib, or -o compression_type=zstd)" };
+        var cache = new Option<string>("-t", "--cache")
+        {
+            Description = "Output cache mode, as qemu-img's: unsafe (the default, as in qemu-img convert) never waits for the disk; " +
+                "the others (writeback, ...) fsync the output before exiting",
+            HelpName = "CACHE",
+            DefaultValueFactory = _ => "unsafe",
+        };
         var targetOptions = new Option<string[]>("-o")
         {
             Description = "qcow2 output: format options as for create (cluster_size, compat, compression_type, ...)",
@@ -40,7 +50,7 @@ internal static class ConvertCommand
         };
         var command = new Command("convert", "Write the guest bytes of an image to a raw file (sparse where zero) or a new qcow2 image")
         {
-            source, destination, outputFormat, format, snapshot, progress, workers, compress, targetOptions,
+            source, destination, outputFormat, format, snapshot, progress, workers, compress, targetOptions, cache,
         };
         command.SetAction(parse =>
         {
@@ -50,7 +60,7 @@ internal static class ConvertCommand
             return Execute(
                 new Options(parse.GetValue(source)!, parse.GetValue(destination)!, parse.GetValue(outputFormat)!,
                     parse.GetValue(format), parse.GetValue(snapshot), showProgress, parse.GetValue(workers),
-                    parse.GetValue(compress), parse.GetValue(targetOptions)),
+                    parse.GetValue(compress), parse.GetValue(targetOptions), parse.GetValue(cache)!),
                 error);
         });
         return command;
@@ -88,6 +98,13 @@ internal static class ConvertCommand
             throw new UsageException($"-m {options.Workers}: must be at least 1");
         }
 
+        if (!CacheModes.Contains(options.Cache))
+        {
+            throw new UsageException($"-t {options.Cache}: invalid cache mode ({string.Join(", ", CacheModes)})");
+        }
+
+        bool flushToDisk = options.Cache != "unsafe";
+
         if (string.Equals(Path.GetFullPath(options.Source), Path.GetFullPath(options.Destination),
             OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
         {
@@ -109,7 +126,8 @@ internal static class ConvertCommand
             var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
             try
             {
-                Qcow2Converter.Run(disk, options.Destination, create!, options.Compress, bar is null ? null : bar.Report);
+                Qcow2Converter.Run(disk, options.Destination, create!, options.Compress, options.Workers, flushToDisk,
+                    bar is null ? null : bar.Report);
             }
             catch
             {
@@ -128,6 +146,11 @@ internal static class ConvertCommand
                 var converter = new RawConverter(disk, destination, ChunkSize);
                 var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
                 converter.Run(options.Workers, bar is null ? null : bar.Report);
+                if (flushToDisk)
+                {
+                    RandomAccess.FlushToDisk(destination);
+                }
+
                 bar?.Finish();
             }
             catch
