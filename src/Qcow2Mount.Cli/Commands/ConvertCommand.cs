@@ -11,7 +11,7 @@ internal static class ConvertCommand
     private const int ChunkSize = 4 << 20;
 
     internal sealed record Options(string Source, string Destination, string OutputFormat, string? SourceFormat,
-        string? Snapshot, bool Progress, int Workers, bool Compress = false, string[]? TargetOptions = null, string Cache = "unsafe");
+        string? Snapshot, bool Progress, int? Workers, bool Compress = false, string[]? TargetOptions = null, string Cache = "unsafe");
 
     /// <summary>qemu-img's cache modes. All but unsafe fsync the output; the page cache is used either way.</summary>
     private static readonly string[] CacheModes = ["unsafe", "writeback", "writethrough", "none", "directsync"];
@@ -29,11 +29,10 @@ internal static class ConvertCommand
         var format = CommonOptions.Format();
         var snapshot = CommonOptions.Snapshot("Convert this internal snapshot (id or name) instead of the active layer");
         var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
-        var workers = new Option<int>("-m", "--parallel")
+        var workers = new Option<int?>("-m", "--parallel")
         {
-            Description = "Chunks read and written in parallel",
+            Description = "Chunks read (and compressed) in parallel (default: 2 per core, 4..16, for raw output; 1 per core, at least 2, for qcow2)",
             HelpName = "N",
-            DefaultValueFactory = _ => DefaultWorkers,
         };
         var compress = new Option<bool>("-c", "--compress") { Description = "qcow2 output: store data clusters compressed (zlib, or -o compression_type=zstd)" };
         var cache = new Option<string>("-t", "--cache")
@@ -66,8 +65,14 @@ internal static class ConvertCommand
         return command;
     }
 
-    /// <summary>Enough workers to keep both the disk and every core busy (decompression is CPU-bound).</summary>
-    private static int DefaultWorkers => Math.Clamp(Environment.ProcessorCount * 2, 4, 16);
+    /// <summary>Raw output: enough workers to keep both the disk and every core busy (decompression is CPU-bound).</summary>
+    private static int DefaultRawWorkers => Math.Clamp(Environment.ProcessorCount * 2, 4, 16);
+
+    /// <summary>
+    /// qcow2 output: one worker per core to read and compress; the calling thread writes. More only make the
+    /// workers wait for the writer, holding 8 MiB of buffers each.
+    /// </summary>
+    private static int DefaultQcow2Workers => Math.Clamp(Environment.ProcessorCount, 2, 16);
 
     internal static int Execute(Options options, TextWriter error)
     {
@@ -93,7 +98,8 @@ internal static class ConvertCommand
             throw new UsageException("-o backing_file and data_file: not supported by convert");
         }
 
-        if (options.Workers < 1)
+        int workers = options.Workers ?? (options.OutputFormat == "qcow2" ? DefaultQcow2Workers : DefaultRawWorkers);
+        if (workers < 1)
         {
             throw new UsageException($"-m {options.Workers}: must be at least 1");
         }
@@ -126,7 +132,7 @@ internal static class ConvertCommand
             var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
             try
             {
-                Qcow2Converter.Run(disk, options.Destination, create!, options.Compress, options.Workers, flushToDisk,
+                Qcow2Converter.Run(disk, options.Destination, create!, options.Compress, workers, flushToDisk,
                     bar is null ? null : bar.Report);
             }
             catch
@@ -145,7 +151,7 @@ internal static class ConvertCommand
             {
                 var converter = new RawConverter(disk, destination, ChunkSize);
                 var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
-                converter.Run(options.Workers, bar is null ? null : bar.Report);
+                converter.Run(workers, bar is null ? null : bar.Report);
                 if (flushToDisk)
                 {
                     RandomAccess.FlushToDisk(destination);

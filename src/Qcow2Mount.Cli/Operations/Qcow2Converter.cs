@@ -37,11 +37,13 @@ internal sealed class Qcow2Converter
     private readonly bool _compress;
     private readonly int _clusterSize;
     private readonly long _chunkCount;
-    private readonly SemaphoreSlim _slots;
     private readonly ConcurrentBag<Chunk> _free = [];
+
+    /// <summary>Guards the fields below. Waits are Monitor waits: no spinning on cores the workers need.</summary>
     private readonly Dictionary<long, Chunk> _done = [];
-    private readonly CancellationTokenSource _stop = new();
-    private long _nextChunk = -1;
+    private int _slots;
+    private long _nextChunk;
+    private bool _stopped;
     private Exception? _failure;
 
     private Qcow2Converter(IVirtualDisk source, Qcow2Image target, bool compress, int workers)
@@ -51,7 +53,7 @@ internal sealed class Qcow2Converter
         _compress = compress;
         _clusterSize = target.ClusterSize;
         _chunkCount = (source.Length + ChunkSize - 1) / ChunkSize;
-        _slots = new SemaphoreSlim(workers * ChunksPerWorker);
+        _slots = workers * ChunksPerWorker;
     }
 
     /// <summary>Creates <paramref name="destination"/> and fills it with the guest view of <paramref name="source"/>.</summary>
@@ -84,13 +86,23 @@ internal sealed class Qcow2Converter
                 var chunk = Next(index);
                 Write(chunk);
                 _free.Add(chunk);
-                _slots.Release();
+                lock (_done)
+                {
+                    _slots++;
+                    Monitor.Pulse(_done);
+                }
+
                 progress?.Invoke(Math.Min(_source.Length, (index + 1) * ChunkSize));
             }
         }
         catch
         {
-            _stop.Cancel();
+            lock (_done)
+            {
+                _stopped = true;
+                Monitor.PulseAll(_done);
+            }
+
             throw;
         }
         finally
@@ -130,12 +142,24 @@ internal sealed class Qcow2Converter
         {
             while (true)
             {
-                // A slot first, then an index: the chunk the writer waits for always belongs to a running worker.
-                _slots.Wait(_stop.Token);
-                long index = Interlocked.Increment(ref _nextChunk);
-                if (index >= _chunkCount)
+                long index;
+                lock (_done)
                 {
-                    return;
+                    // A slot first, then an index: the chunk the writer waits for always belongs to a running worker.
+                    while (_slots == 0 && !_stopped && _nextChunk < _chunkCount)
+                    {
+                        Monitor.Wait(_done);
+                    }
+
+                    if (_stopped || _nextChunk >= _chunkCount)
+                    {
+                        // Wake the next waiting worker: it has nothing to do either.
+                        Monitor.PulseAll(_done);
+                        return;
+                    }
+
+                    _slots--;
+                    index = _nextChunk++;
                 }
 
                 if (!_free.TryTake(out var chunk))
@@ -150,10 +174,6 @@ internal sealed class Qcow2Converter
                     Monitor.PulseAll(_done);
                 }
             }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
-            // The writer failed and reports why.
         }
         catch (Exception e)
         {
