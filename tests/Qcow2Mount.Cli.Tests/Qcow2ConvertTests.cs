@@ -18,8 +18,8 @@ public sealed class Qcow2ConvertTests
     {
         QemuImg.RequireInstalled();
         _dir = new TempDirectory();
-        // 13 MiB + 1000 bytes: four 4 MiB chunks, the last one short and not a multiple of 512 or of any cluster.
-        // 96 KiB stretches of text, random bytes, zeros and mostly-zero blocks; 4..8 MiB, one whole chunk, is zero
+        // 13 MiB + 1000 bytes: many chunks, the last one short and not a multiple of 512 or of any cluster.
+        // 96 KiB stretches of text, random bytes, zeros and mostly-zero blocks; 4..8 MiB, several whole chunks, is zero
         // except for one byte at its very end.
         _raw = new byte[(13 << 20) + 1000];
         var random = new Random(11);
