@@ -104,16 +104,6 @@ public sealed partial class Qcow2Image
         }
 
         int clusters = (int)((bytes + _geometry.ClusterSize - 1) >> clusterBits);
-        long perRefcountBlock = ((long)_geometry.ClusterSize * 8) >> Header.RefcountOrder;
-        if (clusters >= perRefcountBlock)
-        {
-            // The allocator puts each new refcount block at the start of the range it counts, so it cannot hand
-            // out a run longer than one block's range: refuse instead of searching forever.
-            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
-                $"{Path}: a disk of {size} bytes needs an L1 table of {clusters} clusters, more than one refcount block covers " +
-                $"({perRefcountBlock} clusters); growing this far is not supported yet with this cluster size");
-        }
-
         FlushLocked();
         var refcounts = _refcounts!;
         long newOffset = refcounts.Allocate(clusters);

@@ -45,6 +45,22 @@ public sealed record Qcow2OpenOptions
     /// <summary>Take an advisory lock on the image (shared for read-only opens, exclusive for writable ones).</summary>
     public bool Lock { get; init; } = true;
 
+    /// <summary>
+    /// False: never wait for the image file to reach the disk (QEMU's <c>cache=unsafe</c>, qemu-img convert's
+    /// default for its target). Only for an image that is worthless after a crash anyway, such as a conversion's
+    /// output; writes are ordered as usual, but a crash or power loss can leave any mix of them on disk.
+    /// </summary>
+    public bool FlushToDisk { get; init; } = true;
+
+    private readonly Func<string, bool, Storage.IHostFile>? _hostFileOpener;
+
     /// <summary>Opens host files (path, writable); tests put a fault-injecting file here. Null: the real file.</summary>
-    internal Func<string, bool, Storage.IHostFile>? HostFileOpener { get; init; }
+    internal Func<string, bool, Storage.IHostFile>? HostFileOpener
+    {
+        get => _hostFileOpener ?? (FlushToDisk ? null : OpenUnsynced);
+        init => _hostFileOpener = value;
+    }
+
+    private Storage.IHostFile OpenUnsynced(string path, bool writable) =>
+        new Storage.UnsyncedFile(Storage.HostFile.Open(path, writable, lockWriter: writable && Lock));
 }

@@ -11,7 +11,10 @@ internal static class ConvertCommand
     private const int ChunkSize = 4 << 20;
 
     internal sealed record Options(string Source, string Destination, string OutputFormat, string? SourceFormat,
-        string? Snapshot, bool Progress, int Workers, bool Compress = false, string[]? TargetOptions = null);
+        string? Snapshot, bool Progress, int? Workers, bool Compress = false, string[]? TargetOptions = null, string Cache = "unsafe");
+
+    /// <summary>qemu-img's cache modes. All but unsafe fsync the output; the page cache is used either way.</summary>
+    private static readonly string[] CacheModes = ["unsafe", "writeback", "writethrough", "none", "directsync"];
 
     public static Command Create()
     {
@@ -26,13 +29,19 @@ internal static class ConvertCommand
         var format = CommonOptions.Format();
         var snapshot = CommonOptions.Snapshot("Convert this internal snapshot (id or name) instead of the active layer");
         var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
-        var workers = new Option<int>("-m", "--parallel")
+        var workers = new Option<int?>("-m", "--parallel")
         {
-            Description = "Chunks read and written in parallel",
+            Description = "Chunks read (and compressed) in parallel (default: 2 per core, 4..16, for raw output; 1 per core, at least 2, for qcow2)",
             HelpName = "N",
-            DefaultValueFactory = _ => DefaultWorkers,
         };
         var compress = new Option<bool>("-c", "--compress") { Description = "qcow2 output: store data clusters compressed (zlib, or -o compression_type=zstd)" };
+        var cache = new Option<string>("-t", "--cache")
+        {
+            Description = "Output cache mode, as qemu-img's: unsafe (the default, as in qemu-img convert) never waits for the disk; " +
+                "the others (writeback, ...) fsync the output before exiting",
+            HelpName = "CACHE",
+            DefaultValueFactory = _ => "unsafe",
+        };
         var targetOptions = new Option<string[]>("-o")
         {
             Description = "qcow2 output: format options as for create (cluster_size, compat, compression_type, ...)",
@@ -40,7 +49,7 @@ internal static class ConvertCommand
         };
         var command = new Command("convert", "Write the guest bytes of an image to a raw file (sparse where zero) or a new qcow2 image")
         {
-            source, destination, outputFormat, format, snapshot, progress, workers, compress, targetOptions,
+            source, destination, outputFormat, format, snapshot, progress, workers, compress, targetOptions, cache,
         };
         command.SetAction(parse =>
         {
@@ -50,14 +59,20 @@ internal static class ConvertCommand
             return Execute(
                 new Options(parse.GetValue(source)!, parse.GetValue(destination)!, parse.GetValue(outputFormat)!,
                     parse.GetValue(format), parse.GetValue(snapshot), showProgress, parse.GetValue(workers),
-                    parse.GetValue(compress), parse.GetValue(targetOptions)),
+                    parse.GetValue(compress), parse.GetValue(targetOptions), parse.GetValue(cache)!),
                 error);
         });
         return command;
     }
 
-    /// <summary>Enough workers to keep both the disk and every core busy (decompression is CPU-bound).</summary>
-    private static int DefaultWorkers => Math.Clamp(Environment.ProcessorCount * 2, 4, 16);
+    /// <summary>Raw output: enough workers to keep both the disk and every core busy (decompression is CPU-bound).</summary>
+    private static int DefaultRawWorkers => Math.Clamp(Environment.ProcessorCount * 2, 4, 16);
+
+    /// <summary>
+    /// qcow2 output: one worker per core to read and compress; the calling thread writes. More only make the
+    /// workers wait for the writer, holding 8 MiB of buffers each.
+    /// </summary>
+    private static int DefaultQcow2Workers => Math.Clamp(Environment.ProcessorCount, 2, 16);
 
     internal static int Execute(Options options, TextWriter error)
     {
@@ -83,10 +98,18 @@ internal static class ConvertCommand
             throw new UsageException("-o backing_file and data_file: not supported by convert");
         }
 
-        if (options.Workers < 1)
+        int workers = options.Workers ?? (options.OutputFormat == "qcow2" ? DefaultQcow2Workers : DefaultRawWorkers);
+        if (workers < 1)
         {
             throw new UsageException($"-m {options.Workers}: must be at least 1");
         }
+
+        if (!CacheModes.Contains(options.Cache))
+        {
+            throw new UsageException($"-t {options.Cache}: invalid cache mode ({string.Join(", ", CacheModes)})");
+        }
+
+        bool flushToDisk = options.Cache != "unsafe";
 
         if (string.Equals(Path.GetFullPath(options.Source), Path.GetFullPath(options.Destination),
             OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
@@ -109,7 +132,8 @@ internal static class ConvertCommand
             var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
             try
             {
-                Qcow2Converter.Run(disk, options.Destination, create!, options.Compress, bar is null ? null : bar.Report);
+                Qcow2Converter.Run(disk, options.Destination, create!, options.Compress, workers, flushToDisk,
+                    bar is null ? null : bar.Report);
             }
             catch
             {
@@ -127,7 +151,12 @@ internal static class ConvertCommand
             {
                 var converter = new RawConverter(disk, destination, ChunkSize);
                 var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
-                converter.Run(options.Workers, bar is null ? null : bar.Report);
+                converter.Run(workers, bar is null ? null : bar.Report);
+                if (flushToDisk)
+                {
+                    RandomAccess.FlushToDisk(destination);
+                }
+
                 bar?.Finish();
             }
             catch

@@ -23,6 +23,9 @@ internal sealed class RefcountManager
     private readonly List<(long Cluster, long Delta)> _deferred = [];
     private long _freeHint;
 
+    /// <summary>Runs found free but not counted yet (innermost last): new refcount blocks must stay out of them.</summary>
+    private readonly List<(long Start, long End)> _reserved = [];
+
     /// <summary>Where the next compressed cluster may start inside the last host cluster used for them; 0: none.</summary>
     private long _freeByteOffset;
 
@@ -139,10 +142,7 @@ internal sealed class RefcountManager
     public long Allocate(int count)
     {
         long start = FindFree(count, out long firstFree);
-        for (int i = 0; i < count; i++)
-        {
-            Update(start + i, 1);
-        }
+        Claim(start, count);
 
         // Keep "every cluster below the hint is in use" true and the hint as high as that allows: otherwise each
         // allocation rescans every cluster from the last freed one (or from 0 on a fresh image), O(n^2) in total.
@@ -155,6 +155,44 @@ internal sealed class RefcountManager
             _freeHint = Math.Max(_freeHint, firstFree);
         }
 
+        return start << _clusterBits;
+    }
+
+    /// <summary>
+    /// Allocates the first free cluster and as many of the clusters after it as are free, up to
+    /// <paramref name="maxCount"/>, each with refcount 1; returns the host offset and the run's length in
+    /// <paramref name="count"/>. Unlike <see cref="Allocate"/> it never skips free space to find a longer run, so it
+    /// works for any length (a run stops at the refcount block heading the next block's range) and leaves no gaps.
+    /// </summary>
+    public long AllocateRun(int maxCount, out int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
+        long start = FindFree(1, out _);
+        // A range without a block gets it at its first cluster before the run starts, so the run stays contiguous.
+        BlockFor(start);
+        if (Get(start) != 0)
+        {
+            start = FindFree(1, out _);
+        }
+
+        Claim(start, 1);
+        count = 1;
+        while (count < maxCount)
+        {
+            long next = start + count;
+            // A new block for the next range takes that range's first cluster: create it before asking.
+            BlockFor(next);
+            if (Get(next) != 0)
+            {
+                break;
+            }
+
+            Update(next, 1);
+            count++;
+        }
+
+        // Everything below the first free cluster was in use, and the run is now.
+        _freeHint = Math.Max(_freeHint, start + count);
         return start << _clusterBits;
     }
 
@@ -216,28 +254,62 @@ internal sealed class RefcountManager
         return offset;
     }
 
-    /// <summary>First fit from the hint; <paramref name="firstFree"/> is the first free cluster the scan met.</summary>
-    private long FindFree(int count, out long firstFree)
+    /// <summary>
+    /// Gives a free run refcount 1. The blocks counting it are created first, while the run is reserved, so that
+    /// none of them is placed inside it.
+    /// </summary>
+    private void Claim(long start, int count)
     {
-        // A new refcount block takes the first cluster of the range it counts, so no free run is ever longer than
-        // one block's range: refuse clearly rather than scan forever (tables this large need bigger clusters).
-        if (count >= 1L << _perBlockBits)
+        _reserved.Add((start, start + count));
+        try
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
-                $"{_file.Path}: cannot allocate {count} contiguous clusters with {ClusterSize}-byte clusters and {1 << _order}-bit refcounts; " +
-                "an image this large needs larger clusters");
+            for (long range = start >> _perBlockBits; range <= (start + count - 1) >> _perBlockBits; range++)
+            {
+                BlockFor(range << _perBlockBits);
+            }
+        }
+        finally
+        {
+            _reserved.RemoveAt(_reserved.Count - 1);
         }
 
+        for (int i = 0; i < count; i++)
+        {
+            Update(start + i, 1);
+        }
+    }
+
+    /// <summary>The end of the reservation holding <paramref name="cluster"/>, or -1 when it is not reserved.</summary>
+    private long ReservedUntil(long cluster)
+    {
+        foreach (var (start, end) in _reserved)
+        {
+            if (cluster >= start && cluster < end)
+            {
+                return end;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// First fit from the hint; <paramref name="firstFree"/> is the first free cluster the scan met. A range
+    /// without a refcount block is all free, and runs may cross ranges: <see cref="Claim"/> then places the
+    /// missing blocks outside the run. Clusters reserved by an allocation in progress are not free.
+    /// </summary>
+    private long FindFree(int count, out long firstFree)
+    {
         long cluster = _freeHint;
         int run = 0;
         firstFree = -1;
         while (true)
         {
-            long index = cluster >> _perBlockBits;
-            if (index >= Table.Length || Table[index] == 0)
+            if (ReservedUntil(cluster) is var end and >= 0)
             {
-                // Create the block that will count this cluster first: it takes the first cluster of its range.
-                BlockFor(cluster);
+                run = 0;
+                cluster = end;
+                continue;
             }
 
             if (Get(cluster) == 0)
@@ -272,21 +344,80 @@ internal sealed class RefcountManager
 
         if (Table[index] == 0)
         {
-            // No block yet: nothing in its range is allocated, so the block can describe itself from its first
-            // cluster (QEMU places new blocks the same way when the range is empty).
-            long blockCluster = index << _perBlockBits;
-            var fresh = new RefcountBlock(blockCluster << _clusterBits, new byte[ClusterSize]) { Dirty = true };
-            _blocks.Add(fresh.Offset, fresh);
-            Table[index] = (ulong)fresh.Offset;
-            TableDirty = true;
-            RefcountEntries.Set(fresh.Data, _order, 0, 1);
-            if (blockCluster == _freeHint)
-            {
-                _freeHint++;
-            }
+            CreateBlock(index);
         }
 
         return LoadBlock((long)(Table[index] & ~511UL));
+    }
+
+    /// <summary>
+    /// Creates the block for a range nothing in which is allocated yet. It goes to the range's first cluster that
+    /// no allocation in progress has reserved, describing itself there (QEMU places new blocks the same way); only
+    /// when a reserved run covers the whole range does it go to a free cluster elsewhere, counted by that
+    /// cluster's own block.
+    /// </summary>
+    private void CreateBlock(long index)
+    {
+        long rangeStart = index << _perBlockBits;
+        long rangeEnd = rangeStart + (1L << _perBlockBits);
+        long home = rangeStart;
+        while (home < rangeEnd && ReservedUntil(home) is var end and >= 0)
+        {
+            home = end;
+        }
+
+        bool inOwnRange = home < rangeEnd;
+        if (!inOwnRange)
+        {
+            home = FreeClusterOutside(index);
+        }
+
+        var fresh = new RefcountBlock(home << _clusterBits, new byte[ClusterSize]) { Dirty = true };
+        _blocks.Add(fresh.Offset, fresh);
+        Table[index] = (ulong)fresh.Offset;
+        TableDirty = true;
+        if (inOwnRange)
+        {
+            RefcountEntries.Set(fresh.Data, _order, (int)(home - rangeStart), 1);
+        }
+        else
+        {
+            Update(home, 1);
+        }
+
+        if (home == _freeHint)
+        {
+            _freeHint++;
+        }
+    }
+
+    /// <summary>
+    /// A free, unreserved cluster outside range <paramref name="index"/> whose own block exists (created here when
+    /// its range has none; such a block always finds room in its own range, so this never recurses further).
+    /// </summary>
+    private long FreeClusterOutside(long index)
+    {
+        long cluster = _freeHint;
+        while (true)
+        {
+            if (ReservedUntil(cluster) is var end and >= 0)
+            {
+                cluster = end;
+                continue;
+            }
+
+            long range = cluster >> _perBlockBits;
+            if (range != index)
+            {
+                BlockFor(cluster);
+                if (Get(cluster) == 0 && ReservedUntil(cluster) < 0)
+                {
+                    return cluster;
+                }
+            }
+
+            cluster++;
+        }
     }
 
     /// <summary>
