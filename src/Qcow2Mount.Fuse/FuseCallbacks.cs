@@ -51,6 +51,11 @@ internal static unsafe class FuseCallbacks
             connection->MaxRead = FuseMount.MaxReadSize;
             connection->MaxWrite = FuseMount.MaxRequestSize;
             connection->MaxReadahead = FuseMount.MaxRequestSize;
+            // The kernel keeps at most max_background readahead requests queued (default 12) and skips readahead
+            // once congestion_threshold (9) are outstanding: a multi-megabyte window of 512 KiB requests would
+            // stall on that, so allow several windows. The kernel caps both for unprivileged mounts.
+            connection->MaxBackground = FuseMount.MaxBackgroundRequests;
+            connection->CongestionThreshold = FuseMount.MaxBackgroundRequests * 3 / 4;
             config->UseIno = 1;
             config->NullPathOk = 1;
             config->DirectIo = 0;

@@ -21,6 +21,9 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     /// </summary>
     internal const uint MaxReadSize = 512 << 10;
 
+    /// <summary>Asynchronous (readahead) requests the kernel may queue at once.</summary>
+    internal const uint MaxBackgroundRequests = 64;
+
     private readonly MountOptions _options;
     private readonly Action<string>? _log;
     private readonly TaskCompletionSource _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -73,7 +73,7 @@ public sealed record MountOptions
     /// </summary>
     public bool ZeroCopyReads { get; init; } = true;
 
-    public const int DefaultReadaheadBytes = 4 << 20;
+    public const int DefaultReadaheadBytes = 8 << 20;
 
     /// <summary>How long <see cref="IMountedFileSystem.Unmount"/> and mounting wait for the file system to stop or start.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -113,6 +113,8 @@ internal struct FuseConnInfo
     [FieldOffset(16)] public uint MaxReadahead;
     [FieldOffset(20)] public uint Capable;
     [FieldOffset(24)] public uint Want;
+    [FieldOffset(28)] public uint MaxBackground;
+    [FieldOffset(32)] public uint CongestionThreshold;
 
     /// <summary>FUSE_CAP_SPLICE_WRITE: libfuse may splice reply data from descriptors into /dev/fuse.</summary>
     public const uint SpliceWrite = 1u << 7;
