@@ -15,11 +15,14 @@ public sealed record ServiceLaunchOptions
     /// <summary>Its arguments, e.g. <c>["serve", "--Service:Detached=true"]</c>.</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
 
+    /// <summary>Environment variables set for the service (on top of the caller's).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>How long the new service may take to answer.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>
-    /// Starts <c>serve</c> of the program this process runs: <see cref="Environment.ProcessPath"/>, plus the entry
+    /// Starts <c>serve</c> of the program this process runs: <see cref="System.Environment.ProcessPath"/>, plus the entry
     /// assembly when that is the <c>dotnet</c> host (<c>dotnet qcow2mount.dll</c>). The service is told to detach
     /// (its own session, no console logging) and, for a non-default <paramref name="endpoint"/>, where to listen.
     /// <paramref name="serviceArguments"/> are appended (configuration overrides such as <c>--Qcow2:L2CacheBytes=...</c>).
@@ -27,7 +30,7 @@ public sealed record ServiceLaunchOptions
     public static ServiceLaunchOptions ForCurrentProcess(ControlEndpoint? endpoint = null, IEnumerable<string>? serviceArguments = null)
     {
         endpoint ??= ControlEndpoint.Default;
-        string processPath = Environment.ProcessPath ?? throw new InvalidOperationException("The path of the running program is unknown.");
+        string processPath = System.Environment.ProcessPath ?? throw new InvalidOperationException("The path of the running program is unknown.");
         var arguments = new List<string>();
         if (Path.GetFileNameWithoutExtension(processPath).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
             && Assembly.GetEntryAssembly()?.Location is { Length: > 0 } entry)
@@ -38,7 +41,16 @@ public sealed record ServiceLaunchOptions
         arguments.Add("serve");
         arguments.AddRange(ServeArguments(endpoint));
         arguments.AddRange(serviceArguments ?? []);
-        return new ServiceLaunchOptions { Endpoint = endpoint, FileName = processPath, Arguments = arguments };
+        // The service runs for hours and serves reads from its first second: compile each method once, fully
+        // optimized (or use its ReadyToRun code), instead of tiering up in the background during the first large
+        // reads of a mount. A caller's own DOTNET_TieredCompilation setting wins.
+        var environment = new Dictionary<string, string>();
+        if (System.Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") is null)
+        {
+            environment["DOTNET_TieredCompilation"] = "0";
+        }
+
+        return new ServiceLaunchOptions { Endpoint = endpoint, FileName = processPath, Arguments = arguments, Environment = environment };
     }
 
     /// <summary>The arguments <c>serve</c> needs to run detached on <paramref name="endpoint"/>.</summary>
@@ -93,6 +105,11 @@ public static class ServiceLauncher
         foreach (string argument in options.Arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in options.Environment)
+        {
+            start.Environment[name] = value;
         }
 
         using var process = Process.Start(start)

@@ -104,6 +104,13 @@ public sealed partial class Qcow2Image
         while (!data.IsEmpty)
         {
             int inCluster = (int)_geometry.OffsetInCluster(offset);
+            if (inCluster == 0 && data.Length >= 2 * clusterSize && OverwriteRunInPlace(offset, data) is > 0 and int done)
+            {
+                offset += done;
+                data = data[done..];
+                continue;
+            }
+
             int n = Math.Min(data.Length, clusterSize - inCluster);
             long cluster = offset >> _geometry.ClusterBits;
             lock (_stripes[cluster & (StripeCount - 1)])
@@ -154,29 +161,104 @@ public sealed partial class Qcow2Image
     /// <summary>Fast path: the cluster is ours alone and every touched subcluster is allocated.</summary>
     private bool TryOverwriteInPlace(long guest, ReadOnlySpan<byte> data)
     {
+        int inCluster = (int)_geometry.OffsetInCluster(guest);
+        long host = InPlaceHost(guest, inCluster, data.Length);
+        if (host < 0)
+        {
+            return false;
+        }
+
+        WriteData(host + inCluster, data);
+        return true;
+    }
+
+    /// <summary>
+    /// Whole clusters from cluster-aligned <paramref name="guest"/> that can each be overwritten in place and lie
+    /// back to back on the host go out as one write, as QEMU issues one request where we would issue one per
+    /// cluster (a 1 MiB overwrite was 16 writes). Holds the stripe locks of every cluster it may cover, taken in
+    /// stripe order so that two runs can never wait on each other. Returns the bytes written, 0 when the first
+    /// cluster needs the general path.
+    /// </summary>
+    private int OverwriteRunInPlace(long guest, ReadOnlySpan<byte> data)
+    {
+        var g = _geometry;
+        int wanted = Math.Min(Math.Min(data.Length >> g.ClusterBits, MaxRunClusters), g.L2Entries - g.L2Index(guest));
+        if (wanted < 2)
+        {
+            return 0;
+        }
+
+        long first = guest >> g.ClusterBits;
+        Span<int> stripes = stackalloc int[wanted];
+        for (int i = 0; i < wanted; i++)
+        {
+            stripes[i] = (int)((first + i) & (StripeCount - 1));
+        }
+
+        stripes.Sort();
+        foreach (int stripe in stripes)
+        {
+            _stripes[stripe].Enter();
+        }
+
+        try
+        {
+            long host = InPlaceHost(guest, 0, g.ClusterSize);
+            if (host < 0)
+            {
+                return 0;
+            }
+
+            int run = 1;
+            while (run < wanted && InPlaceHost(guest + ((long)run << g.ClusterBits), 0, g.ClusterSize) == host + ((long)run << g.ClusterBits))
+            {
+                run++;
+            }
+
+            WriteData(host, data[..(run << g.ClusterBits)]);
+            return run << g.ClusterBits;
+        }
+        finally
+        {
+            foreach (int stripe in stripes)
+            {
+                _stripes[stripe].Exit();
+            }
+        }
+    }
+
+    /// <summary>Most clusters one in-place run covers (and stripe locks it holds).</summary>
+    private const int MaxRunClusters = 32;
+
+    /// <summary>
+    /// The host offset of <paramref name="guest"/>'s cluster when <paramref name="length"/> bytes at
+    /// <paramref name="inCluster"/> can be written there in place (the cluster is ours alone and every touched
+    /// subcluster allocated); -1 when not. The caller holds the cluster's stripe lock.
+    /// </summary>
+    private long InPlaceHost(long guest, int inCluster, int length)
+    {
         long l1Index = _geometry.L1Index(guest);
         if (l1Index >= _map.L1.Length || (Volatile.Read(ref _map.L1[l1Index]) & L1Entry.Copied) == 0)
         {
-            return false;
+            return -1;
         }
 
         var table = _map.GetL2(l1Index);
         if (table is null)
         {
-            return false;
+            return -1;
         }
 
         int index = _geometry.L2Index(guest);
-        int inCluster = (int)_geometry.OffsetInCluster(guest);
         ulong entry;
         if (_geometry.Extended)
         {
             ulong bitmap = Volatile.Read(ref table.Words[(index * 2) + 1]);
             entry = Volatile.Read(ref table.Words[index * 2]);
-            ulong wanted = SubclusterMask(inCluster, data.Length);
+            ulong wanted = SubclusterMask(inCluster, length);
             if ((bitmap & wanted) != wanted)
             {
-                return false;
+                return -1;
             }
         }
         else
@@ -184,17 +266,11 @@ public sealed partial class Qcow2Image
             entry = Volatile.Read(ref table.Words[index]);
             if (L2Entry.IsZero(entry))
             {
-                return false;
+                return -1;
             }
         }
 
-        if (!L2Entry.IsCopied(entry) || !L2Entry.HasHostCluster(entry, HasDataFile))
-        {
-            return false;
-        }
-
-        WriteData((long)L2Entry.HostOffset(entry) + inCluster, data);
-        return true;
+        return L2Entry.IsCopied(entry) && L2Entry.HasHostCluster(entry, HasDataFile) ? (long)L2Entry.HostOffset(entry) : -1;
     }
 
     /// <summary>Bitmap bits (allocation half) of the subclusters touched by a range inside one cluster.</summary>
