@@ -83,7 +83,12 @@ internal static class WriteBenchmark
                         Interlocked.CompareExchange(ref failure, e, null);
                     }
 
-                    roundDone.SignalAndWait();
+                    // After the last round there is nothing to wait for: a thread that finished early would only
+                    // spin in the barrier, taking a CPU from the threads still writing.
+                    if (round < roundCount - 1)
+                    {
+                        roundDone.SignalAndWait();
+                    }
                 }
             })
             { IsBackground = true, Name = $"bench-{i}" };
