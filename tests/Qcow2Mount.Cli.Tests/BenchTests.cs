@@ -5,13 +5,13 @@ namespace Qcow2Mount.Cli.Tests;
 [TestFixture]
 public sealed class BenchTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
 
     [OneTimeSetUp]
     public void CreateImages()
     {
         QemuImg.RequireInstalled();
-        _dir = new TempDirectory();
+        _dir = new TempDir("cli");
         QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "b.qcow2", "4M");
         QemuImg.Io(_dir.Path, "b.qcow2", "write -P 1 0 1M", "write -c -P 2 2M 64k");
     }
@@ -25,7 +25,7 @@ public sealed class BenchTests
     [TestCase("-c", "100", "-t", "none", "-n")]
     public void Prints_the_lines_of_qemu_img_bench(params string[] options)
     {
-        var ours = CliRunner.Run(["bench", .. options, _dir["b.qcow2"]]).Succeeded().Output.Split(Environment.NewLine);
+        var ours = CliRunner.Run(["bench", .. options, _dir.Combine("b.qcow2")]).Succeeded().Output.Split(Environment.NewLine);
         var qemu = QemuImg.Img(_dir.Path, ["bench", .. options, "b.qcow2"]).Split('\n');
         if (ours[0].StartsWith("Note:", StringComparison.Ordinal))
         {
@@ -40,14 +40,14 @@ public sealed class BenchTests
     [Test]
     public void Quiet_keeps_only_qemu_img_lines()
     {
-        var lines = CliRunner.Run("bench", "-q", "-c", "10", _dir["b.qcow2"]).Succeeded().Output.TrimEnd().Split(Environment.NewLine);
+        var lines = CliRunner.Run("bench", "-q", "-c", "10", _dir.Combine("b.qcow2")).Succeeded().Output.TrimEnd().Split(Environment.NewLine);
         Assert.That(lines, Has.Length.EqualTo(2));
     }
 
     [Test]
     public void Random_offsets_run()
     {
-        var result = CliRunner.Run("bench", "--random", "-c", "1000", "-d", "4", _dir["b.qcow2"]).Succeeded();
+        var result = CliRunner.Run("bench", "--random", "-c", "1000", "-d", "4", _dir.Combine("b.qcow2")).Succeeded();
         Assert.That(result.Output, Does.Contain("random offsets, aligned to 4096"));
     }
 
@@ -58,11 +58,11 @@ public sealed class BenchTests
     public void Write_test_prints_qemu_img_lines_and_leaves_a_clean_image(params string[] options)
     {
         // 64 MiB: no run wraps around the end, where the installed qemu-img may wrap by the older rule.
-        using var dir = new TempDirectory();
+        using var dir = new TempDir("cli");
         QemuImg.Img(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "ours.qcow2", "64M");
         QemuImg.Img(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "qemu.qcow2", "64M");
 
-        var ours = CliRunner.Run(["bench", "-w", .. options, dir["ours.qcow2"]]).Succeeded().Output.TrimEnd().Split(Environment.NewLine);
+        var ours = CliRunner.Run(["bench", "-w", .. options, dir.Combine("ours.qcow2")]).Succeeded().Output.TrimEnd().Split(Environment.NewLine);
         var qemu = QemuImg.Img(dir.Path, ["bench", "-w", .. options, "qemu.qcow2"]).TrimEnd().Split('\n');
 
         // Same announcement lines (the flush line included), then the timing and our rates.
@@ -76,9 +76,9 @@ public sealed class BenchTests
     [Test]
     public void Write_test_overwrites_an_allocated_image()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir("cli");
         QemuImg.Img(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on,preallocation=metadata", "w.qcow2", "4M");
-        CliRunner.Run("bench", "-w", "-c", "3000", "-d", "16", "--pattern", "255", dir["w.qcow2"]).Succeeded();
+        CliRunner.Run("bench", "-w", "-c", "3000", "-d", "16", "--pattern", "255", dir.Combine("w.qcow2")).Succeeded();
         QemuImg.Img(dir.Path, "check", "w.qcow2");
         // Offsets wrap modulo (size - 4 KiB): every block but the last is written.
         QemuImg.Io(dir.Path, "w.qcow2", "read -P 255 0 4190208", "read -P 0 4190208 4096");
@@ -96,7 +96,7 @@ public sealed class BenchTests
     [TestCase("-o 4M", 12)]
     public void Refuses(string option, int exitCode)
     {
-        var result = CliRunner.Run(["bench", .. option.Split(' '), _dir["b.qcow2"]]);
+        var result = CliRunner.Run(["bench", .. option.Split(' '), _dir.Combine("b.qcow2")]);
         Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.Error);
         Assert.That(result.Error, Does.StartWith("qcow2mount: ").And.Not.Contain(" at "));
     }

@@ -7,13 +7,13 @@ namespace Qcow2Mount.Cli.Tests;
 [TestFixture]
 public sealed class CompressResizeTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
 
     [OneTimeSetUp]
     public void CreateSource()
     {
         QemuImg.RequireInstalled();
-        _dir = new TempDirectory();
+        _dir = new TempDir("cli");
         // 9 MiB + 1000 bytes (not a multiple of 512): text, random, zero and repeated-block stretches.
         var raw = new byte[(9 << 20) + 1000];
         var random = new Random(7);
@@ -39,7 +39,7 @@ public sealed class CompressResizeTests
         }
 
         raw[^1] = 0xee;
-        File.WriteAllBytes(_dir["mixed.raw"], raw);
+        File.WriteAllBytes(_dir.Combine("mixed.raw"), raw);
     }
 
     [OneTimeTearDown]
@@ -53,9 +53,9 @@ public sealed class CompressResizeTests
     [TestCase("zstd", "2M")]
     public void Compressed_convert_is_clean_equal_and_reads_back(string type, string clusterSize)
     {
-        string output = _dir[$"c-{type}-{clusterSize}.qcow2"];
+        string output = _dir.Combine($"c-{type}-{clusterSize}.qcow2");
         CliRunner.Run("convert", "-f", "raw", "-O", "qcow2", "-c", "-o", $"compression_type={type},cluster_size={clusterSize}",
-            _dir["mixed.raw"], output).Succeeded();
+            _dir.Combine("mixed.raw"), output).Succeeded();
 
         using var check = JsonDocument.Parse(QemuImg.Img(_dir.Path, "check", "--output=json", output));
         Assert.That(check.RootElement.GetProperty("compressed-clusters").GetInt64(), Is.GreaterThan(0));
@@ -66,9 +66,9 @@ public sealed class CompressResizeTests
         Assert.That(info.RootElement.GetProperty("format-specific").GetProperty("data").GetProperty("compression-type").GetString(), Is.EqualTo(type));
 
         // Our reader, through our own convert back to raw.
-        CliRunner.Run("convert", output, _dir["back.raw"]).Succeeded();
-        var original = File.ReadAllBytes(_dir["mixed.raw"]);
-        var back = File.ReadAllBytes(_dir["back.raw"]);
+        CliRunner.Run("convert", output, _dir.Combine("back.raw")).Succeeded();
+        var original = File.ReadAllBytes(_dir.Combine("mixed.raw"));
+        var back = File.ReadAllBytes(_dir.Combine("back.raw"));
         Assert.That(back.AsSpan(0, original.Length).SequenceEqual(original), Is.True);
         Assert.That(back.AsSpan(original.Length).IndexOfAnyExcept((byte)0), Is.EqualTo(-1));
 
@@ -90,18 +90,18 @@ public sealed class CompressResizeTests
     [Test]
     public void Compressed_output_is_smaller_than_plain_output()
     {
-        CliRunner.Run("convert", "-O", "qcow2", _dir["mixed.raw"], _dir["plain.qcow2"]).Succeeded();
-        CliRunner.Run("convert", "-O", "qcow2", "-c", _dir["mixed.raw"], _dir["small.qcow2"]).Succeeded();
-        Assert.That(new FileInfo(_dir["small.qcow2"]).Length, Is.LessThan(new FileInfo(_dir["plain.qcow2"]).Length * 3 / 4));
+        CliRunner.Run("convert", "-O", "qcow2", _dir.Combine("mixed.raw"), _dir.Combine("plain.qcow2")).Succeeded();
+        CliRunner.Run("convert", "-O", "qcow2", "-c", _dir.Combine("mixed.raw"), _dir.Combine("small.qcow2")).Succeeded();
+        Assert.That(new FileInfo(_dir.Combine("small.qcow2")).Length, Is.LessThan(new FileInfo(_dir.Combine("plain.qcow2")).Length * 3 / 4));
         QemuImg.Img(_dir.Path, "compare", "plain.qcow2", "small.qcow2");
     }
 
     [Test]
     public void Compress_without_qcow2_output_is_a_usage_error()
     {
-        Assert.That(CliRunner.Run("convert", "-c", _dir["mixed.raw"], _dir["x.raw"]).ExitCode, Is.EqualTo(1));
-        Assert.That(CliRunner.Run("convert", "-O", "qcow2", "-o", "nonsense=1", _dir["mixed.raw"], _dir["x.qcow2"]).ExitCode, Is.EqualTo(1));
-        Assert.That(File.Exists(_dir["x.qcow2"]), Is.False);
+        Assert.That(CliRunner.Run("convert", "-c", _dir.Combine("mixed.raw"), _dir.Combine("x.raw")).ExitCode, Is.EqualTo(1));
+        Assert.That(CliRunner.Run("convert", "-O", "qcow2", "-o", "nonsense=1", _dir.Combine("mixed.raw"), _dir.Combine("x.qcow2")).ExitCode, Is.EqualTo(1));
+        Assert.That(File.Exists(_dir.Combine("x.qcow2")), Is.False);
     }
 
     [TestCase("64M", 64L << 20)]
@@ -109,7 +109,7 @@ public sealed class CompressResizeTests
     [TestCase("5000001", 5000192)]
     public void Resize_grows_like_qemu_img_resize(string size, long expected)
     {
-        string image = _dir["grow.qcow2"];
+        string image = _dir.Combine("grow.qcow2");
         QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", "grow.qcow2", "1M");
         QemuImg.Io(_dir.Path, "grow.qcow2", "write -P 0x3c 0 1M");
         var result = CliRunner.Run("resize", image, size).Succeeded();
@@ -126,11 +126,11 @@ public sealed class CompressResizeTests
     public void Resize_refuses_to_shrink()
     {
         QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "shrink.qcow2", "4M");
-        var result = CliRunner.Run("resize", _dir["shrink.qcow2"], "1M");
+        var result = CliRunner.Run("resize", _dir.Combine("shrink.qcow2"), "1M");
         Assert.That(result.ExitCode, Is.EqualTo(12), result.Error);
         Assert.That(result.Error, Does.Contain("shrink"));
         using var info = JsonDocument.Parse(QemuImg.Img(_dir.Path, "info", "--output=json", "shrink.qcow2"));
         Assert.That(info.RootElement.GetProperty("virtual-size").GetInt64(), Is.EqualTo(4 << 20));
-        Assert.That(CliRunner.Run("resize", _dir["shrink.qcow2"], "lots").ExitCode, Is.EqualTo(1));
+        Assert.That(CliRunner.Run("resize", _dir.Combine("shrink.qcow2"), "lots").ExitCode, Is.EqualTo(1));
     }
 }

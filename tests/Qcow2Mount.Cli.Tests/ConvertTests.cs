@@ -6,13 +6,13 @@ namespace Qcow2Mount.Cli.Tests;
 [TestFixture]
 public sealed class ConvertTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
 
     [OneTimeSetUp]
     public void CreateImages()
     {
         QemuImg.RequireInstalled();
-        _dir = new TempDirectory();
+        _dir = new TempDir("cli");
         string d = _dir.Path;
 
         // Odd size (not a multiple of the 4 MiB chunk or the cluster) with data, explicit zeros, compressed
@@ -42,9 +42,9 @@ public sealed class ConvertTests
     [TestCase("overlay.qcow2")]
     public void Output_is_identical_to_qemu_img_and_as_sparse(string image)
     {
-        string ours = _dir[image + ".ours.raw"], theirs = _dir[image + ".qemu.raw"];
+        string ours = _dir.Combine(image + ".ours.raw"), theirs = _dir.Combine(image + ".qemu.raw");
         QemuImg.Img(_dir.Path, "convert", "-O", "raw", image, theirs);
-        CliRunner.Run("convert", _dir[image], ours, "-O", "raw").Succeeded();
+        CliRunner.Run("convert", _dir.Combine(image), ours, "-O", "raw").Succeeded();
 
         Assert.That(File.ReadAllBytes(ours), Is.EqualTo(File.ReadAllBytes(theirs)));
         // Same data ranges as qemu-img's output; st_blocks may differ by an extent-tree block or two, because
@@ -57,25 +57,25 @@ public sealed class ConvertTests
     [Test]
     public void Snapshot_is_converted_instead_of_the_active_layer()
     {
-        string ours = _dir["snap.ours.raw"], theirs = _dir["snap.qemu.raw"];
+        string ours = _dir.Combine("snap.ours.raw"), theirs = _dir.Combine("snap.qemu.raw");
         QemuImg.Img(_dir.Path, "convert", "-l", "before", "-O", "raw", "plain.qcow2", theirs);
-        CliRunner.Run("convert", "--snapshot", "before", _dir["plain.qcow2"], ours).Succeeded();
+        CliRunner.Run("convert", "--snapshot", "before", _dir.Combine("plain.qcow2"), ours).Succeeded();
         Assert.That(File.ReadAllBytes(ours), Is.EqualTo(File.ReadAllBytes(theirs)));
     }
 
     [Test]
     public void One_worker_gives_the_same_bytes()
     {
-        string many = _dir["m8.raw"], one = _dir["m1.raw"];
-        CliRunner.Run("convert", "-m", "8", _dir["zstd.qcow2"], many).Succeeded();
-        CliRunner.Run("convert", "-m", "1", _dir["zstd.qcow2"], one).Succeeded();
+        string many = _dir.Combine("m8.raw"), one = _dir.Combine("m1.raw");
+        CliRunner.Run("convert", "-m", "8", _dir.Combine("zstd.qcow2"), many).Succeeded();
+        CliRunner.Run("convert", "-m", "1", _dir.Combine("zstd.qcow2"), one).Succeeded();
         Assert.That(File.ReadAllBytes(one), Is.EqualTo(File.ReadAllBytes(many)));
     }
 
     [Test]
     public void Progress_bar_is_drawn_on_stderr_when_forced()
     {
-        var result = CliRunner.Run("convert", "-p", _dir["plain.qcow2"], _dir["p.raw"]).Succeeded();
+        var result = CliRunner.Run("convert", "-p", _dir.Combine("plain.qcow2"), _dir.Combine("p.raw")).Succeeded();
         Assert.That(result.Error, Does.Contain("100.0%"));
         Assert.That(result.Output, Is.Empty);
     }
@@ -83,7 +83,7 @@ public sealed class ConvertTests
     [Test]
     public void No_progress_bar_when_not_asked_and_not_a_terminal()
     {
-        var result = CliRunner.Run("convert", _dir["plain.qcow2"], _dir["np.raw"]).Succeeded();
+        var result = CliRunner.Run("convert", _dir.Combine("plain.qcow2"), _dir.Combine("np.raw")).Succeeded();
         Assert.That(result.Error, Is.Empty);
     }
 
@@ -92,33 +92,33 @@ public sealed class ConvertTests
     [TestCase("overlay.qcow2")]
     public void Qcow2_output_passes_check_and_compares_equal(string source)
     {
-        CliRunner.Run("convert", "-O", "qcow2", _dir[source], _dir["out.qcow2"]).Succeeded();
+        CliRunner.Run("convert", "-O", "qcow2", _dir.Combine(source), _dir.Combine("out.qcow2")).Succeeded();
         QemuImg.Img(_dir.Path, "check", "out.qcow2");
         QemuImg.Img(_dir.Path, "compare", source, "out.qcow2");
-        File.Delete(_dir["out.qcow2"]);
+        File.Delete(_dir.Combine("out.qcow2"));
     }
 
     [Test]
     public void Unknown_output_format_is_a_usage_error()
     {
-        var result = CliRunner.Run("convert", "-O", "vmdk", _dir["plain.qcow2"], _dir["out.vmdk"]);
+        var result = CliRunner.Run("convert", "-O", "vmdk", _dir.Combine("plain.qcow2"), _dir.Combine("out.vmdk"));
         Assert.That(result.ExitCode, Is.EqualTo(1));
     }
 
     [Test]
     public void Unknown_snapshot_leaves_an_existing_destination_alone()
     {
-        File.WriteAllText(_dir["keep.raw"], "keep me");
-        var result = CliRunner.Run("convert", "--snapshot", "nope", _dir["plain.qcow2"], _dir["keep.raw"]);
+        File.WriteAllText(_dir.Combine("keep.raw"), "keep me");
+        var result = CliRunner.Run("convert", "--snapshot", "nope", _dir.Combine("plain.qcow2"), _dir.Combine("keep.raw"));
         Assert.That(result.ExitCode, Is.EqualTo(11));
-        Assert.That(File.ReadAllText(_dir["keep.raw"]), Is.EqualTo("keep me"));
+        Assert.That(File.ReadAllText(_dir.Combine("keep.raw")), Is.EqualTo("keep me"));
     }
 
     [Test]
     public void Converting_onto_the_source_is_refused()
     {
-        var result = CliRunner.Run("convert", _dir["plain.qcow2"], _dir["plain.qcow2"]);
+        var result = CliRunner.Run("convert", _dir.Combine("plain.qcow2"), _dir.Combine("plain.qcow2"));
         Assert.That(result.ExitCode, Is.EqualTo(1));
-        Assert.That(new FileInfo(_dir["plain.qcow2"]).Length, Is.GreaterThan(0));
+        Assert.That(new FileInfo(_dir.Combine("plain.qcow2")).Length, Is.GreaterThan(0));
     }
 }

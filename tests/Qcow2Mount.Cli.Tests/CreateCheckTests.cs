@@ -13,10 +13,10 @@ public sealed class CreateCheckTests
     [TestCase("32M", "-o", "extended_l2=on,compression_type=zstd")]
     public void Created_images_pass_qemu_img_check(params string[] args)
     {
-        using var dir = new TempDirectory();
-        CliRunner.Run(["create", dir["new.qcow2"], .. args]).Succeeded();
-        QemuImg.Img(dir.Path, "check", dir["new.qcow2"]);
-        var ours = CliRunner.Run("check", dir["new.qcow2"]);
+        using var dir = new TempDir("cli");
+        CliRunner.Run(["create", dir.Combine("new.qcow2"), .. args]).Succeeded();
+        QemuImg.Img(dir.Path, "check", dir.Combine("new.qcow2"));
+        var ours = CliRunner.Run("check", dir.Combine("new.qcow2"));
         Assert.That(ours.ExitCode, Is.Zero, ours.Output + ours.Error);
         Assert.That(ours.Output, Does.Contain("No errors were found on the image."));
     }
@@ -24,12 +24,12 @@ public sealed class CreateCheckTests
     [Test]
     public void Create_refuses_an_existing_file_and_unknown_options()
     {
-        using var dir = new TempDirectory();
-        File.WriteAllText(dir["taken.qcow2"], "keep me");
-        var taken = CliRunner.Run("create", dir["taken.qcow2"], "1M");
+        using var dir = new TempDir("cli");
+        File.WriteAllText(dir.Combine("taken.qcow2"), "keep me");
+        var taken = CliRunner.Run("create", dir.Combine("taken.qcow2"), "1M");
         Assert.That(taken.ExitCode, Is.Not.Zero);
-        Assert.That(File.ReadAllText(dir["taken.qcow2"]), Is.EqualTo("keep me"));
-        var unknown = CliRunner.Run("create", dir["x.qcow2"], "1M", "-o", "bogus=1");
+        Assert.That(File.ReadAllText(dir.Combine("taken.qcow2")), Is.EqualTo("keep me"));
+        var unknown = CliRunner.Run("create", dir.Combine("x.qcow2"), "1M", "-o", "bogus=1");
         Assert.That(unknown.ExitCode, Is.EqualTo(ExitCodes.Usage));
         Assert.That(unknown.Error.Trim(), Does.Not.Contain('\n'));
     }
@@ -37,8 +37,8 @@ public sealed class CreateCheckTests
     [Test]
     public void Check_reports_leaks_with_exit_code_3_and_repair_leaks_fixes_them()
     {
-        using var dir = new TempDirectory();
-        string image = dir["leaky.qcow2"];
+        using var dir = new TempDir("cli");
+        string image = dir.Combine("leaky.qcow2");
         QemuImg.Img(dir.Path, "create", "-f", "qcow2", image, "8M");
         QemuImg.Io(dir.Path, image, "write -P 0x5a 0 1M");
         byte[] bytes = File.ReadAllBytes(image);
@@ -63,8 +63,8 @@ public sealed class CreateCheckTests
     [Test]
     public void Check_progress_bar_goes_to_stderr_and_ends_at_100_percent()
     {
-        using var dir = new TempDirectory();
-        string image = dir["big.qcow2"];
+        using var dir = new TempDir("cli");
+        string image = dir.Combine("big.qcow2");
         QemuImg.Img(dir.Path, "create", "-f", "qcow2", "-o", "cluster_size=4096", image, "256M");
         QemuImg.Io(dir.Path, image, "write -P 1 0 8M", "write -P 2 200M 8M");
         var result = CliRunner.Run("check", "-p", image);

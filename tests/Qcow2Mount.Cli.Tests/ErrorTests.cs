@@ -4,13 +4,13 @@ namespace Qcow2Mount.Cli.Tests;
 [TestFixture]
 public sealed class ErrorTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
 
     [OneTimeSetUp]
     public void CreateFiles()
     {
-        _dir = new TempDirectory();
-        File.WriteAllText(_dir["text.txt"], "this is not a disk image\n");
+        _dir = new TempDir("cli");
+        File.WriteAllText(_dir.Combine("text.txt"), "this is not a disk image\n");
     }
 
     [OneTimeTearDown]
@@ -45,7 +45,7 @@ public sealed class ErrorTests
     {
         QemuImg.RequireInstalled();
         QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "nosnap.qcow2", "1M");
-        var result = CliRunner.Run("convert", "-l", "ghost", _dir["nosnap.qcow2"], _dir["ghost.raw"]);
+        var result = CliRunner.Run("convert", "-l", "ghost", _dir.Combine("nosnap.qcow2"), _dir.Combine("ghost.raw"));
         Assert.That(result.ExitCode, Is.EqualTo(11));
         Assert.That(result.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
         Assert.That(result.Error, Does.Contain("ghost"));

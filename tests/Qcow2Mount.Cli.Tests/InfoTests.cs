@@ -6,13 +6,13 @@ namespace Qcow2Mount.Cli.Tests;
 [TestFixture]
 public sealed class InfoTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
 
     [OneTimeSetUp]
     public void CreateImages()
     {
         QemuImg.RequireInstalled();
-        _dir = new TempDirectory();
+        _dir = new TempDir("cli");
         string d = _dir.Path;
 
         QemuImg.Img(d, "create", "-q", "-f", "qcow2", "plain.qcow2", "64M");
@@ -35,20 +35,20 @@ public sealed class InfoTests
         QemuImg.Io(d, "datafile-raw.qcow2", "write -P 5 0 128k");
         QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-o", "data_file=data.bin", "datafile.qcow2", "4M");
 
-        File.Copy(_dir["plain.qcow2"], _dir["dirty.qcow2"]);
-        SetIncompatibleBits(_dir["dirty.qcow2"], 0x1);
-        File.Copy(_dir["plain.qcow2"], _dir["corrupt.qcow2"]);
-        SetIncompatibleBits(_dir["corrupt.qcow2"], 0x2);
+        File.Copy(_dir.Combine("plain.qcow2"), _dir.Combine("dirty.qcow2"));
+        SetIncompatibleBits(_dir.Combine("dirty.qcow2"), 0x1);
+        File.Copy(_dir.Combine("plain.qcow2"), _dir.Combine("corrupt.qcow2"));
+        SetIncompatibleBits(_dir.Combine("corrupt.qcow2"), 0x2);
 
         // A chain across folders, named relatively: raw <- qcow2 with snapshots <- qcow2.
-        Directory.CreateDirectory(_dir["sub"]);
+        Directory.CreateDirectory(_dir.Combine("sub"));
         QemuImg.Img(d, "create", "-q", "-f", "raw", "sub/base.raw", "16M");
         QemuImg.Io(d, "sub/base.raw", "write -P 1 0 1M");
         QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", "sub/mid.qcow2", "32M");
         QemuImg.Img(d, "snapshot", "-c", "s1", "sub/mid.qcow2");
         QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "sub/mid.qcow2", "-F", "qcow2", "top.qcow2");
         QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "plain.qcow2", "-F", "qcow2", "unnamed-format.qcow2");
-        HideBackingFormat(_dir["unnamed-format.qcow2"]);
+        HideBackingFormat(_dir.Combine("unnamed-format.qcow2"));
     }
 
     [OneTimeTearDown]
@@ -78,7 +78,7 @@ public sealed class InfoTests
 
     [Test]
     public void Absolute_names_give_absolute_backing_paths() =>
-        AssertSameJson(_dir.Path, ["info", "--json", "--backing-chain", _dir["top.qcow2"]], ["info", "--output=json", "--backing-chain", _dir["top.qcow2"]]);
+        AssertSameJson(_dir.Path, ["info", "--json", "--backing-chain", _dir.Combine("top.qcow2")], ["info", "--output=json", "--backing-chain", _dir.Combine("top.qcow2")]);
 
     [Test]
     public void Info_works_when_the_backing_file_is_missing()
@@ -90,14 +90,14 @@ public sealed class InfoTests
     [Test]
     public void Snapshot_option_describes_the_snapshot_view()
     {
-        var json = JsonNode.Parse(CliRunner.Run("info", "--json", "--snapshot", "first", _dir["plain.qcow2"]).Succeeded().Output)!;
+        var json = JsonNode.Parse(CliRunner.Run("info", "--json", "--snapshot", "first", _dir.Combine("plain.qcow2")).Succeeded().Output)!;
         Assert.That((long)json["virtual-size"]!, Is.EqualTo(64L << 20));
     }
 
     [Test]
     public void Snapshot_option_with_an_unknown_snapshot_fails_with_its_own_exit_code()
     {
-        var result = CliRunner.Run("info", "--snapshot", "nope", _dir["plain.qcow2"]);
+        var result = CliRunner.Run("info", "--snapshot", "nope", _dir.Combine("plain.qcow2"));
         Assert.That(result.ExitCode, Is.EqualTo(11));
         Assert.That(result.Error, Does.Contain("nope"));
     }

@@ -10,14 +10,14 @@ namespace Qcow2Mount.Cli.Tests;
 [TestFixture]
 public sealed class Qcow2ConvertTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
     private byte[] _raw = null!;
 
     [OneTimeSetUp]
     public void CreateSource()
     {
         QemuImg.RequireInstalled();
-        _dir = new TempDirectory();
+        _dir = new TempDir("cli");
         // 13 MiB + 1000 bytes: many chunks, the last one short and not a multiple of 512 or of any cluster.
         // 96 KiB stretches of text, random bytes, zeros and mostly-zero blocks; 4..8 MiB, several whole chunks, is zero
         // except for one byte at its very end.
@@ -47,7 +47,7 @@ public sealed class Qcow2ConvertTests
         _raw.AsSpan(4 << 20, 4 << 20).Clear();
         _raw[(8 << 20) - 1] = 0x5a;
         _raw[^1] = 0xee;
-        File.WriteAllBytes(_dir["source.raw"], _raw);
+        File.WriteAllBytes(_dir.Combine("source.raw"), _raw);
     }
 
     [OneTimeTearDown]
@@ -75,8 +75,8 @@ public sealed class Qcow2ConvertTests
 
     private void ConvertAndVerify(string options, bool compress)
     {
-        string output = _dir["out.qcow2"];
-        string[] args = ["convert", "-f", "raw", "-O", "qcow2", "-m", "3", "-o", options, _dir["source.raw"], output];
+        string output = _dir.Combine("out.qcow2");
+        string[] args = ["convert", "-f", "raw", "-O", "qcow2", "-m", "3", "-o", options, _dir.Combine("source.raw"), output];
         CliRunner.Run(compress ? [.. args, "-c"] : args).Succeeded();
 
         using var check = JsonDocument.Parse(QemuImg.Img(_dir.Path, "check", "--output=json", "out.qcow2"));
@@ -102,9 +102,9 @@ public sealed class Qcow2ConvertTests
     {
         // Chunks are prepared out of order but written in guest order: the layout must not depend on scheduling.
         string[] extra = compress ? ["-c", "-o", "compression_type=zstd,cluster_size=4k"] : ["-o", "cluster_size=4k"];
-        CliRunner.Run(["convert", "-f", "raw", "-O", "qcow2", "-m", "1", .. extra, _dir["source.raw"], _dir["one.qcow2"]]).Succeeded();
-        CliRunner.Run(["convert", "-f", "raw", "-O", "qcow2", "-m", "7", .. extra, _dir["source.raw"], _dir["seven.qcow2"]]).Succeeded();
-        Assert.That(File.ReadAllBytes(_dir["seven.qcow2"]), Is.EqualTo(File.ReadAllBytes(_dir["one.qcow2"])));
+        CliRunner.Run(["convert", "-f", "raw", "-O", "qcow2", "-m", "1", .. extra, _dir.Combine("source.raw"), _dir.Combine("one.qcow2")]).Succeeded();
+        CliRunner.Run(["convert", "-f", "raw", "-O", "qcow2", "-m", "7", .. extra, _dir.Combine("source.raw"), _dir.Combine("seven.qcow2")]).Succeeded();
+        Assert.That(File.ReadAllBytes(_dir.Combine("seven.qcow2")), Is.EqualTo(File.ReadAllBytes(_dir.Combine("one.qcow2"))));
         QemuImg.Img(_dir.Path, "compare", "-f", "raw", "-F", "qcow2", "source.raw", "seven.qcow2");
     }
 
@@ -115,7 +115,7 @@ public sealed class Qcow2ConvertTests
         // Block status skips the zero and unallocated ranges of a qcow2 source without reading them.
         QemuImg.Img(_dir.Path, "convert", "-f", "raw", "-O", "qcow2", "-c", "source.raw", "src.qcow2");
         QemuImg.Io(_dir.Path, "src.qcow2", "write -z 1M 3M", "write -z 9M 64k", "write -P 0x42 12M 100k");
-        string[] args = ["convert", "-O", "qcow2", _dir["src.qcow2"], _dir["from-qcow2.qcow2"]];
+        string[] args = ["convert", "-O", "qcow2", _dir.Combine("src.qcow2"), _dir.Combine("from-qcow2.qcow2")];
         CliRunner.Run(compress ? [.. args, "-c"] : args).Succeeded();
         QemuImg.Img(_dir.Path, "check", "from-qcow2.qcow2");
         QemuImg.Img(_dir.Path, "compare", "src.qcow2", "from-qcow2.qcow2");
@@ -124,19 +124,19 @@ public sealed class Qcow2ConvertTests
     [Test]
     public void Cache_mode_writeback_gives_the_same_image()
     {
-        CliRunner.Run("convert", "-f", "raw", "-O", "qcow2", "-t", "writeback", _dir["source.raw"], _dir["wb.qcow2"]).Succeeded();
-        CliRunner.Run("convert", "-f", "raw", "-O", "qcow2", _dir["source.raw"], _dir["unsafe.qcow2"]).Succeeded();
-        Assert.That(File.ReadAllBytes(_dir["wb.qcow2"]), Is.EqualTo(File.ReadAllBytes(_dir["unsafe.qcow2"])));
-        CliRunner.Run("convert", "-f", "raw", "-t", "writeback", _dir["source.raw"], _dir["wb.raw"]).Succeeded();
-        Assert.That(File.ReadAllBytes(_dir["wb.raw"]), Is.EqualTo(_raw));
+        CliRunner.Run("convert", "-f", "raw", "-O", "qcow2", "-t", "writeback", _dir.Combine("source.raw"), _dir.Combine("wb.qcow2")).Succeeded();
+        CliRunner.Run("convert", "-f", "raw", "-O", "qcow2", _dir.Combine("source.raw"), _dir.Combine("unsafe.qcow2")).Succeeded();
+        Assert.That(File.ReadAllBytes(_dir.Combine("wb.qcow2")), Is.EqualTo(File.ReadAllBytes(_dir.Combine("unsafe.qcow2"))));
+        CliRunner.Run("convert", "-f", "raw", "-t", "writeback", _dir.Combine("source.raw"), _dir.Combine("wb.raw")).Succeeded();
+        Assert.That(File.ReadAllBytes(_dir.Combine("wb.raw")), Is.EqualTo(_raw));
     }
 
     [Test]
     public void Unknown_cache_mode_is_a_usage_error()
     {
-        var result = CliRunner.Run("convert", "-f", "raw", "-O", "qcow2", "-t", "sometimes", _dir["source.raw"], _dir["bad.qcow2"]);
+        var result = CliRunner.Run("convert", "-f", "raw", "-O", "qcow2", "-t", "sometimes", _dir.Combine("source.raw"), _dir.Combine("bad.qcow2"));
         Assert.That(result.ExitCode, Is.EqualTo(1));
-        Assert.That(File.Exists(_dir["bad.qcow2"]), Is.False);
+        Assert.That(File.Exists(_dir.Combine("bad.qcow2")), Is.False);
     }
 
     private static int ClusterSize(string options)

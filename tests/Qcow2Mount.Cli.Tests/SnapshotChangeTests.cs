@@ -7,13 +7,13 @@ namespace Qcow2Mount.Cli.Tests;
 [TestFixture]
 public sealed class SnapshotChangeTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
 
     [SetUp]
     public void CreateImage()
     {
         QemuImg.RequireInstalled();
-        _dir = new TempDirectory();
+        _dir = new TempDir("cli");
         QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "disk.qcow2", "8M");
         QemuImg.Io(_dir.Path, "disk.qcow2", "write -P 1 0 128k");
     }
@@ -24,13 +24,13 @@ public sealed class SnapshotChangeTests
     [Test]
     public void Create_then_apply_reverts_later_writes_and_qemu_img_agrees()
     {
-        var created = CliRunner.Run("snapshot", "create", _dir["disk.qcow2"], "clean").Succeeded();
-        Assert.That(created.Output.Trim(), Is.EqualTo($"Created snapshot 'clean' (id 1) in {_dir["disk.qcow2"]}"));
+        var created = CliRunner.Run("snapshot", "create", _dir.Combine("disk.qcow2"), "clean").Succeeded();
+        Assert.That(created.Output.Trim(), Is.EqualTo($"Created snapshot 'clean' (id 1) in {_dir.Combine("disk.qcow2")}"));
         Assert.That(SnapshotNames(), Is.EqualTo(new[] { "clean" }));
 
         QemuImg.Io(_dir.Path, "disk.qcow2", "write -P 2 0 64k");
-        var applied = CliRunner.Run("snapshot", "apply", _dir["disk.qcow2"], "clean").Succeeded();
-        Assert.That(applied.Output.Trim(), Is.EqualTo($"Applied snapshot 'clean' (id 1) in {_dir["disk.qcow2"]}"));
+        var applied = CliRunner.Run("snapshot", "apply", _dir.Combine("disk.qcow2"), "clean").Succeeded();
+        Assert.That(applied.Output.Trim(), Is.EqualTo($"Applied snapshot 'clean' (id 1) in {_dir.Combine("disk.qcow2")}"));
         Assert.That(QemuImg.Io(_dir.Path, "disk.qcow2", "read -P 1 0 128k"), Does.Not.Contain("Pattern verification failed"));
         Assert.That(QemuImg.Img(_dir.Path, "check", "disk.qcow2"), Does.Contain("No errors were found"));
     }
@@ -40,9 +40,9 @@ public sealed class SnapshotChangeTests
     {
         QemuImg.Img(_dir.Path, "snapshot", "-c", "first", "disk.qcow2");
         QemuImg.Img(_dir.Path, "snapshot", "-c", "second", "disk.qcow2");
-        Assert.That(CliRunner.Run("snapshot", "delete", _dir["disk.qcow2"], "second").Succeeded().Output,
+        Assert.That(CliRunner.Run("snapshot", "delete", _dir.Combine("disk.qcow2"), "second").Succeeded().Output,
             Does.StartWith("Deleted snapshot 'second' (id 2)"));
-        Assert.That(CliRunner.Run("snapshot", "delete", _dir["disk.qcow2"], "1").Succeeded().Output,
+        Assert.That(CliRunner.Run("snapshot", "delete", _dir.Combine("disk.qcow2"), "1").Succeeded().Output,
             Does.StartWith("Deleted snapshot 'first' (id 1)"));
         Assert.That(SnapshotNames(), Is.Empty);
         Assert.That(QemuImg.Img(_dir.Path, "check", "disk.qcow2"), Does.Contain("No errors were found"));
@@ -51,7 +51,7 @@ public sealed class SnapshotChangeTests
     [Test]
     public void Unknown_snapshot_fails_with_the_snapshot_not_found_exit_code()
     {
-        var result = CliRunner.Run("snapshot", "apply", _dir["disk.qcow2"], "missing");
+        var result = CliRunner.Run("snapshot", "apply", _dir.Combine("disk.qcow2"), "missing");
         Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.For(Qcow2ErrorCode.SnapshotNotFound)));
         Assert.That(result.Error, Does.Contain("missing"));
     }
@@ -59,8 +59,8 @@ public sealed class SnapshotChangeTests
     [Test]
     public void Duplicate_name_is_refused_and_the_image_is_unchanged()
     {
-        CliRunner.Run("snapshot", "create", _dir["disk.qcow2"], "x").Succeeded();
-        var again = CliRunner.Run("snapshot", "create", _dir["disk.qcow2"], "x");
+        CliRunner.Run("snapshot", "create", _dir.Combine("disk.qcow2"), "x").Succeeded();
+        var again = CliRunner.Run("snapshot", "create", _dir.Combine("disk.qcow2"), "x");
         Assert.That(again.ExitCode, Is.EqualTo(ExitCodes.For(Qcow2ErrorCode.InvalidArgument)), again.Error);
         Assert.That(again.Error, Does.Contain("already exists"));
         Assert.That(SnapshotNames(), Is.EqualTo(new[] { "x" }));

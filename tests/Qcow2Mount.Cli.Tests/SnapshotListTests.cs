@@ -5,13 +5,13 @@ namespace Qcow2Mount.Cli.Tests;
 [TestFixture]
 public sealed class SnapshotListTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
 
     [OneTimeSetUp]
     public void CreateImages()
     {
         QemuImg.RequireInstalled();
-        _dir = new TempDirectory();
+        _dir = new TempDir("cli");
         QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "snaps.qcow2", "8M");
         QemuImg.Img(_dir.Path, "snapshot", "-c", "first", "snaps.qcow2");
         QemuImg.Io(_dir.Path, "snaps.qcow2", "write -P 1 0 64k");
@@ -24,13 +24,13 @@ public sealed class SnapshotListTests
 
     [Test]
     public void Text_matches_qemu_img_snapshot_l() =>
-        Assert.That(CliRunner.Run("snapshot", "list", _dir["snaps.qcow2"]).Succeeded().Output,
+        Assert.That(CliRunner.Run("snapshot", "list", _dir.Combine("snaps.qcow2")).Succeeded().Output,
             Is.EqualTo(QemuImg.Img(_dir.Path, "snapshot", "-l", "snaps.qcow2")));
 
     [Test]
     public void Json_is_the_snapshots_array_of_qemu_img_info()
     {
-        var ours = JsonNode.Parse(CliRunner.Run("snapshot", "list", "--json", _dir["snaps.qcow2"]).Succeeded().Output);
+        var ours = JsonNode.Parse(CliRunner.Run("snapshot", "list", "--json", _dir.Combine("snaps.qcow2")).Succeeded().Output);
         var qemu = JsonNode.Parse(QemuImg.Img(_dir.Path, "info", "--output=json", "snaps.qcow2"))!["snapshots"];
         Assert.That(JsonNode.DeepEquals(ours, qemu), Is.True, ours?.ToJsonString());
         Assert.That(ours!.AsArray(), Has.Count.EqualTo(2));
@@ -39,8 +39,8 @@ public sealed class SnapshotListTests
     [Test]
     public void No_snapshots_prints_nothing_like_qemu_img()
     {
-        Assert.That(CliRunner.Run("snapshot", "list", _dir["none.qcow2"]).Succeeded().Output,
+        Assert.That(CliRunner.Run("snapshot", "list", _dir.Combine("none.qcow2")).Succeeded().Output,
             Is.EqualTo(QemuImg.Img(_dir.Path, "snapshot", "-l", "none.qcow2")).And.Empty);
-        Assert.That(CliRunner.Run("snapshot", "list", "--json", _dir["none.qcow2"]).Succeeded().Output.Trim(), Is.EqualTo("[]"));
+        Assert.That(CliRunner.Run("snapshot", "list", "--json", _dir.Combine("none.qcow2")).Succeeded().Output.Trim(), Is.EqualTo("[]"));
     }
 }

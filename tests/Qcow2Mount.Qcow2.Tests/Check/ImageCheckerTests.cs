@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Check;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Format;
@@ -69,7 +70,7 @@ public class ImageCheckerTests
         yield return new("compressed zstd, 4K clusters", (dir, img) => BuildCompressed(dir, img, "compression_type=zstd,cluster_size=4096"));
         yield return new("backing", (dir, img) =>
         {
-            string baseImage = dir.File("base.qcow2");
+            string baseImage = dir.Combine("base.qcow2");
             Create(baseImage, "");
             QemuTools.QemuIoWrite(baseImage, "write -P 0x44 0 4M");
             Create(img, "", backing: "base.qcow2");
@@ -100,7 +101,7 @@ public class ImageCheckerTests
 
     private static void BuildCompressed(TempDir dir, string img, string options)
     {
-        string raw = dir.File("src.raw");
+        string raw = dir.Combine("src.raw");
         var data = new byte[2 << 20];
         for (int i = 0; i < data.Length; i++)
         {
@@ -123,8 +124,8 @@ public class ImageCheckerTests
     [TestCaseSource(nameof(CleanScenarios))]
     public void Counts_match_qemu_img_check_on_clean_images(Scenario s)
     {
-        using var dir = new TempDir();
-        string img = dir.File("check.qcow2");
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("check.qcow2");
         s.Build(dir, img);
         var qemu = QemuTools.Check(img);
         Assert.That(qemu.ExitCode, Is.Zero, qemu.Stderr);
@@ -175,8 +176,8 @@ public class ImageCheckerTests
     [TestCaseSource(nameof(Damages))]
     public void Damage_is_counted_like_qemu_img_and_repaired(Damage damage)
     {
-        using var dir = new TempDir();
-        string img = dir.File("check.qcow2");
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("check.qcow2");
         BuildSnapshots(img, "");
         var guestBefore = QemuTools.ReadGuest(img, dir.Path);
         damage.Apply(new Layout(img));
@@ -206,8 +207,8 @@ public class ImageCheckerTests
     [TestCaseSource(nameof(Damages))]
     public void Repair_leaks_fixes_leak_only_images_and_only_those(Damage damage)
     {
-        using var dir = new TempDir();
-        string img = dir.File("check.qcow2");
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("check.qcow2");
         BuildSnapshots(img, "");
         damage.Apply(new Layout(img));
         var result = ImageChecker.Repair(img, RepairMode.Leaks);
@@ -228,8 +229,8 @@ public class ImageCheckerTests
     [Test]
     public void Dirty_lazy_refcount_image_after_a_crash_is_repaired_and_marked_clean()
     {
-        using var dir = new TempDir();
-        string img = dir.File("check.qcow2");
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("check.qcow2");
         Create(img, "lazy_refcounts=on");
         QemuTools.QemuIoWrite(img, "write -P 0x11 0 128k");
         // qemu-io's abort leaves the dirty bit set and the refcounts behind, as a crash would.
@@ -253,8 +254,8 @@ public class ImageCheckerTests
     [Test]
     public void Stale_bitmaps_extension_without_the_autoclear_bit_leaks_like_qemu_says()
     {
-        using var dir = new TempDir();
-        string img = dir.File("check.qcow2");
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("check.qcow2");
         Create(img, "");
         QemuTools.Ok(QemuTools.QemuImg, "bitmap", "--add", img, "b0");
         var layout = new Layout(img);
@@ -267,8 +268,8 @@ public class ImageCheckerTests
     [Test]
     public void Repair_refuses_a_read_only_file()
     {
-        using var dir = new TempDir();
-        string img = dir.File("a.qcow2");
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("a.qcow2");
         ImageCreator.Create(img, new CreateOptions { Size = 1 << 20 });
         using var file = HostFile.Open(img, writable: false);
         var e = Assert.Throws<Qcow2Exception>(() => ImageChecker.Repair(file, RepairMode.All));
@@ -278,8 +279,8 @@ public class ImageCheckerTests
     [Test]
     public void Images_with_more_clusters_than_the_limit_are_refused_with_a_check_error()
     {
-        using var dir = new TempDir();
-        string img = dir.File("a.qcow2");
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("a.qcow2");
         ImageCreator.Create(img, new CreateOptions { Size = 1 << 20, ClusterSize = 512 });
         var result = ImageChecker.Check(img, new CheckOptions { MaxTrackedClusters = 2 });
         Assert.That(result.ExitCode, Is.EqualTo(1));
@@ -316,8 +317,8 @@ public class ImageCheckerTests
     [TestCaseSource(nameof(Hostile))]
     public void Hostile_images_give_errors_in_bounded_time_and_repair_does_not_crash(Action<Layout> damage)
     {
-        using var dir = new TempDir();
-        string img = dir.File("check.qcow2");
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("check.qcow2");
         BuildSnapshots(img, "");
         damage(new Layout(img));
         var result = Run(img, () => ImageChecker.Check(img));
@@ -332,12 +333,12 @@ public class ImageCheckerTests
     [Test]
     public void Random_metadata_corruption_never_crashes_the_checker()
     {
-        using var dir = new TempDir();
-        string pristine = dir.File("pristine.qcow2");
+        using var dir = new TempDir("engine");
+        string pristine = dir.Combine("pristine.qcow2");
         BuildSnapshots(pristine, "cluster_size=4096");
         var original = File.ReadAllBytes(pristine);
         var random = new Random(1234);
-        string img = dir.File("fuzz.qcow2");
+        string img = dir.Combine("fuzz.qcow2");
         for (int round = 0; round < 150; round++)
         {
             var bytes = (byte[])original.Clone();

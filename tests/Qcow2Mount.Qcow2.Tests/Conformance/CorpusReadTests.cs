@@ -154,7 +154,7 @@ public class CorpusReadTests
     public void Writable_images_never_map()
     {
         var e = Corpus.Get("v3-c64k");
-        using var dir = new Qcow2Mount.TestSupport.TempDir("map");
+        using var dir = new TempDir("map");
         string copy = Path.Combine(dir.Path, "w.qcow2");
         File.Copy(e.ImagePath, copy);
         using var image = Qcow2Image.Open(copy, new Qcow2OpenOptions { Writable = true });

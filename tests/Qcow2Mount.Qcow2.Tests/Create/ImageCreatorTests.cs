@@ -1,5 +1,6 @@
 using System.Text.Json;
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Format;
 
@@ -56,9 +57,9 @@ public class ImageCreatorTests
     [TestCaseSource(nameof(Cases))]
     public void Created_image_is_clean_reads_like_qemus_and_takes_writes(Case c)
     {
-        using var dir = new TempDir();
-        string ours = dir.File("ours.qcow2"), theirs = dir.File("theirs.qcow2");
-        string baseImage = dir.File("base.qcow2");
+        using var dir = new TempDir("engine");
+        string ours = dir.Combine("ours.qcow2"), theirs = dir.Combine("theirs.qcow2");
+        string baseImage = dir.Combine("base.qcow2");
         QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", baseImage, "6M");
         QemuTools.QemuIoWrite(baseImage, "write -P 0x11 0 6M");
 
@@ -89,7 +90,7 @@ public class ImageCreatorTests
             Is.EqualTo(options.BackingFormat is null ? null : Optional(theirInfo, "backing-filename-format")));
         if (options.DataFile is not null)
         {
-            Assert.That(new FileInfo(dir.File("ours.data")).Length, Is.EqualTo(new FileInfo(dir.File("theirs.data")).Length), "data file size");
+            Assert.That(new FileInfo(dir.Combine("ours.data")).Length, Is.EqualTo(new FileInfo(dir.Combine("theirs.data")).Length), "data file size");
         }
 
         long virtualSize = ourInfo.GetProperty("virtual-size").GetInt64();
@@ -152,10 +153,10 @@ public class ImageCreatorTests
     [Test]
     public void Backing_without_a_size_takes_the_backing_files_size()
     {
-        using var dir = new TempDir();
-        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "raw", dir.File("base.raw"), "3M");
-        ImageCreator.Create(dir.File("top.qcow2"), new CreateOptions { BackingFile = "base.raw", BackingFormat = "raw" });
-        using var image = Qcow2Image.Open(dir.File("top.qcow2"));
+        using var dir = new TempDir("engine");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "raw", dir.Combine("base.raw"), "3M");
+        ImageCreator.Create(dir.Combine("top.qcow2"), new CreateOptions { BackingFile = "base.raw", BackingFormat = "raw" });
+        using var image = Qcow2Image.Open(dir.Combine("top.qcow2"));
         Assert.That(image.Length, Is.EqualTo(3L << 20));
         Assert.That(image.BackingFile, Is.EqualTo("base.raw"));
         Assert.That(image.BackingFormat, Is.EqualTo("raw"));
@@ -164,18 +165,18 @@ public class ImageCreatorTests
     [Test]
     public void Size_is_rounded_up_to_512_bytes()
     {
-        using var dir = new TempDir();
-        ImageCreator.Create(dir.File("a.qcow2"), new CreateOptions { Size = 1001 });
-        using var image = Qcow2Image.Open(dir.File("a.qcow2"));
+        using var dir = new TempDir("engine");
+        ImageCreator.Create(dir.Combine("a.qcow2"), new CreateOptions { Size = 1001 });
+        using var image = Qcow2Image.Open(dir.Combine("a.qcow2"));
         Assert.That(image.Length, Is.EqualTo(1024));
     }
 
     [Test]
     public void Feature_name_table_lists_qemus_names()
     {
-        using var dir = new TempDir();
-        ImageCreator.Create(dir.File("a.qcow2"), new CreateOptions { Size = 1 << 20 });
-        using var image = Qcow2Image.Open(dir.File("a.qcow2"));
+        using var dir = new TempDir("engine");
+        ImageCreator.Create(dir.Combine("a.qcow2"), new CreateOptions { Size = 1 << 20 });
+        using var image = Qcow2Image.Open(dir.Combine("a.qcow2"));
         Assert.That(image.Extensions.FeatureNames.Select(f => f.Name), Is.EqualTo(new[]
         {
             "dirty bit", "corrupt bit", "external data file", "compression type", "extended L2 entries", "lazy refcounts", "bitmaps",
@@ -187,8 +188,8 @@ public class ImageCreatorTests
     [Test]
     public void Existing_file_is_refused_unless_overwrite_is_set()
     {
-        using var dir = new TempDir();
-        string path = dir.File("a.qcow2");
+        using var dir = new TempDir("engine");
+        string path = dir.Combine("a.qcow2");
         File.WriteAllText(path, "precious");
         var e = Assert.Throws<Qcow2Exception>(() => ImageCreator.Create(path, new CreateOptions { Size = 1 << 20 }));
         Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.InvalidArgument));
@@ -224,8 +225,8 @@ public class ImageCreatorTests
     [TestCaseSource(nameof(InvalidOptions))]
     public void Invalid_options_are_refused_with_a_clear_message(CreateOptions options, string expected)
     {
-        using var dir = new TempDir();
-        string path = dir.File("a.qcow2");
+        using var dir = new TempDir("engine");
+        string path = dir.Combine("a.qcow2");
         var e = Assert.Throws<Qcow2Exception>(() => ImageCreator.Create(path, options));
         Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.InvalidArgument));
         Assert.That(e.Message, Does.Contain(expected));

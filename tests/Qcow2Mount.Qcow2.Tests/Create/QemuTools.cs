@@ -121,28 +121,3 @@ internal static class QemuTools
 
 internal sealed record QemuCheck(int ExitCode, int Corruptions, int Leaks, int CheckErrors, long AllocatedClusters, long TotalClusters,
     long FragmentedClusters, long CompressedClusters, long ImageEndOffset, string Stderr);
-
-/// <summary>A temporary folder per test, removed afterwards.</summary>
-public sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "qcow2mount-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-}

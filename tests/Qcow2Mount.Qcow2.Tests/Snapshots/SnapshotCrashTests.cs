@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Check;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Format;
@@ -35,7 +36,7 @@ public sealed class SnapshotCrashTests
     public void Every_crash_point_keeps_snapshots_intact_and_shared_clusters_unowned(bool lazy, FaultInjectingFile.CrashKind kind)
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snapcrash");
+        using var dir = new TempDir("snapcrash");
         string template = dir.Combine("template.qcow2");
         ImageCreator.Create(template, new CreateOptions { Size = Size, ClusterSize = 4096 });
         byte[] pristine = File.ReadAllBytes(template);
@@ -81,7 +82,7 @@ public sealed class SnapshotCrashTests
     [Test]
     public void A_snapshot_operation_that_fails_half_way_leaves_the_instance_read_only()
     {
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snapcrash");
+        using var dir = new TempDir("snapcrash");
         string template = dir.Combine("template.qcow2");
         ImageCreator.Create(template, new CreateOptions { Size = Size, ClusterSize = 4096 });
         var file = new FaultInjectingFile("fail.qcow2", File.ReadAllBytes(template));

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Tests.Writes;
 using static Qcow2Mount.Qcow2.Tests.Snapshots.SnapshotOracle;
@@ -39,7 +40,7 @@ public sealed class SnapshotDifferentialTests
     public void Random_operations_and_snapshots_match_the_model(Case c)
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snapdiff");
+        using var dir = new TempDir("snapdiff");
         string image = dir.Combine("image.qcow2");
         int seed = c.Name.Aggregate(17, (h, ch) => unchecked((h * 31) + ch)) & 0x7FFFFFFF;
         TestContext.Out.WriteLine($"seed {seed}");

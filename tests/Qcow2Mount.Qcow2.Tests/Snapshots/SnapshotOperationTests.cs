@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Create;
 using static Qcow2Mount.Qcow2.Tests.Snapshots.SnapshotOracle;
 
@@ -20,7 +21,7 @@ public sealed class SnapshotOperationTests
     public void Snapshot_created_by_us_keeps_its_view_while_we_write(SnapshotFormat format)
     {
         _ = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snap");
+        using var dir = new TempDir("snap");
         string image = dir.Combine("image.qcow2");
         var before = CreateImage(dir.Path, image, format, seed: 1);
         var active = (byte[])before.Clone();
@@ -45,7 +46,7 @@ public sealed class SnapshotOperationTests
     public void Qemu_snapshots_deleted_in_the_middle_and_applied_by_us(SnapshotFormat format)
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snap");
+        using var dir = new TempDir("snap");
         string image = dir.Combine("image.qcow2");
         var model = CreateImage(dir.Path, image, format, seed: 3);
         var views = new Dictionary<string, byte[]>();
@@ -98,7 +99,7 @@ public sealed class SnapshotOperationTests
     public void Snapshots_made_by_us_are_applied_and_deleted_by_qemu_img(SnapshotFormat format)
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snap");
+        using var dir = new TempDir("snap");
         string image = dir.Combine("image.qcow2");
         var first = CreateImage(dir.Path, image, format, seed: 5);
         var second = (byte[])first.Clone();
@@ -128,7 +129,7 @@ public sealed class SnapshotOperationTests
     public void Ids_follow_the_largest_numeric_id_and_entries_match_what_qemu_img_writes()
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snap");
+        using var dir = new TempDir("snap");
         string image = dir.Combine("image.qcow2");
         QemuTools.Ok(qemuImg, "create", "-q", "-f", "qcow2", image, "4M");
         QemuTools.Ok(qemuImg, "snapshot", "-c", "q1", image);
@@ -159,7 +160,7 @@ public sealed class SnapshotOperationTests
     public void Apply_takes_the_snapshots_disk_size_and_l1_table()
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snap");
+        using var dir = new TempDir("snap");
         string image = dir.Combine("image.qcow2");
         QemuTools.Ok(qemuImg, "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", image, "1M");
         var small = new byte[1 << 20];
@@ -193,7 +194,7 @@ public sealed class SnapshotOperationTests
     public void Refuses_duplicates_unknown_names_read_only_images_and_external_data_files()
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snap");
+        using var dir = new TempDir("snap");
         string image = dir.Combine("image.qcow2");
         QemuTools.Ok(qemuImg, "create", "-q", "-f", "qcow2", image, "4M");
         using (var disk = Qcow2Image.Open(image, s_writable))
@@ -231,7 +232,7 @@ public sealed class SnapshotOperationTests
     public void Narrow_refcounts_refuse_the_snapshot_that_would_overflow_like_qemu_img(int refcountBits, int fitting)
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snap");
+        using var dir = new TempDir("snap");
         string ours = dir.Combine("ours.qcow2"), theirs = dir.Combine("theirs.qcow2");
         foreach (string image in new[] { ours, theirs })
         {
@@ -264,7 +265,7 @@ public sealed class SnapshotOperationTests
     [Test]
     public void Writes_in_flight_on_other_threads_never_reach_a_snapshot_half_way()
     {
-        using var dir = new Qcow2Mount.TestSupport.TempDir("snap");
+        using var dir = new TempDir("snap");
         string image = dir.Combine("image.qcow2");
         ImageCreator.Create(image, new CreateOptions { Size = DiskSize, ClusterSize = 4096 });
         using (var disk = Qcow2Image.Open(image, s_writable))

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Create;
 
 namespace Qcow2Mount.Qcow2.Tests.Writes;
@@ -15,7 +16,7 @@ public sealed class ConcurrencyTests
     [TestCase(false)]
     public void Writers_sharing_clusters_and_busy_readers_lose_nothing(bool lazy)
     {
-        using var dir = new Qcow2Mount.TestSupport.TempDir("concurrency");
+        using var dir = new TempDir("concurrency");
         string image = dir.Combine("c.qcow2");
         const int cluster = 4096, clusters = 2048, writers = 4, sector = cluster / writers;
         ImageCreator.Create(image, new CreateOptions { Size = (long)cluster * clusters, ClusterSize = cluster });

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Check;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Storage;
@@ -34,7 +35,7 @@ public sealed class CrashConsistencyTests
     public void Every_crash_point_leaves_flushed_data_and_at_most_leaks(bool lazy, FaultInjectingFile.CrashKind kind, int cluster, int refcountBits)
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("crash");
+        using var dir = new TempDir("crash");
         string template = dir.Combine("template.qcow2");
         ImageCreator.Create(template, new CreateOptions { Size = 2L << 20, ClusterSize = cluster, RefcountBits = refcountBits });
         byte[] pristine = File.ReadAllBytes(template);

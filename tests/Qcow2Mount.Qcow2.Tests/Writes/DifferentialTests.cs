@@ -1,5 +1,6 @@
 using System.Text.Json;
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Create;
 
 
@@ -49,7 +50,7 @@ public sealed class DifferentialTests
     public void Random_operations_match_the_model_and_leave_a_clean_image(Case c)
     {
         string qemuImg = QemuTools.QemuImg;
-        using var dir = new Qcow2Mount.TestSupport.TempDir("diff");
+        using var dir = new TempDir("diff");
         string image = dir.Combine("image.qcow2");
         // A stable seed per case (string.GetHashCode changes every run); QCOW2MOUNT_DIFF_SEED explores others.
         int seed = int.TryParse(Environment.GetEnvironmentVariable("QCOW2MOUNT_DIFF_SEED"), out int s) ? s : StableHash(c.Name);

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Storage;
 
@@ -22,7 +23,7 @@ public class InPlaceRunTests
     /// <summary>A 4 MiB image whose first 2 MiB were written in one go (so its clusters are contiguous), in memory.</summary>
     private static FaultInjectingFile Allocated(bool extendedL2, out byte[] guest)
     {
-        using var dir = new Qcow2Mount.TestSupport.TempDir("inplace");
+        using var dir = new TempDir("inplace");
         string path = dir.Combine("i.qcow2");
         ImageCreator.Create(path, new CreateOptions { Size = 4L << 20, ClusterSize = 65536, ExtendedL2 = extendedL2 });
         guest = new byte[4 << 20];
@@ -71,7 +72,7 @@ public class InPlaceRunTests
     [Test]
     public void A_shared_cluster_in_the_middle_is_copied_on_write_not_overwritten()
     {
-        using var dir = new Qcow2Mount.TestSupport.TempDir("inplace");
+        using var dir = new TempDir("inplace");
         string path = dir.Combine("s.qcow2");
         ImageCreator.Create(path, new CreateOptions { Size = 4L << 20, ClusterSize = 65536 });
         var original = Pattern(1 << 20, 4);

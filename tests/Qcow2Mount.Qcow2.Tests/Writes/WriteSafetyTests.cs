@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 using Qcow2Mount.Qcow2.Format;
 
 namespace Qcow2Mount.Qcow2.Tests.Writes;
@@ -18,8 +19,8 @@ public sealed class WriteSafetyTests
     [Test]
     public void A_data_write_onto_metadata_marks_the_image_corrupt_and_read_only()
     {
-        using var dir = new TempDir();
-        string image = dir.File("overlap.qcow2");
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("overlap.qcow2");
         QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "4M");
         QemuTools.QemuIoWrite(image, "write -P 0x11 0 64k");
 
@@ -54,8 +55,8 @@ public sealed class WriteSafetyTests
     [Test]
     public void Unknown_autoclear_bits_are_cleared_by_a_writable_open_only()
     {
-        using var dir = new TempDir();
-        string image = dir.File("autoclear.qcow2");
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("autoclear.qcow2");
         QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
         byte[] bytes = File.ReadAllBytes(image);
         BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(88), 1UL << 5);
@@ -77,8 +78,8 @@ public sealed class WriteSafetyTests
     [Test]
     public void A_second_writer_is_refused_while_readers_keep_working()
     {
-        using var dir = new TempDir();
-        string image = dir.File("lock.qcow2");
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("lock.qcow2");
         QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
         using var writer = Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true });
         writer.WriteAt(0, new byte[] { 1, 2, 3 });
@@ -95,8 +96,8 @@ public sealed class WriteSafetyTests
     [Test]
     public void A_writable_open_repairs_a_dirty_image_and_a_read_only_open_leaves_it_alone()
     {
-        using var dir = new TempDir();
-        string image = dir.File("dirty.qcow2");
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("dirty.qcow2");
         QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", "-o", "lazy_refcounts=on", image, "8M");
         // qemu-io's abort leaves the image as a crash would: dirty, refcounts behind the L2 tables.
         QemuTools.RunIn(dir.Path, QemuTools.QemuIo, "-f", "qcow2", "-c", "write -P 0x42 0 1M", "-c", "flush", "-c", "abort", image);
