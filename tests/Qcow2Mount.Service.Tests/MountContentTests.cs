@@ -69,6 +69,26 @@ public sealed class MountContentTests
         });
     }
 
+    /// <summary>
+    /// Mount:ZeroCopyReads off: every read is copied through the service (the path writable mounts always take),
+    /// and reads the same bytes as the spliced path above.
+    /// </summary>
+    [TestCase("plain")]
+    [TestCase("backing-chain")]
+    public async Task Disk_raw_has_the_same_bytes_with_zero_copy_reads_off(string kind)
+    {
+        await using var copying = await ServiceSession.StartAsync(adjust: s => s with { Mount = s.Mount with { ZeroCopyReads = false } });
+        using var client = await copying.ConnectAsync();
+        string image = Images.Make(kind, _images);
+        string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("expected.raw")));
+        string mountDir = copying.NewMountDir();
+
+        await client.MountAsync(image, mountDir);
+
+        Assert.That(Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName)), Is.EqualTo(expected));
+        await client.UnmountAsync(mountDir, force: false);
+    }
+
     [Test]
     public async Task Each_internal_snapshot_appears_as_a_raw_file_with_its_bytes()
     {

@@ -37,10 +37,12 @@ internal sealed class ServiceSession : IAsyncDisposable
         Logging = new LoggingSettings { LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning },
     };
 
-    public static async Task<ServiceSession> StartAsync(ServiceSettings? settings = null)
+    /// <param name="settings">The whole settings; default <see cref="SettingsIn"/> the session's folder.</param>
+    /// <param name="adjust">Changes to the default settings (ignored when <paramref name="settings"/> is given).</param>
+    public static async Task<ServiceSession> StartAsync(ServiceSettings? settings = null, Func<ServiceSettings, ServiceSettings>? adjust = null)
     {
         var dir = new TempDir("svc");
-        settings ??= SettingsIn(dir);
+        settings ??= (adjust ?? (s => s))(SettingsIn(dir));
         var host = ServiceHost.Build(settings, new FuseHost(), handleSignals: false);
         await host.StartAsync().ConfigureAwait(false);
         return new ServiceSession(dir, settings, host);
