@@ -32,8 +32,11 @@ public sealed record ServiceLaunchOptions
         endpoint ??= ControlEndpoint.Default;
         string processPath = System.Environment.ProcessPath ?? throw new InvalidOperationException("The path of the running program is unknown.");
         var arguments = new List<string>();
+        // Under the dotnet host the program is an assembly beside this one (a native or single-file build is its
+        // own executable, and has no assembly path to give).
         if (Path.GetFileNameWithoutExtension(processPath).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
-            && Assembly.GetEntryAssembly()?.Location is { Length: > 0 } entry)
+            && Assembly.GetEntryAssembly()?.GetName().Name is { Length: > 0 } name
+            && Path.Combine(AppContext.BaseDirectory, name + ".dll") is var entry && File.Exists(entry))
         {
             arguments.Add(entry);
         }
