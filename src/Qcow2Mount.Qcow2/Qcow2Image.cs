@@ -438,7 +438,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
             return;
         }
 
-        if (_decompressed.TryRead(descriptor.HostOffset, offsetInCluster, destination))
+        if (_decompressed.TryRead(descriptor.HostOffset, offsetInCluster, destination, out int cachedLength))
         {
             return;
         }
@@ -448,7 +448,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
         // cached prefix was too short) inflates all of it, so reading a cluster piece by piece costs at most
         // two inflates. zstd decodes whole blocks (a qcow2 cluster is one block), so it always inflates it all.
         int end = offsetInCluster + destination.Length;
-        int wanted = Header.CompressionType == CompressionType.Deflate && _decompressed.CachedLength(descriptor.HostOffset) == 0
+        int wanted = Header.CompressionType == CompressionType.Deflate && cachedLength == 0
             ? Math.Min(_geometry.ClusterSize, (end + 4095) & ~4095)
             : _geometry.ClusterSize;
         var scratch = t_scratch is { } buffer && buffer.Length >= _geometry.ClusterSize

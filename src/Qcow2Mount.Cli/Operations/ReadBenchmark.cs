@@ -15,6 +15,24 @@ internal sealed record BenchResult(long Requests, long Bytes, TimeSpan Elapsed)
     public double MegabytesPerSecond => Bytes / 1e6 / Math.Max(Elapsed.TotalSeconds, 1e-9);
 }
 
+/// <summary>The first exception of a benchmark's request threads.</summary>
+internal sealed class BenchFailure
+{
+    private Exception? _first;
+
+    public bool Any => Volatile.Read(ref _first) is not null;
+
+    public void Record(Exception exception) => Interlocked.CompareExchange(ref _first, exception, null);
+
+    public void ThrowIfAny()
+    {
+        if (Volatile.Read(ref _first) is { } first)
+        {
+            ExceptionDispatchInfo.Throw(first);
+        }
+    }
+}
+
 /// <summary>
 /// Keeps <see cref="BenchPlan.Depth"/> reads in flight: one thread per slot, each taking the next request index
 /// from a shared counter and reading synchronously into its own buffer, the way a queue of that depth behaves.
@@ -25,6 +43,28 @@ internal static class ReadBenchmark
 
     public static BenchResult Run(IVirtualDisk disk, BenchPlan plan)
     {
+        long length = CheckFirstRequest(disk, plan);
+        long next = -1;
+        var elapsed = RunThreads(plan, new BenchFailure(), prepare: null, (buffer, failure) =>
+        {
+            long index;
+            while (!failure.Any && (index = Interlocked.Increment(ref next)) < plan.Count)
+            {
+                long offset = OffsetOf(index, plan, length);
+                int n = disk.ReadAt(offset, buffer);
+                if (n != buffer.Length)
+                {
+                    throw new Qcow2Exception(Qcow2ErrorCode.Io,
+                        $"failed request: read at offset {offset} returned {n} of {buffer.Length} bytes");
+                }
+            }
+        });
+        return new BenchResult(plan.Count, plan.Count * plan.BufferSize, elapsed);
+    }
+
+    /// <summary>The disk's length, once the first request is known to fit in it.</summary>
+    internal static long CheckFirstRequest(IVirtualDisk disk, BenchPlan plan)
+    {
         long length = disk.Length;
         if (plan.Offset < 0 || plan.Offset > length - plan.BufferSize)
         {
@@ -32,33 +72,33 @@ internal static class ReadBenchmark
                 $"offset {plan.Offset} + buffer size {plan.BufferSize} lies past the end of the image ({length} bytes)");
         }
 
-        long next = -1;
-        Exception? failure = null;
+        return length;
+    }
+
+    /// <summary>
+    /// The harness both tests share: one thread per slot (at most one per request), each with its own buffer
+    /// (<paramref name="prepare"/>d before the clock starts), running <paramref name="body"/> once all may issue
+    /// requests. A body's exception is recorded in <paramref name="failure"/>, which bodies check to stop early;
+    /// the first one is rethrown. Returns the time from the start signal until every slot is done.
+    /// </summary>
+    internal static TimeSpan RunThreads(BenchPlan plan, BenchFailure failure, Action<byte[]>? prepare, Action<byte[], BenchFailure> body)
+    {
         using var start = new ManualResetEventSlim();
-        var threads = new Thread[(int)Math.Clamp(plan.Count, 1, plan.Depth)];
+        var threads = new Thread[SlotCount(plan)];
         for (int i = 0; i < threads.Length; i++)
         {
             threads[i] = new Thread(() =>
             {
                 byte[] buffer = new byte[plan.BufferSize];
+                prepare?.Invoke(buffer);
                 start.Wait();
                 try
                 {
-                    long index;
-                    while (Volatile.Read(ref failure) is null && (index = Interlocked.Increment(ref next)) < plan.Count)
-                    {
-                        long offset = OffsetOf(index, plan, length);
-                        int n = disk.ReadAt(offset, buffer);
-                        if (n != buffer.Length)
-                        {
-                            throw new Qcow2Exception(Qcow2ErrorCode.Io,
-                                $"failed request: read at offset {offset} returned {n} of {buffer.Length} bytes");
-                        }
-                    }
+                    body(buffer, failure);
                 }
                 catch (Exception e)
                 {
-                    Interlocked.CompareExchange(ref failure, e, null);
+                    failure.Record(e);
                 }
             })
             { IsBackground = true, Name = $"bench-{i}" };
@@ -74,13 +114,12 @@ internal static class ReadBenchmark
         }
 
         clock.Stop();
-        if (failure is not null)
-        {
-            ExceptionDispatchInfo.Throw(failure);
-        }
-
-        return new BenchResult(plan.Count, plan.Count * plan.BufferSize, clock.Elapsed);
+        failure.ThrowIfAny();
+        return clock.Elapsed;
     }
+
+    /// <summary>Threads <see cref="RunThreads"/> starts: the depth, but never more than there are requests.</summary>
+    internal static int SlotCount(BenchPlan plan) => (int)Math.Clamp(plan.Count, 1, plan.Depth);
 
     /// <summary>
     /// Offset of request <paramref name="index"/>. Sequential: the first at the start offset, then one step further

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Cli.Operations;
@@ -20,94 +18,64 @@ internal static class WriteBenchmark
 {
     public static BenchResult Run(IVirtualDisk disk, BenchPlan plan, WriteBenchOptions options)
     {
-        long length = disk.Length;
-        if (plan.Offset < 0 || plan.Offset > length - plan.BufferSize)
-        {
-            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument,
-                $"offset {plan.Offset} + buffer size {plan.BufferSize} lies past the end of the image ({length} bytes)");
-        }
-
+        long length = ReadBenchmark.CheckFirstRequest(disk, plan);
         bool rounds = options.FlushInterval > 0 && options.Drain;
         long roundSize = rounds ? options.FlushInterval : Math.Max(plan.Count, 1);
         long roundCount = (plan.Count + roundSize - 1) / roundSize;
         long inRound = -1, completed = 0;
-        Exception? failure = null;
-        int slots = (int)Math.Clamp(plan.Count, 1, plan.Depth);
-        using var start = new ManualResetEventSlim();
+        var failure = new BenchFailure();
 
         // Runs once per round, when every thread has finished its writes: the drained flush, then the next round.
-        using var roundDone = new Barrier(slots, _ =>
+        using var roundDone = new Barrier(ReadBenchmark.SlotCount(plan), _ =>
         {
             try
             {
                 // As qemu-img, the flush after the last request is left to the close, outside the timed run.
                 long done = Interlocked.Read(ref completed);
-                if (rounds && Volatile.Read(ref failure) is null && done % roundSize == 0 && done < plan.Count)
+                if (rounds && !failure.Any && done % roundSize == 0 && done < plan.Count)
                 {
                     disk.Flush();
                 }
             }
             catch (Exception e)
             {
-                Interlocked.CompareExchange(ref failure, e, null);
+                failure.Record(e);
             }
 
             Volatile.Write(ref inRound, -1);
         });
-        var threads = new Thread[slots];
-        for (int i = 0; i < threads.Length; i++)
+        var elapsed = ReadBenchmark.RunThreads(plan, failure, buffer => Array.Fill(buffer, options.Pattern), (buffer, _) =>
         {
-            threads[i] = new Thread(() =>
+            for (long round = 0; round < roundCount; round++)
             {
-                byte[] buffer = new byte[plan.BufferSize];
-                Array.Fill(buffer, options.Pattern);
-                start.Wait();
-                for (long round = 0; round < roundCount; round++)
+                long first = round * roundSize, size = Math.Min(roundSize, plan.Count - first);
+                // A failed write still reaches the barrier below, so the other threads are never left waiting.
+                try
                 {
-                    long first = round * roundSize, size = Math.Min(roundSize, plan.Count - first);
-                    try
+                    long k;
+                    while (!failure.Any && (k = Interlocked.Increment(ref inRound)) < size)
                     {
-                        long k;
-                        while (Volatile.Read(ref failure) is null && (k = Interlocked.Increment(ref inRound)) < size)
+                        disk.WriteAt(ReadBenchmark.OffsetOf(first + k, plan, length), buffer);
+                        long done = Interlocked.Increment(ref completed);
+                        if (!rounds && options.FlushInterval > 0 && done % options.FlushInterval == 0)
                         {
-                            disk.WriteAt(ReadBenchmark.OffsetOf(first + k, plan, length), buffer);
-                            long done = Interlocked.Increment(ref completed);
-                            if (!rounds && options.FlushInterval > 0 && done % options.FlushInterval == 0)
-                            {
-                                disk.Flush();
-                            }
+                            disk.Flush();
                         }
                     }
-                    catch (Exception e)
-                    {
-                        Interlocked.CompareExchange(ref failure, e, null);
-                    }
-
-                    // After the last round there is nothing to wait for: a thread that finished early would only
-                    // spin in the barrier, taking a CPU from the threads still writing.
-                    if (round < roundCount - 1)
-                    {
-                        roundDone.SignalAndWait();
-                    }
                 }
-            })
-            { IsBackground = true, Name = $"bench-{i}" };
-            threads[i].Start();
-        }
+                catch (Exception e)
+                {
+                    failure.Record(e);
+                }
 
-        var clock = Stopwatch.StartNew();
-        start.Set();
-        foreach (var thread in threads)
-        {
-            thread.Join();
-        }
-
-        clock.Stop();
-        if (failure is not null)
-        {
-            ExceptionDispatchInfo.Throw(failure);
-        }
-
-        return new BenchResult(plan.Count, plan.Count * plan.BufferSize, clock.Elapsed);
+                // After the last round there is nothing to wait for: a thread that finished early would only
+                // spin in the barrier, taking a CPU from the threads still writing.
+                if (round < roundCount - 1)
+                {
+                    roundDone.SignalAndWait();
+                }
+            }
+        });
+        return new BenchResult(plan.Count, plan.Count * plan.BufferSize, elapsed);
     }
 }

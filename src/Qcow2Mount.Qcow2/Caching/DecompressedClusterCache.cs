@@ -41,8 +41,13 @@ internal sealed unsafe class DecompressedClusterCache : IDisposable
     /// Copies <paramref name="destination"/>.Length bytes from <paramref name="offset"/> in the cached cluster
     /// <paramref name="key"/>; false when it is not cached or its cached prefix is too short.
     /// </summary>
-    public bool TryRead(long key, int offset, Span<byte> destination)
+    public bool TryRead(long key, int offset, Span<byte> destination) => TryRead(key, offset, destination, out _);
+
+    /// <inheritdoc cref="TryRead(long, int, Span{byte})"/>
+    /// <param name="cachedLength">Bytes of the cluster held (0 when not cached), also on a miss.</param>
+    public bool TryRead(long key, int offset, Span<byte> destination, out int cachedLength)
     {
+        cachedLength = 0;
         if (_shards.Length == 0)
         {
             return false;
@@ -51,7 +56,13 @@ internal sealed unsafe class DecompressedClusterCache : IDisposable
         var shard = ShardOf(key);
         lock (shard.Lock)
         {
-            if (!shard.Index.TryGetValue(key, out int slot) || shard.Valid[slot] < offset + destination.Length)
+            if (!shard.Index.TryGetValue(key, out int slot))
+            {
+                return false;
+            }
+
+            cachedLength = shard.Valid[slot];
+            if (cachedLength < offset + destination.Length)
             {
                 return false;
             }
@@ -62,7 +73,7 @@ internal sealed unsafe class DecompressedClusterCache : IDisposable
         }
     }
 
-    /// <summary>Bytes of <paramref name="key"/>'s cluster held (0 when not cached).</summary>
+    /// <summary>Bytes of <paramref name="key"/>'s cluster held (0 when not cached); does not count as a use.</summary>
     public int CachedLength(long key)
     {
         if (_shards.Length == 0)
