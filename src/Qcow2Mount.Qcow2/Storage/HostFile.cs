@@ -7,6 +7,14 @@ namespace Qcow2Mount.Qcow2.Storage;
 public sealed partial class HostFile : IHostFile
 {
     private readonly SafeFileHandle _handle;
+
+    /// <summary>
+    /// Linux file systems (ext4, XFS, btrfs) run a buffered write under the inode's exclusive lock, so writers of one
+    /// file never overlap in the kernel; there, concurrent writers spin on that lock and burn the cores the copy and
+    /// writeback need (half the CPU time of 64 writers of 1 MiB). Queuing them here costs no parallelism. Windows
+    /// may overlap non-extending writes to one file, so it is left alone there. Null when not used.
+    /// </summary>
+    private readonly Lock? _writeQueue = OperatingSystem.IsLinux() ? new Lock() : null;
     private long _length;
     private bool _lockedWriter;
 
@@ -105,7 +113,18 @@ public sealed partial class HostFile : IHostFile
 
     public void WriteAt(long offset, ReadOnlySpan<byte> data)
     {
-        RandomAccess.Write(_handle, data, offset);
+        if (_writeQueue is { } queue)
+        {
+            lock (queue)
+            {
+                RandomAccess.Write(_handle, data, offset);
+            }
+        }
+        else
+        {
+            RandomAccess.Write(_handle, data, offset);
+        }
+
         long end = offset + data.Length;
         long current = Volatile.Read(ref _length);
         while (end > current)
