@@ -94,8 +94,15 @@ public sealed partial class HostFile : IHostFile
         }
     }
 
+    /// <summary>
+    /// Host offsets in qcow2 metadata have at most 56 bits (L2 entries carry bits 9-55); a read or write outside
+    /// that range can only come from corrupt metadata, and fails here as such rather than deep in the runtime.
+    /// </summary>
+    public const long MaxHostOffset = 1L << 56;
+
     public int ReadAt(long offset, Span<byte> buffer)
     {
+        CheckRange(offset, buffer.Length);
         int total = 0;
         while (total < buffer.Length)
         {
@@ -113,16 +120,26 @@ public sealed partial class HostFile : IHostFile
 
     public void WriteAt(long offset, ReadOnlySpan<byte> data)
     {
-        if (_writeQueue is { } queue)
+        CheckRange(offset, data.Length);
+        try
         {
-            lock (queue)
+            if (_writeQueue is { } queue)
+            {
+                lock (queue)
+                {
+                    RandomAccess.Write(_handle, data, offset);
+                }
+            }
+            else
             {
                 RandomAccess.Write(_handle, data, offset);
             }
         }
-        else
+        catch (ArgumentOutOfRangeException e)
         {
-            RandomAccess.Write(_handle, data, offset);
+            // EFBIG: past the largest file this file system holds (16 TiB on ext4 with 4 KiB blocks).
+            throw new Qcow2Exception(Qcow2ErrorCode.Io,
+                $"{Path}: cannot write at 0x{offset:x}: the file system does not allow a file that large", e);
         }
 
         long end = offset + data.Length;
@@ -136,6 +153,15 @@ public sealed partial class HostFile : IHostFile
             }
 
             current = seen;
+        }
+    }
+
+    private void CheckRange(long offset, int length)
+    {
+        if (offset < 0 || offset > MaxHostOffset - length)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt,
+                $"{Path}: host offset 0x{offset:x} is outside any valid image (corrupt metadata)");
         }
     }
 

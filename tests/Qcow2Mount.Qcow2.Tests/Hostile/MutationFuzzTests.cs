@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using NUnit.Framework;
+using Qcow2Mount.Qcow2.Check;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Qcow2.Tests.Hostile;
@@ -22,6 +23,8 @@ public class MutationFuzzTests
     private const long ReadCap = 64L << 20;
     private const long AllocationLimit = 256L << 20;
     private static readonly TimeSpan CaseLimit = TimeSpan.FromSeconds(3);
+    private const int DefaultWriteCount = 1500;
+    private static readonly TimeSpan WriteCaseLimit = TimeSpan.FromSeconds(10);
 
     /// <summary>Sources: plain with a deflate cluster, zstd, extended L2, snapshots (v3 and v2), compressed + snapshot.</summary>
     private static readonly string[] Sources =
@@ -80,6 +83,133 @@ public class MutationFuzzTests
         TestContext.Out.WriteLine($"{count} cases in {total.Elapsed.TotalSeconds:0.0} s: " +
             string.Join(", ", outcomes.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value}")));
         Assert.That(failures.Values, Is.Empty, "mutations that crashed the engine (not a Qcow2Exception):\n" + string.Join("\n", failures.Values));
+    }
+
+    /// <summary>
+    /// The write side of the same mutants: check, repair (all), then a writable open that writes, zeroes, discards,
+    /// snapshots and flushes. Each must finish or throw <see cref="Qcow2Exception"/>, in time and bounded memory;
+    /// check (read-only) must leave the file's bytes as they were. Replays like the read test
+    /// (QCOW2MOUNT_FUZZ_SEED, QCOW2MOUNT_FUZZ_WRITE_COUNT).
+    /// </summary>
+    [Test]
+    public void Mutated_images_check_repair_and_write_or_fail_with_Qcow2Exception()
+    {
+        Corpus.LoadHostileEntries();
+        Corpus.LoadEntries();
+        int seed = EnvInt("QCOW2MOUNT_FUZZ_SEED", DefaultSeed);
+        int count = EnvInt("QCOW2MOUNT_FUZZ_WRITE_COUNT", DefaultWriteCount);
+        TestContext.Out.WriteLine($"fuzz seed {seed} (QCOW2MOUNT_FUZZ_SEED), {count} cases (QCOW2MOUNT_FUZZ_WRITE_COUNT)");
+
+        var images = Sources.Select(s => Source.Load(Path.Combine(Corpus.RootDirectory!, s))).ToList();
+        using var temp = new TestSupport.TempDir("fuzz-write");
+        var failures = new Dictionary<string, string>();
+        var outcomes = new Dictionary<string, int>();
+        var total = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            var random = new Random(HashCode.Combine(seed, i, "write"));
+            var source = images[i % images.Count];
+            var (bytes, description) = source.Mutate(random);
+            string what = $"seed {seed} case {i}: {Path.GetFileName(source.Path)} {description}";
+            int writeSeed = random.Next();
+
+            var run = Task.Run(() => CheckRepairAndWrite(temp, bytes, writeSeed));
+            if (!run.Wait(WriteCaseLimit))
+            {
+                Assert.Fail($"{what}: no result within {WriteCaseLimit.TotalSeconds} s (a loop or a huge write?)");
+            }
+
+            foreach (var (step, error, allocated) in run.Result)
+            {
+                string outcome = step + ": " + (error is null ? "ok" : error is Qcow2Exception q ? q.Code.ToString() : error.GetType().Name);
+                outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+                if (error is not null and not Qcow2Exception)
+                {
+                    string site = step + " " + error.GetType().Name + " at " + error.StackTrace?.Split('\n')
+                        .FirstOrDefault(line => line.Contains("Qcow2Mount.Qcow2.", StringComparison.Ordinal) && !line.Contains(".Tests.", StringComparison.Ordinal))?.Trim();
+                    failures.TryAdd(site, $"{what}\n    {step}: {error}");
+                }
+                else if (allocated > AllocationLimit)
+                {
+                    failures.TryAdd($"{step} allocation {description}", $"{what}: {step} allocated {allocated >> 20} MiB");
+                }
+            }
+        }
+
+        TestContext.Out.WriteLine($"{count} cases in {total.Elapsed.TotalSeconds:0.0} s: " +
+            string.Join(", ", outcomes.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value}")));
+        Assert.That(failures.Values, Is.Empty, "mutations that crashed the engine (not a Qcow2Exception):\n" + string.Join("\n", failures.Values));
+    }
+
+    private static List<(string Step, Exception? Error, long Allocated)> CheckRepairAndWrite(TestSupport.TempDir temp, byte[] bytes, int seed)
+    {
+        var steps = new List<(string, Exception?, long)>();
+        string path = temp.Combine("mutant.qcow2");
+        File.WriteAllBytes(path, bytes);
+        steps.Add(Step("check", () =>
+        {
+            ImageChecker.Check(path);
+            if (!File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes))
+            {
+                throw new InvalidOperationException("check changed the image");
+            }
+        }));
+
+        File.WriteAllBytes(path, bytes);
+        steps.Add(Step("repair", () => ImageChecker.Repair(path, RepairMode.All)));
+
+        File.WriteAllBytes(path, bytes);
+        steps.Add(Step("write", () =>
+        {
+            var random = new Random(seed);
+            var options = new Qcow2OpenOptions
+            {
+                Writable = true, IgnoreBacking = true, Lock = false, FlushToDisk = false,
+                L2CacheBytes = 1 << 20, RefcountCacheBytes = 1 << 20, DecompressedCacheBytes = 1 << 20,
+            };
+            using var image = Qcow2Image.Open(path, options);
+            long span = Math.Min(image.Length, ReadCap);
+            byte[] data = new byte[random.Next(1, 200_000)];
+            random.NextBytes(data);
+            for (int n = 0; n < 4 && span > data.Length; n++)
+            {
+                long at = random.NextInt64(span - data.Length);
+                switch (random.Next(4))
+                {
+                    case 0:
+                        image.WriteZeroes(at, data.Length);
+                        break;
+                    case 1:
+                        image.Discard(at, data.Length);
+                        break;
+                    default:
+                        image.WriteAt(at, data);
+                        break;
+                }
+            }
+
+            if (random.Next(4) == 0)
+            {
+                image.CreateSnapshot("fuzz");
+            }
+
+            image.Flush();
+        }));
+        return steps;
+    }
+
+    private static (string Step, Exception? Error, long Allocated) Step(string name, Action action)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            action();
+            return (name, null, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        catch (Exception e)
+        {
+            return (name, e, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
     }
 
     /// <summary>Opens the mutant read-only without its backing file, reads the guest view and up to two snapshots.</summary>
