@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using Qcow2Mount.Qcow2.Compression;
 using Qcow2Mount.Qcow2.Format;
+using Qcow2Mount.Qcow2.Refcounts;
 
 namespace Qcow2Mount.Qcow2;
 
@@ -132,10 +133,10 @@ public sealed partial class Qcow2Image
 
         // Readers and in-place writers may still hold the old array: its entries are the same values.
         _map.L1 = l1;
-        _guard!.Add(newOffset, bytes, "active L1 table");
+        _guard!.Add(newOffset, bytes, MetadataKind.ActiveL1);
         if (oldBytes > 0)
         {
-            _guard.Remove(oldOffset, oldBytes);
+            _guard.Remove(oldOffset, oldBytes, MetadataKind.ActiveL1);
             for (long c = oldOffset >> clusterBits; c <= (oldOffset + oldBytes - 1) >> clusterBits; c++)
             {
                 refcounts.Update(c, -1);

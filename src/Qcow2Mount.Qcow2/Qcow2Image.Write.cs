@@ -55,6 +55,8 @@ public sealed partial class Qcow2Image
             (int)h.RefcountTableClusters, (int)Math.Clamp(Options.RefcountCacheBytes / h.ClusterSize, 16, int.MaxValue));
         _lazy = Options.LazyRefcounts && h.Version >= 3;
         RebuildGuard();
+        _refcounts.BeforeWrite = CheckOverlap;
+        _refcounts.Placed = (offset, length, kind) => _guard!.Add(offset, length, kind);
 
         // Autoclear bits of features this engine does not maintain must go on a writable open.
         var keep = h.AutoclearFeatures & KnownFeatures.Autoclear;
@@ -70,30 +72,29 @@ public sealed partial class Qcow2Image
     {
         var h = Header;
         var guard = new OverlapGuard(h.ClusterBits);
-        guard.Add(0, h.ClusterSize, "header");
-        guard.Add((long)h.L1TableOffset, h.L1Size * 8L, "active L1 table");
+        guard.Add(0, h.ClusterSize, MetadataKind.Header);
+        guard.Add((long)h.L1TableOffset, h.L1Size * 8L, MetadataKind.ActiveL1);
         foreach (ulong e in _map.L1)
         {
-            guard.Add((long)L1Entry.L2Offset(e), h.ClusterSize, "active L2 table");
+            guard.Add((long)L1Entry.L2Offset(e), h.ClusterSize, MetadataKind.ActiveL2);
         }
 
-        guard.Add(_refcounts!.TableOffset, (long)_refcounts.TableClusters << h.ClusterBits, "refcount table");
+        guard.Add(_refcounts!.TableOffset, (long)_refcounts.TableClusters << h.ClusterBits, MetadataKind.RefcountTable);
         foreach (long block in _refcounts.BlockOffsets)
         {
-            guard.Add(block, h.ClusterSize, "refcount block");
+            guard.Add(block, h.ClusterSize, MetadataKind.RefcountBlock);
         }
 
         if (h.SnapshotCount > 0)
         {
-            guard.Add((long)h.SnapshotsOffset, _snapshots.Sum(s => (long)s.StoredSize), "snapshot table");
+            guard.Add((long)h.SnapshotsOffset, _snapshots.Sum(s => (long)s.StoredSize), MetadataKind.SnapshotTable);
         }
 
         foreach (var s in _snapshots)
         {
-            guard.Add((long)s.L1TableOffset, s.L1Size * 8L, "inactive L1 table");
+            guard.Add((long)s.L1TableOffset, s.L1Size * 8L, MetadataKind.InactiveL1);
         }
 
-        guard.Remove(0, 0);
         _guard = guard;
     }
 
@@ -132,9 +133,16 @@ public sealed partial class Qcow2Image
 
     public void Flush()
     {
-        if (!CanWrite)
+        if (_refcounts is null)
         {
-            return;
+            return; // opened read-only: nothing to make durable
+        }
+
+        if (_corruptDetected)
+        {
+            // Like QEMU, which stops all I/O on the image once it marks it corrupt: a flush cannot promise anything.
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt,
+                $"{Path}: the image was marked corrupt during this session; what was written since the last flush may not be saved");
         }
 
         lock (_meta)
@@ -429,14 +437,14 @@ public sealed partial class Qcow2Image
         var words = oldOffset == 0 ? new ulong[_geometry.L2Words] : (ulong[])_map.LoadL2(oldOffset).Words.Clone();
         var table = new L2Table(newOffset, words) { Dirty = true };
         _map.Cache.Add(newOffset, table);
-        _guard!.Add(newOffset, _geometry.ClusterSize, "active L2 table");
+        _guard!.Add(newOffset, _geometry.ClusterSize, MetadataKind.ActiveL2);
         Volatile.Write(ref _map.L1[l1Index], (ulong)newOffset | L1Entry.Copied);
         _dirtyL1.Add(l1Index);
         if (oldOffset != 0)
         {
             // The old table stays with the snapshots that share it.
             _refcounts.Update(oldOffset >> _geometry.ClusterBits, -1);
-            _guard.Remove(oldOffset, _geometry.ClusterSize);
+            _guard.Remove(oldOffset, _geometry.ClusterSize, MetadataKind.ActiveL2);
         }
 
         return table;
@@ -541,9 +549,10 @@ public sealed partial class Qcow2Image
         _dataFile.WriteAt(host, data);
     }
 
-    private void CheckOverlap(long host, long length)
+    /// <summary>Before a write of <paramref name="length"/> bytes at <paramref name="host"/>: it may cover metadata of kind <paramref name="own"/> (its own), no other.</summary>
+    private void CheckOverlap(long host, long length, MetadataKind own = MetadataKind.None)
     {
-        if (_guard!.Overlaps(host, length) is { } what)
+        if (_guard!.Overlaps(host, length, own) is { } what)
         {
             MarkCorrupt($"write at {host:#x} (+{length}) would overwrite the {what}");
         }
@@ -611,6 +620,7 @@ public sealed partial class Qcow2Image
                 if (table.Dirty)
                 {
                     table.Encode(buffer.AsSpan(0, _geometry.ClusterSize));
+                    CheckOverlap(table.HostOffset, _geometry.ClusterSize, MetadataKind.ActiveL2);
                     _file.WriteAt(table.HostOffset, buffer.AsSpan(0, _geometry.ClusterSize));
                     table.Dirty = false;
                     wroteTables = true;
@@ -633,6 +643,7 @@ public sealed partial class Qcow2Image
             foreach (long index in _dirtyL1)
             {
                 System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(entry, _map.L1[index]);
+                CheckOverlap((long)Header.L1TableOffset + (index * 8), 8, MetadataKind.ActiveL1);
                 _file.WriteAt((long)Header.L1TableOffset + (index * 8), entry);
             }
 

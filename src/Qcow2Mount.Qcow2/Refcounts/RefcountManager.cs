@@ -374,6 +374,7 @@ internal sealed class RefcountManager
 
         var fresh = new RefcountBlock(home << _clusterBits, new byte[ClusterSize]) { Dirty = true };
         _blocks.Add(fresh.Offset, fresh);
+        Placed?.Invoke(fresh.Offset, ClusterSize, MetadataKind.RefcountBlock);
         Table[index] = (ulong)fresh.Offset;
         TableDirty = true;
         if (inOwnRange)
@@ -440,6 +441,7 @@ internal sealed class RefcountManager
         Table = grown;
         long oldOffset = TableOffset;
         TableOffset = Allocate(clusters);
+        Placed?.Invoke(TableOffset, (long)clusters << _clusterBits, MetadataKind.RefcountTable);
         if (_oldTable is null)
         {
             // The table the header points at stays until the header points at the new one.
@@ -481,12 +483,19 @@ internal sealed class RefcountManager
     /// Writes dirty blocks, then (if it changed) the table; returns true if the header must point at a new table.
     /// The caller fsyncs before anything that depends on these refcounts is written.
     /// </summary>
+    /// <summary>Called before each refcount block or table write (offset, length, kind): the image's overlap check.</summary>
+    public Action<long, long, MetadataKind>? BeforeWrite { get; set; }
+
+    /// <summary>Called when a new refcount block or table takes clusters (offset, length, kind): the image's overlap guard.</summary>
+    public Action<long, long, MetadataKind>? Placed { get; set; }
+
     public bool WriteBack()
     {
         foreach (var (_, block) in _blocks.Snapshot())
         {
             if (block.Dirty)
             {
+                BeforeWrite?.Invoke(block.Offset, ClusterSize, MetadataKind.RefcountBlock);
                 _file.WriteAt(block.Offset, block.Data);
                 block.Dirty = false;
             }
@@ -503,6 +512,7 @@ internal sealed class RefcountManager
             BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(i * 8), Table[i]);
         }
 
+        BeforeWrite?.Invoke(TableOffset, bytes.Length, MetadataKind.RefcountTable);
         _file.WriteAt(TableOffset, bytes);
         TableDirty = false;
         return true;

@@ -52,6 +52,43 @@ public sealed class WriteSafetyTests
         Assert.That(reader.ReadAt(1 << 20, new byte[512]), Is.EqualTo(512), "read-only opens still work");
     }
 
+    /// <summary>
+    /// iotest 060's metadata case: an active L2 table that sits on the refcount block. Writing either one back
+    /// would destroy the other, so the flush finds the overlap (refcount write-back first with eager refcounts,
+    /// the L2 table with lazy ones), marks the image corrupt, writes neither, and the flush reports the failure.
+    /// </summary>
+    [TestCase(true)]
+    [TestCase(false)]
+    public void A_metadata_write_onto_other_metadata_marks_the_image_corrupt(bool lazyRefcounts)
+    {
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("l2-on-refblock.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "4M");
+        byte[] bytes = File.ReadAllBytes(image);
+        var header = Qcow2Header.Parse(bytes);
+        long refcountBlock = (long)(BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan((int)header.RefcountTableOffset)) & ~511UL);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan((int)header.L1TableOffset), (ulong)refcountBlock | L1Entry.Copied);
+        File.WriteAllBytes(image, bytes);
+        byte[] blockBefore = bytes.AsSpan((int)refcountBlock, header.ClusterSize).ToArray();
+
+        using (var disk = Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true, LazyRefcounts = lazyRefcounts }))
+        {
+            // Guest cluster 32's entry in the "L2 table" is a zero refcount: unallocated, so this write allocates.
+            disk.WriteAt(32L * header.ClusterSize, new byte[4096]);
+            var e = Assert.Throws<Qcow2Exception>(disk.Flush);
+            Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.Corrupt));
+            Assert.That(e.Message, Does.Contain(lazyRefcounts ? "refcount block" : "active L2 table"));
+            Assert.That(disk.CanWrite, Is.False);
+            Assert.That(Assert.Throws<Qcow2Exception>(disk.Flush)!.Code, Is.EqualTo(Qcow2ErrorCode.Corrupt),
+                "a later flush does not claim the lost writes are safe");
+        }
+
+        byte[] after = File.ReadAllBytes(image);
+        Assert.That(after.AsSpan((int)refcountBlock, header.ClusterSize).ToArray(), Is.EqualTo(blockBefore),
+            "neither the refcount block nor the L2 table was written over the other");
+        Assert.That(ReadHeader(image).IsCorrupt, Is.True);
+    }
+
     [Test]
     public void Unknown_autoclear_bits_are_cleared_by_a_writable_open_only()
     {
