@@ -25,7 +25,11 @@ public sealed class Volume : IDisposable
     private readonly ConcurrentDictionary<ulong, OpenHandle> _handles = new();
     private readonly int _nodeCount;
     private long _lastHandle;
-    private int _unflushedWrites;
+    private readonly Lock _flushLock = new();
+
+    /// <summary>Writes finished so far, and how many of them the last successful flush covered.</summary>
+    private long _finishedWrites;
+    private long _durableWrites;
     private int _disposed;
 
     public Volume(IVirtualDisk disk, VolumeOptions? options = null, IEnumerable<SnapshotDisk>? snapshots = null)
@@ -249,14 +253,18 @@ public sealed class Volume : IDisposable
         int count = (int)Math.Min(data.Length, disk.Length - offset);
         try
         {
-            // Mark before writing so a flush racing with this write cannot miss it.
-            Volatile.Write(ref _unflushedWrites, 1);
             disk.WriteAt(offset, data[..count]);
             return count;
         }
         catch (Qcow2Exception e)
         {
             throw VolumeException.FromEngine(e);
+        }
+        finally
+        {
+            // Counted once finished (a failed write may have changed some of it): fsync promises only the writes
+            // that finished before it was called, so a flush covers exactly those counted when it starts.
+            Interlocked.Increment(ref _finishedWrites);
         }
     }
 
@@ -267,24 +275,32 @@ public sealed class Volume : IDisposable
     public void Flush(ulong handle)
     {
         var open = Get(handle);
-        if (open.Node.IsReadOnly || open.Node.Disk != _disk || Interlocked.Exchange(ref _unflushedWrites, 0) == 0)
+        long wanted = Volatile.Read(ref _finishedWrites);
+        if (open.Node.IsReadOnly || open.Node.Disk != _disk || Volatile.Read(ref _durableWrites) >= wanted)
         {
             return;
         }
 
-        try
+        // One flush at a time; a caller that waited here returns at once if the flush it waited for started
+        // after its writes had finished. No caller returns before a flush that covers its writes has succeeded.
+        lock (_flushLock)
         {
-            _disk.Flush();
-        }
-        catch (Qcow2Exception e)
-        {
-            Volatile.Write(ref _unflushedWrites, 1);
-            throw VolumeException.FromEngine(e);
-        }
-        catch
-        {
-            Volatile.Write(ref _unflushedWrites, 1);
-            throw;
+            if (Volatile.Read(ref _durableWrites) >= wanted)
+            {
+                return;
+            }
+
+            long covered = Volatile.Read(ref _finishedWrites);
+            try
+            {
+                _disk.Flush();
+            }
+            catch (Qcow2Exception e)
+            {
+                throw VolumeException.FromEngine(e);
+            }
+
+            Volatile.Write(ref _durableWrites, covered);
         }
     }
 

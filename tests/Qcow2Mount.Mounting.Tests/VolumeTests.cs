@@ -252,6 +252,56 @@ public sealed class VolumeTests
         });
     }
 
+    /// <summary>
+    /// Two fsyncs of the same write: the second arrives while the first one's flush is still running, and must not
+    /// return before that flush has made the write durable.
+    /// </summary>
+    [Test]
+    public void A_flush_waits_for_the_flush_already_running_for_its_writes()
+    {
+        var disk = MemoryDisk.WithNoise(512);
+        using var gate = new ManualResetEventSlim();
+        disk.FlushGate = gate;
+        using var volume = Writable(disk);
+        ulong first = volume.Open("/disk.raw", VolumeAccess.ReadWrite);
+        ulong second = volume.Open("/disk.raw", VolumeAccess.ReadWrite);
+        volume.Write(first, 0, new byte[] { 7 });
+
+        var running = Task.Run(() => volume.Flush(first));
+        Assert.That(disk.FlushStarted.Wait(TimeSpan.FromSeconds(10)), Is.True);
+        var waiting = Task.Run(() => volume.Flush(second));
+        bool returnedEarly = waiting.Wait(TimeSpan.FromMilliseconds(300));
+        gate.Set();
+        Task.WaitAll([running, waiting], TimeSpan.FromSeconds(10));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(returnedEarly, Is.False, "the second fsync returned while the write was not yet durable");
+            Assert.That(disk.FlushCount, Is.EqualTo(1), "the flush that finished covered both");
+        });
+    }
+
+    /// <summary>A write that finishes while a flush runs is not covered by it: the next fsync flushes again.</summary>
+    [Test]
+    public void A_write_finished_during_a_flush_is_flushed_by_the_next_one()
+    {
+        var disk = MemoryDisk.WithNoise(512);
+        using var gate = new ManualResetEventSlim();
+        disk.FlushGate = gate;
+        using var volume = Writable(disk);
+        ulong handle = volume.Open("/disk.raw", VolumeAccess.ReadWrite);
+        volume.Write(handle, 0, new byte[] { 1 });
+
+        var running = Task.Run(() => volume.Flush(handle));
+        Assert.That(disk.FlushStarted.Wait(TimeSpan.FromSeconds(10)), Is.True);
+        volume.Write(handle, 1, new byte[] { 2 });
+        gate.Set();
+        running.Wait(TimeSpan.FromSeconds(10));
+        volume.Flush(handle);
+
+        Assert.That(disk.FlushCount, Is.EqualTo(2));
+    }
+
     [Test]
     public void A_failed_flush_is_reported_as_an_io_error_and_retried_next_time()
     {

@@ -43,6 +43,11 @@ internal sealed class MemoryDisk(byte[] data, bool canWrite = true) : IVirtualDi
     /// <summary>Thrown by Flush when set.</summary>
     public Exception? FlushFailure { get; set; }
 
+    /// <summary>When set, Flush signals <see cref="FlushStarted"/> and then waits for this before finishing.</summary>
+    public ManualResetEventSlim? FlushGate { get; set; }
+
+    public ManualResetEventSlim FlushStarted { get; } = new();
+
     public int ReadAt(long offset, Span<byte> buffer)
     {
         int active = Interlocked.Increment(ref _activeReads);
@@ -92,6 +97,8 @@ internal sealed class MemoryDisk(byte[] data, bool canWrite = true) : IVirtualDi
     public void Flush()
     {
         Interlocked.Increment(ref _flushCount);
+        FlushStarted.Set();
+        FlushGate?.Wait(TimeSpan.FromSeconds(30));
         if (FlushFailure is { } failure)
         {
             throw failure;
