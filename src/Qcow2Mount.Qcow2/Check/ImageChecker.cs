@@ -25,10 +25,13 @@ public static class ImageChecker
         return result;
     }
 
-    /// <summary>Checks and repairs the image at <paramref name="path"/> (opened for writing).</summary>
+    /// <summary>
+    /// Checks and repairs the image at <paramref name="path"/>, opened for writing as its only writer: an image
+    /// another writer has open (a writable mount with refcounts still in memory) is refused, not rewritten under it.
+    /// </summary>
     public static CheckResult Repair(string path, RepairMode mode, CheckOptions? options = null)
     {
-        using var file = HostFile.Open(path, writable: true);
+        using var file = HostFile.Open(path, writable: true, lockWriter: true);
         return Repair(file, mode, options);
     }
 

@@ -226,6 +226,29 @@ public class ImageCheckerTests
         }
     }
 
+    /// <summary>
+    /// check --repair against an image a writable mount has open (lazy refcounts still in memory) would rewrite
+    /// refcounts under the writer: refused, nothing written; once the writer is gone, the repair runs.
+    /// </summary>
+    [Test]
+    public void Repair_refuses_an_image_another_writer_has_open()
+    {
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("busy.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", img, "4M");
+        using (var writer = Qcow2Image.Open(img, new Qcow2OpenOptions { Writable = true }))
+        {
+            writer.WriteAt(0, new byte[65536]);
+            byte[] before = File.ReadAllBytes(img);
+            var e = Assert.Throws<Qcow2Exception>(() => ImageChecker.Repair(img, RepairMode.All));
+            Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+            Assert.That(File.ReadAllBytes(img), Is.EqualTo(before), "the refused repair wrote nothing");
+            Assert.That(ImageChecker.Check(img).CheckErrors, Is.Zero, "a read-only check still runs");
+        }
+
+        Assert.That(ImageChecker.Repair(img, RepairMode.All).ExitCode, Is.Zero);
+    }
+
     [Test]
     public void Dirty_lazy_refcount_image_after_a_crash_is_repaired_and_marked_clean()
     {
