@@ -28,6 +28,9 @@ public sealed class ErrorTests
         yield return new TestCaseData(new[] { "info", "--frobnicate", "text.txt" }, 1).SetName("unknown option");
         yield return new TestCaseData(new[] { "frobnicate" }, 1).SetName("unknown command");
         yield return new TestCaseData(new[] { "info", "-f", "vmdk", "text.txt" }, 1).SetName("unknown format");
+        yield return new TestCaseData(new[] { "create", "new.qcow2", "1M", "-o", "refcount_bits=abc" }, 1).SetName("refcount_bits not a number");
+        yield return new TestCaseData(new[] { "convert", "-O", "qcow2", "-o", "refcount_bits=x", "text.txt", "out.qcow2" }, 1).SetName("convert refcount_bits not a number");
+        yield return new TestCaseData(new[] { "bench", "-w", "--pattern", "300", "missing.qcow2" }, 1).SetName("bench pattern out of range");
     }
 
     [TestCaseSource(nameof(Failures))]

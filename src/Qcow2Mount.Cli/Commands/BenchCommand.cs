@@ -60,6 +60,9 @@ internal static class BenchCommand
     internal static int Execute(Options options, TextWriter output)
     {
         var plan = ToPlan(options);
+        byte pattern = options.Pattern is null ? (byte)0
+            : byte.TryParse(options.Pattern, NumberStyles.None, CultureInfo.InvariantCulture, out byte value) ? value
+            : throw new UsageException($"--pattern: expected a byte value from 0 to 255, got '{options.Pattern}'");
         // Writes go through the engine's write path with lazy refcounts, as qemu-img bench -w on a
         // lazy_refcounts=on image: the refcounts are written once, at the close (outside the timed run).
         using var disk = VirtualDisk.Open(options.Image, options.Format,
@@ -82,7 +85,7 @@ internal static class BenchCommand
             }
 
             var writeOptions = new WriteBenchOptions(
-                options.Pattern is null ? (byte)0 : byte.Parse(options.Pattern, NumberStyles.None, CultureInfo.InvariantCulture),
+                pattern,
                 options.FlushInterval ?? 0, !options.NoDrain);
             result = WriteBenchmark.Run(disk, plan, writeOptions);
         }

@@ -50,7 +50,12 @@ internal static class CreateCommand
             {
                 "compat" => create with { Compat = value == "v3" ? "1.1" : value == "v2" ? "0.10" : value },
                 "cluster_size" => create with { ClusterSize = (int)SizeParser.Parse(value, key) },
-                "refcount_bits" => create with { RefcountBits = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture) },
+                "refcount_bits" => create with
+                {
+                    RefcountBits = int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int bits)
+                        ? bits
+                        : throw new UsageException($"refcount_bits: expected 1, 2, 4, 8, 16, 32 or 64, got '{value}'"),
+                },
                 "lazy_refcounts" => create with { LazyRefcounts = Bool(key, value) },
                 "extended_l2" => create with { ExtendedL2 = Bool(key, value) },
                 "compression_type" => create with
