@@ -5,14 +5,29 @@ namespace Qcow2Mount.Qcow2.Storage;
 /// <summary>
 /// The one-writer-per-image lock: a writable open holds an exclusive open-file-description lock on a byte far
 /// past any data (so plain readers, which take no lock, keep working); a second writer fails at once.
-/// On Windows the share mode of the writable handle does the same job.
+/// It also speaks QEMU's lock protocol (block/file-posix.c): shared locks on byte 100 + permission bit for each
+/// permission held and 200 + bit for each permission it does not share, checked against the other side's bytes
+/// first. A writable open takes what a QEMU qcow2 writer takes (consistent read, write and resize held; write and
+/// resize not shared), so a running VM or a qemu-img that writes the image refuses us and we refuse them;
+/// read-only opens take no lock, like QEMU's force-share (-U), so a live image can still be examined.
+/// On Windows the share mode of the writable handle does the one-writer job.
 /// </summary>
 internal static partial class ImageLock
 {
     private const long LockOffset = 0x7FFF_FFFF_0000_0000;
+    private const int FOfdGetlk = 36;
     private const int FOfdSetlk = 37;
+    private const short FRdlck = 0;
     private const short FWrlck = 1;
     private const short FUnlck = 2;
+
+    // QEMU's BLK_PERM_* bits and lock byte bases.
+    private const int PermBase = 100;
+    private const int SharedBase = 200;
+    private const int ConsistentRead = 0, Write = 1, Resize = 3;
+    private static readonly int[] HeldPermissions = [ConsistentRead, Write, Resize];
+    private static readonly int[] UnsharedPermissions = [Write, Resize];
+    private static readonly string[] PermissionNames = ["consistent read", "write", "write unchanged", "resize"];
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Flock
@@ -41,7 +56,63 @@ internal static partial class ImageLock
             }
 
             // Filesystems without OFD locks (some network mounts): run unlocked rather than refuse.
+            return;
         }
+
+        int fd = (int)handle.DangerousGetHandle();
+        if (QemuConflict(fd) is { } conflict)
+        {
+            ReleaseWriter(handle);
+            throw new Qcow2Exception(Qcow2ErrorCode.Locked,
+                $"{path}: image is in use by another program (QEMU or qemu-img: it holds or refuses to share the \"{conflict}\" lock)");
+        }
+
+        foreach (int bit in HeldPermissions)
+        {
+            SetShared(fd, PermBase + bit);
+        }
+
+        foreach (int bit in UnsharedPermissions)
+        {
+            SetShared(fd, SharedBase + bit);
+        }
+    }
+
+    /// <summary>
+    /// QEMU's raw_check_lock_bytes for our permissions: nobody may refuse to share what we hold (200 + bit), and
+    /// nobody may hold what we refuse to share (100 + bit). Returns the permission in conflict, or null.
+    /// </summary>
+    private static string? QemuConflict(int fd)
+    {
+        foreach (int bit in HeldPermissions)
+        {
+            if (IsLockedByOthers(fd, SharedBase + bit))
+            {
+                return PermissionNames[bit];
+            }
+        }
+
+        foreach (int bit in UnsharedPermissions)
+        {
+            if (IsLockedByOthers(fd, PermBase + bit))
+            {
+                return PermissionNames[bit];
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsLockedByOthers(int fd, long offset)
+    {
+        var flock = new Flock { Type = FWrlck, Whence = 0, Start = offset, Len = 1 };
+        return Fcntl(fd, FOfdGetlk, ref flock) == 0 && flock.Type != FUnlck;
+    }
+
+    private static void SetShared(int fd, long offset)
+    {
+        var flock = new Flock { Type = FRdlck, Whence = 0, Start = offset, Len = 1 };
+        _ = Fcntl(fd, FOfdSetlk, ref flock);
     }
 
     /// <summary>
@@ -55,8 +126,12 @@ internal static partial class ImageLock
             return;
         }
 
+        // Our byte and QEMU's bytes (100-299) go together.
+        int fd = (int)handle.DangerousGetHandle();
         var flock = new Flock { Type = FUnlck, Whence = 0, Start = LockOffset, Len = 1 };
-        _ = Fcntl((int)handle.DangerousGetHandle(), FOfdSetlk, ref flock);
+        _ = Fcntl(fd, FOfdSetlk, ref flock);
+        var qemu = new Flock { Type = FUnlck, Whence = 0, Start = PermBase, Len = 2 * PermBase };
+        _ = Fcntl(fd, FOfdSetlk, ref qemu);
     }
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]

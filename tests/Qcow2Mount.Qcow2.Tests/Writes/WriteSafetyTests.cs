@@ -130,6 +130,66 @@ public sealed class WriteSafetyTests
         Assert.That(buffer, Is.EqualTo(new byte[] { 1, 2, 3 }));
     }
 
+    /// <summary>QEMU's lock bytes: while we write, qemu-img refuses to open the image unless told to share (-U).</summary>
+    [Test]
+    public void While_we_write_QEMU_refuses_the_image_unless_it_force_shares()
+    {
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("qemu-lock.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
+        using (var writer = Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }))
+        {
+            writer.WriteAt(0, new byte[512]);
+            var write = QemuTools.Run(QemuTools.QemuIo, "-f", "qcow2", "-c", "write 0 4k", image);
+            Assert.That(write.ExitCode, Is.Not.Zero, "qemu-io wrote to an image we have open for writing");
+            Assert.That(write.Stderr, Does.Contain("lock"));
+            var info = QemuTools.Run(QemuTools.QemuImg, "info", image);
+            Assert.That(info.ExitCode, Is.Not.Zero);
+            Assert.That(info.Stderr, Does.Contain("Failed to get shared \"write\" lock"));
+            Assert.That(QemuTools.Run(QemuTools.QemuImg, "info", "-U", image).ExitCode, Is.Zero, "force-share still reads");
+        }
+
+        Assert.That(QemuTools.Run(QemuTools.QemuImg, "info", image).ExitCode, Is.Zero, "the locks go with the writer");
+    }
+
+    /// <summary>While QEMU writes the image (qemu-io stands in for a running VM), our writable open is refused; read-only opens work.</summary>
+    [Test]
+    public void While_QEMU_writes_a_writable_open_is_refused_and_reading_still_works()
+    {
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("qemu-writer.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
+        var start = new System.Diagnostics.ProcessStartInfo(QemuTools.QemuIo) { RedirectStandardInput = true, RedirectStandardOutput = true };
+        foreach (string arg in new[] { "-f", "qcow2", image })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var qemu = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            // qemu-io holds the image from open until it exits; an interactive prompt shows it has opened it.
+            qemu.StandardInput.WriteLine("write -P 0x33 0 4k");
+            Assert.That(qemu.StandardOutput.ReadLine(), Does.Contain("wrote"));
+            var e = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }));
+            Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+            Assert.That(e.Message, Does.Contain("QEMU"));
+            using var reader = Qcow2Image.Open(image);
+            Assert.That(reader.Length, Is.EqualTo(1 << 20));
+        }
+        finally
+        {
+            qemu.StandardInput.WriteLine("quit");
+            if (!qemu.WaitForExit(10_000))
+            {
+                qemu.Kill();
+            }
+        }
+
+        using var after = Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true });
+        Assert.That(after.CanWrite, Is.True, "once QEMU is gone the image opens for writing");
+    }
+
     [Test]
     public void A_writable_open_repairs_a_dirty_image_and_a_read_only_open_leaves_it_alone()
     {
