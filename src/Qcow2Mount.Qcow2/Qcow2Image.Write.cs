@@ -510,7 +510,7 @@ public sealed partial class Qcow2Image
             }
 
             // Only a cluster this layer owns alone (COPIED): a shared one still holds a snapshot's data.
-            if (discard && !HasDataFile && L2Entry.IsCopied(old) && !L2Entry.IsCompressed(old) && L2Entry.HasHostCluster(old, false))
+            if (discard && Options.PunchHoles && !HasDataFile && L2Entry.IsCopied(old) && !L2Entry.IsCompressed(old) && L2Entry.HasHostCluster(old, false))
             {
                 _file.PunchHole((long)L2Entry.HostOffset(old), g.ClusterSize);
             }

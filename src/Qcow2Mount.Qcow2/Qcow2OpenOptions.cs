@@ -42,8 +42,17 @@ public sealed record Qcow2OpenOptions
     /// <summary>Maximum length of a backing chain before it is refused as a likely loop.</summary>
     public int MaxBackingDepth { get; init; } = 64;
 
-    /// <summary>Take an advisory lock on the image (shared for read-only opens, exclusive for writable ones).</summary>
+    /// <summary>
+    /// Writable opens take the one-writer lock, which also speaks QEMU's lock protocol (see ImageLock); read-only
+    /// opens take none, as QEMU's force-share. False: no lock at all.
+    /// </summary>
     public bool Lock { get; init; } = true;
+
+    /// <summary>
+    /// Discarded clusters this layer owns alone are also deallocated in the host file (Linux: a punched hole), so
+    /// the space goes back to the file system at once. False: they stay allocated in the file until reused.
+    /// </summary>
+    public bool PunchHoles { get; init; } = true;
 
     /// <summary>
     /// False: never wait for the image file to reach the disk (QEMU's <c>cache=unsafe</c>, qemu-img convert's

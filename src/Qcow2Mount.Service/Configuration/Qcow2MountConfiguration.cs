@@ -69,6 +69,7 @@ public static class Qcow2MountConfiguration
         ("Qcow2:RefcountCacheBytes", (4L << 20).ToString(CultureInfo.InvariantCulture)),
         ("Qcow2:DecompressedCacheBytes", Qcow2OpenOptions.DefaultDecompressedCacheBytes.ToString(CultureInfo.InvariantCulture)),
         ("Qcow2:LazyRefcounts", "true"),
+        ("Qcow2:PunchHoles", "true"),
         ("Mount:DefaultMode", nameof(MountMode.ReadOnly)),
         ("Mount:FuseOptions", null),
         ("Mount:AllowOther", "false"),
@@ -126,6 +127,7 @@ public static class Qcow2MountConfiguration
                 RefcountCacheBytes = reader.Bytes("Qcow2:RefcountCacheBytes", 4L << 20),
                 DecompressedCacheBytes = reader.Bytes("Qcow2:DecompressedCacheBytes", Qcow2OpenOptions.DefaultDecompressedCacheBytes),
                 LazyRefcounts = reader.Boolean("Qcow2:LazyRefcounts", true),
+                PunchHoles = reader.Boolean("Qcow2:PunchHoles", true),
             },
             Mount = new MountSettings
             {

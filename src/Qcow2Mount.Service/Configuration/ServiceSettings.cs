@@ -25,6 +25,7 @@ public sealed record Qcow2Settings
     public long RefcountCacheBytes { get; init; } = 4L << 20;
     public long DecompressedCacheBytes { get; init; } = Qcow2OpenOptions.DefaultDecompressedCacheBytes;
     public bool LazyRefcounts { get; init; } = true;
+    public bool PunchHoles { get; init; } = true;
 
     public Qcow2OpenOptions ToOpenOptions(bool writable, string? snapshot = null) => new()
     {
@@ -34,6 +35,7 @@ public sealed record Qcow2Settings
         RefcountCacheBytes = RefcountCacheBytes,
         DecompressedCacheBytes = DecompressedCacheBytes,
         LazyRefcounts = LazyRefcounts,
+        PunchHoles = PunchHoles,
     };
 }
 
