@@ -36,6 +36,7 @@ internal static unsafe class FuseCallbacks
         ReleaseDir = &Release,
         Init = &Init,
         Create = &Create,
+        FAllocate = &FAllocate,
     };
 
     private static FuseMount Current => (FuseMount)GCHandle.FromIntPtr(LibFuse.GetContext()->PrivateData).Target!;
@@ -280,6 +281,43 @@ internal static unsafe class FuseCallbacks
         try
         {
             return Current.Volume.Write(info->Handle, offset, new ReadOnlySpan<byte>(buffer, checked((int)size)));
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    private const int FallocKeepSize = 0x01, FallocPunchHole = 0x02, FallocZeroRange = 0x10;
+
+    /// <summary>
+    /// fallocate(2): PUNCH_HOLE (with KEEP_SIZE, as the kernel requires) discards, ZERO_RANGE writes zeros; both
+    /// make the range read as zeros (fstrim through a loop device ends up here). Allocating (mode 0) or growing
+    /// the file is not supported: disk.raw has the guest disk's fixed size.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static int FAllocate(byte* path, int mode, long offset, long length, FuseFileInfo* info)
+    {
+        try
+        {
+            bool keepSize = (mode & FallocKeepSize) != 0;
+            var volume = Current.Volume;
+            if (!keepSize && length > 0 && offset > volume.NodeOf(info->Handle).Length - length)
+            {
+                return -Errno.ENOSPC; // would grow the file, and the kernel would believe it had
+            }
+
+            switch (mode & ~FallocKeepSize)
+            {
+                case FallocPunchHole when keepSize:
+                    volume.ZeroRange(info->Handle, offset, length, deallocate: true);
+                    return 0;
+                case FallocZeroRange:
+                    volume.ZeroRange(info->Handle, offset, length, deallocate: false);
+                    return 0;
+                default:
+                    return -Errno.EOPNOTSUPP;
+            }
         }
         catch (Exception e)
         {

@@ -269,6 +269,48 @@ public sealed class Volume : IDisposable
     }
 
     /// <summary>
+    /// Makes [<paramref name="offset"/>, +<paramref name="length"/>) read as zeros without sending zero bytes:
+    /// with <paramref name="deallocate"/> the image may give the clusters back (discard, a punched hole), otherwise
+    /// it keeps them (write-zeroes). The range is cut at the end of the file, which never grows.
+    /// (Linux: fallocate PUNCH_HOLE and ZERO_RANGE; Windows: FSCTL_SET_ZERO_DATA.)
+    /// </summary>
+    public void ZeroRange(ulong handle, long offset, long length, bool deallocate)
+    {
+        var open = Get(handle);
+        var disk = DataDisk(open, VolumeAccess.Write);
+        if (offset < 0 || length < 0)
+        {
+            throw new VolumeException(VolumeErrorCode.InvalidArgument, $"Invalid range {offset}+{length}.");
+        }
+
+        long end = Math.Min(disk.Length, offset > long.MaxValue - length ? long.MaxValue : offset + length);
+        if (end <= offset)
+        {
+            return;
+        }
+
+        try
+        {
+            if (deallocate)
+            {
+                disk.Discard(offset, end - offset);
+            }
+            else
+            {
+                disk.WriteZeroes(offset, end - offset);
+            }
+        }
+        catch (Qcow2Exception e)
+        {
+            throw VolumeException.FromEngine(e);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _finishedWrites);
+        }
+    }
+
+    /// <summary>
     /// Makes every completed write durable (fsync semantics: the whole disk, not just this handle's writes).
     /// Cheap when nothing was written since the last flush, so adapters may call it on every close.
     /// </summary>

@@ -281,6 +281,31 @@ public sealed class VolumeTests
         });
     }
 
+    [Test]
+    public void ZeroRange_zeroes_within_the_file_counts_as_a_write_and_needs_write_access()
+    {
+        var disk = MemoryDisk.WithNoise(8192);
+        byte[] original = (byte[])disk.Data.Clone();
+        using var volume = Writable(disk);
+        ulong reader = volume.Open("/disk.raw", VolumeAccess.Read);
+        ulong writer = volume.Open("/disk.raw", VolumeAccess.ReadWrite);
+
+        volume.ZeroRange(writer, 1000, 1000, deallocate: true);
+        volume.ZeroRange(writer, 8000, 4096, deallocate: false); // cut at the end of the file
+        volume.ZeroRange(writer, 9000, 10, deallocate: false);  // past it: nothing to do
+        volume.Flush(writer);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(disk.Data.AsSpan(1000, 1000).IndexOfAnyExcept((byte)0), Is.EqualTo(-1));
+            Assert.That(disk.Data.AsSpan(8000, 192).IndexOfAnyExcept((byte)0), Is.EqualTo(-1));
+            Assert.That(disk.Data.AsSpan(0, 1000).SequenceEqual(original.AsSpan(0, 1000)), Is.True, "bytes before the range are untouched");
+            Assert.That(disk.Data.AsSpan(2000, 6000).SequenceEqual(original.AsSpan(2000, 6000)), Is.True, "bytes between the ranges are untouched");
+            Assert.That(disk.FlushCount, Is.EqualTo(1), "zeroing is a write the next flush covers");
+            Assert.That(CodeOf(() => volume.ZeroRange(reader, 0, 10, deallocate: true)), Is.EqualTo(VolumeErrorCode.AccessDenied));
+        });
+    }
+
     /// <summary>A write that finishes while a flush runs is not covered by it: the next fsync flushes again.</summary>
     [Test]
     public void A_write_finished_during_a_flush_is_flushed_by_the_next_one()

@@ -89,6 +89,46 @@ public sealed class WriteModeTests
         Images.AssertSameGuest(image, expected);
     }
 
+    /// <summary>
+    /// fallocate on disk.raw (what fstrim through a loop device sends): a punched hole and a zeroed range read as
+    /// zeros, also where a backing file holds data underneath, and the image stays clean.
+    /// </summary>
+    [TestCase("plain")]
+    [TestCase("backing-chain")]
+    public async Task Punch_hole_and_zero_range_on_a_writable_mount_read_as_zeros(string kind)
+    {
+        string fallocate = ExternalTool.RequireTool("fallocate");
+        string image = Images.Make(kind, _images);
+        string expected = Images.ConvertToRaw(image, _images.Combine("expected.raw"));
+        string mountDir = _service.NewMountDir();
+        string disk = Path.Combine(mountDir, Volume.DiskFileName);
+
+        await _client.MountAsync(image, mountDir, ControlMountModes.Writable);
+        (string Mode, long Offset, long Length)[] ranges = [("--punch-hole", 1 << 20, 3 << 20), ("--zero-range", (5 << 20) + 4096, 100_000)];
+        using (var raw = File.OpenHandle(expected, FileMode.Open, FileAccess.Write))
+        {
+            foreach (var (mode, offset, length) in ranges)
+            {
+                ExternalTool.Run(fallocate, [mode, "--keep-size", "--offset", $"{offset}", "--length", $"{length}", disk]).EnsureSuccess();
+                RandomAccess.Write(raw, new byte[length], offset);
+            }
+        }
+
+        byte[] readBack = new byte[3 << 20];
+        using (var handle = File.OpenHandle(disk))
+        {
+            RandomAccess.Read(handle, readBack, 1 << 20);
+        }
+
+        Assert.That(readBack.AsSpan().IndexOfAnyExcept((byte)0), Is.EqualTo(-1), "the punched range reads as zeros through the mount");
+        var grow = ExternalTool.Run(fallocate, ["--zero-range", "--offset", $"{Images.Size - 4096}", "--length", "65536", disk]);
+        Assert.That(grow.ExitCode, Is.Not.Zero, "disk.raw cannot grow");
+        await _client.UnmountAsync(mountDir);
+
+        Images.AssertCheckClean(image);
+        Images.AssertSameGuest(image, expected);
+    }
+
     [Test]
     public async Task Read_only_mount_refuses_writes_with_EROFS_and_never_changes_the_image()
     {
