@@ -25,6 +25,11 @@ internal static class ResizeCommand
             }
 
             using var disk = Qcow2Image.Open(path, new Qcow2OpenOptions { Writable = true });
+            if (disk.DirtyRepair is { } repair)
+            {
+                parse.InvocationConfiguration.Output.WriteLine($"{path}: {repair.DirtyRepairSummary}");
+            }
+
             bool delta = text.StartsWith('+');
             long value = SizeParser.Parse(delta ? text[1..] : text, "SIZE");
             disk.Resize(delta ? checked(disk.Length + value) : value);

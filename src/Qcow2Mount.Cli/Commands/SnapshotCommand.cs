@@ -48,6 +48,11 @@ internal static class SnapshotCommand
     internal static int Run(ChangeOptions options, TextWriter output)
     {
         using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { Writable = true });
+        if (image.DirtyRepair is { } repair)
+        {
+            output.WriteLine($"{options.Image}: {repair.DirtyRepairSummary}");
+        }
+
         var snapshot = options.Change switch
         {
             Change.Create => image.CreateSnapshot(options.Name),

@@ -36,6 +36,10 @@ public sealed class CheckResult
 
     public bool IsClean => ExitCode == 0;
 
+    /// <summary>What a writable open of a dirty image (an unclean stop) did, in one sentence for the user.</summary>
+    public string DirtyRepairSummary =>
+        $"The image was not closed cleanly; its refcounts were rebuilt ({LeaksFixed} leaks and {CorruptionsFixed} corruptions fixed).";
+
     public override string ToString() =>
         $"corruptions={Corruptions} leaks={Leaks} check-errors={CheckErrors} corruptions-fixed={CorruptionsFixed} " +
         $"leaks-fixed={LeaksFixed} allocated={AllocatedClusters}/{TotalClusters} fragmented={FragmentedClusters} " +

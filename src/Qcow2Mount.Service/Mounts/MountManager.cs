@@ -321,7 +321,7 @@ public sealed class MountManager : IDisposable
                     snapshots = main.Snapshots;
                     if (main.DirtyRepair is { } repair)
                     {
-                        repaired = $"The image was not closed cleanly; its refcounts were rebuilt ({repair.LeaksFixed} leaks and {repair.CorruptionsFixed} corruptions fixed).";
+                        repaired = repair.DirtyRepairSummary;
                     }
 
                     break;
