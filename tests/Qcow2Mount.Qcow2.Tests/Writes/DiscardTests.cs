@@ -34,7 +34,8 @@ public sealed class DiscardTests
             long freed = before - AllocatedBytes(image);
             if (punch)
             {
-                Assert.That(freed, Is.GreaterThanOrEqualTo(2 << 20), "the discarded 2 MiB went back to the file system");
+                // Less one cluster: the flush may write metadata into a block that was a hole.
+                Assert.That(freed, Is.GreaterThanOrEqualTo((2 << 20) - (64 << 10)), "the discarded 2 MiB went back to the file system");
             }
             else
             {
