@@ -134,7 +134,9 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
                     // Allowed by QEMU; nothing special for reads.
                 }
 
-                dataFile = HostFile.Open(BackingPath.Resolve(path, extensions.ExternalDataFile), options.Writable);
+                // Through the same opener as the image: unsynced for a conversion's output, fault-injecting in tests.
+                string dataPath = BackingPath.Resolve(path, extensions.ExternalDataFile);
+                dataFile = options.HostFileOpener?.Invoke(dataPath, options.Writable) ?? HostFile.Open(dataPath, options.Writable);
             }
             else if (header.HasRawExternalData)
             {
