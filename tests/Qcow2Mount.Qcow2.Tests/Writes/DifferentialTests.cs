@@ -40,6 +40,10 @@ public sealed class DifferentialTests
             yield return new($"extl2-16k-{l}", o(16384, extendedL2: true), false, lazy);
             yield return new($"datafile-{l}", o(), false, lazy, "data.bin");
             yield return new($"datafile-raw-{l}", o(), false, lazy, "data.bin", DataFileRaw: true);
+            yield return new($"4k-rc32-{l}", o(4096, 32), false, lazy);
+            yield return new($"8k-rc4-backing-{l}", o(8192, 4), true, lazy);
+            yield return new($"extl2-datafile-{l}", o(extendedL2: true), false, lazy, "data.bin");
+            yield return new($"datafile-backing-{l}", o(32768), true, lazy, "data.bin");
         }
 
         yield return new("v2-64k", o(compat: "0.10"), false, false);
