@@ -19,7 +19,7 @@ public sealed class SnapshotDifferentialTests
     private const long Size = 3L << 20;
     private const int Operations = 250;
 
-    public sealed record Case(string Name, CreateOptions Create, bool Lazy)
+    public sealed record Case(string Name, CreateOptions Create, bool Lazy, bool Backing = false)
     {
         public override string ToString() => Name;
     }
@@ -34,6 +34,9 @@ public sealed class SnapshotDifferentialTests
         yield return new("512-rc64", o(512, 64), false);
         yield return new("1k-rc8-lazy", o(1024, 8), true);
         yield return new("extl2-16k", o(16384, extendedL2: true), false);
+        yield return new("64k-backing-lazy", o(65536), true, Backing: true);
+        yield return new("4k-rc32-backing", o(4096, 32), false, Backing: true);
+        yield return new("v2-64k-backing", o(65536, compat: "0.10"), false, Backing: true);
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -44,8 +47,19 @@ public sealed class SnapshotDifferentialTests
         string image = dir.Combine("image.qcow2");
         int seed = c.Name.Aggregate(17, (h, ch) => unchecked((h * 31) + ch)) & 0x7FFFFFFF;
         TestContext.Out.WriteLine($"seed {seed}");
-        ImageCreator.Create(image, c.Create);
-        var model = new WriteModel(new byte[Size], seed) { ClusterSize = c.Create.ClusterSize };
+        var initial = new byte[Size];
+        var create = c.Create;
+        if (c.Backing)
+        {
+            // Snapshots over a backing file: unallocated clusters of every view read through to it.
+            new Random(seed ^ 0x5A5A).NextBytes(initial);
+            File.WriteAllBytes(dir.Combine("base.raw"), initial);
+            QemuTools.Ok(qemuImg, "convert", "-f", "raw", "-O", "qcow2", dir.Combine("base.raw"), dir.Combine("base.qcow2"));
+            create = create with { BackingFile = "base.qcow2", BackingFormat = "qcow2" };
+        }
+
+        ImageCreator.Create(image, create);
+        var model = new WriteModel(initial, seed) { ClusterSize = c.Create.ClusterSize };
         var snapshots = new Dictionary<string, byte[]>();
         var random = new Random(seed ^ 0x3C3C);
         int created = 0;
@@ -85,6 +99,9 @@ public sealed class SnapshotDifferentialTests
                     case < 28 when existing is not null:
                         disk.DeleteSnapshot(existing);
                         snapshots.Remove(existing);
+                        break;
+                    case 28:
+                        disk.Flush();
                         break;
                     default:
                         disk.Dispose();
