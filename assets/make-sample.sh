@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes assets/sample.qcow2: a 32 MiB disk with an MBR partition table and one FAT16 partition holding
-# README.TXT, converted to a compressed qcow2 (a few KiB). The README's first command mounts it.
+# README.TXT, converted to a compressed qcow2 (about 320 KiB). The README's first command mounts it.
 # Needs: fdisk (sfdisk), dosfstools (mkfs.fat), mtools (mcopy), qemu-utils (qemu-img).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

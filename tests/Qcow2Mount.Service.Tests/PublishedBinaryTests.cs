@@ -112,6 +112,59 @@ public sealed class PublishedBinaryTests
         }
     }
 
+    /// <summary>
+    /// The README's first command, with the published binary: mount assets/sample.qcow2, then what the README
+    /// suggests looking at (mmls and fls on disk.raw) and the README file inside the FAT partition.
+    /// </summary>
+    [Test]
+    public void The_README_sample_mounts_and_sleuthkit_finds_its_file()
+    {
+        string binary = Binary();
+        Requirements.FuseAndQemu();
+        string mmls = ExternalTool.RequireTool("mmls");
+        string fls = ExternalTool.RequireTool("fls");
+        string icat = ExternalTool.RequireTool("icat");
+        string sample = Path.Combine(RepositoryRoot(), "assets", "sample.qcow2");
+        string before = Sha256(sample);
+        using var dir = new TempDir("published-sample");
+        var environment = new Dictionary<string, string?> { ["QCOW2MOUNT_Control__SocketPath"] = dir.Combine("control.sock") };
+        string mountPoint = dir.Combine("sample");
+        Directory.CreateDirectory(mountPoint);
+        try
+        {
+            Run(binary, environment, "mount", sample, mountPoint);
+            string disk = Path.Combine(mountPoint, "disk.raw");
+            Assert.That(ExternalTool.Run(mmls, [disk]).EnsureSuccess().StandardOutput, Does.Contain("0000002048"));
+            string listing = ExternalTool.Run(fls, ["-o", "2048", disk]).EnsureSuccess().StandardOutput;
+            var entry = listing.Split('\n').FirstOrDefault(line => line.Contains("README.TXT", StringComparison.Ordinal));
+            Assert.That(entry, Is.Not.Null, listing);
+            string inode = entry!.Split(':')[0].Split(' ', StringSplitOptions.RemoveEmptyEntries).Last();
+            Assert.That(ExternalTool.Run(icat, ["-o", "2048", disk, inode]).EnsureSuccess().StandardOutput,
+                Does.StartWith("Hello from inside a QCOW2 image."));
+            Run(binary, environment, "unmount", mountPoint);
+        }
+        finally
+        {
+            ExternalTool.Run("fusermount3", ["-u", "-z", mountPoint]);
+            StopService(dir.Combine("control.sock"));
+        }
+
+        Assert.That(Sha256(sample), Is.EqualTo(before), "a read-only mount leaves the image's bytes alone");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Qcow2Mount.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Qcow2Mount.sln not found above the test binaries");
+    }
+
     private static string Binary()
     {
         string? path = Environment.GetEnvironmentVariable(Variable);

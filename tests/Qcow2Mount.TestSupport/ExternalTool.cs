@@ -23,6 +23,7 @@ public static class ExternalTool
         ["pwsh"] = "install PowerShell 7 (https://learn.microsoft.com/powershell/scripting/install/installing-powershell)",
         ["mmls"] = "install The Sleuth Kit (Debian/Ubuntu: apt-get install sleuthkit)",
         ["fls"] = "install The Sleuth Kit (Debian/Ubuntu: apt-get install sleuthkit)",
+        ["icat"] = "install The Sleuth Kit (Debian/Ubuntu: apt-get install sleuthkit)",
         ["qcowinfo"] = "install libqcow tools (Debian/Ubuntu: apt-get install libqcow-utils)",
         ["bash"] = "install bash (on Windows: Git for Windows or WSL)",
         ["python3"] = "install Python 3 (Debian/Ubuntu: apt-get install python3)",
