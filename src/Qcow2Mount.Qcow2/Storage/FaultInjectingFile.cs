@@ -42,6 +42,9 @@ public sealed class FaultInjectingFile : IHostFile
     /// <summary>Fail every write from the Nth one on (1-based), as if the machine stopped; null: never.</summary>
     public int? CrashAtWrite { get; set; }
 
+    /// <summary>Fail only the Nth write (1-based) with an I/O error, writing nothing, and carry on (a full disk, a bad sector); null: never.</summary>
+    public int? FailWriteAt { get; set; }
+
     /// <summary>Host writes so far.</summary>
     public int WriteCount => _writes;
 
@@ -71,6 +74,11 @@ public sealed class FaultInjectingFile : IHostFile
             {
                 Crashed = true;
                 throw new IOException("simulated crash: the machine stopped");
+            }
+
+            if (FailWriteAt == _writes)
+            {
+                throw new IOException("simulated I/O error: no space left on device");
             }
 
             EnsureCapacity(ref _current, offset + data.Length);
