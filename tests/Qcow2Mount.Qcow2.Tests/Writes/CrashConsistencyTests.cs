@@ -27,23 +27,41 @@ public sealed class CrashConsistencyTests
         {
             foreach (var kind in Enum.GetValues<FaultInjectingFile.CrashKind>())
             {
-                yield return new TestCaseData(lazy, kind, 4096, 16, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-4k");
-                yield return new TestCaseData(lazy, kind, 512, 64, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-512-rc64");
-                yield return new TestCaseData(lazy, kind, 16384, 16, true).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-16k-extl2");
+                yield return new TestCaseData(lazy, kind, 4096, 16, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-4k");
+                yield return new TestCaseData(lazy, kind, 512, 64, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-512-rc64");
+                yield return new TestCaseData(lazy, kind, 16384, 16, true, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-16k-extl2");
+            }
+
+            // Over a backing file: allocating writes copy the untouched parts of each cluster from it.
+            foreach (var kind in new[] { FaultInjectingFile.CrashKind.DropUnflushed, FaultInjectingFile.CrashKind.TearLast })
+            {
+                yield return new TestCaseData(lazy, kind, 8192, 16, false, true).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-8k-backing");
             }
         }
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void Every_crash_point_leaves_flushed_data_and_at_most_leaks(bool lazy, FaultInjectingFile.CrashKind kind, int cluster, int refcountBits, bool extendedL2)
+    public void Every_crash_point_leaves_flushed_data_and_at_most_leaks(
+        bool lazy, FaultInjectingFile.CrashKind kind, int cluster, int refcountBits, bool extendedL2, bool backing)
     {
         string qemuImg = QemuTools.QemuImg;
         using var dir = new TempDir("crash");
         string template = dir.Combine("template.qcow2");
-        ImageCreator.Create(template, new CreateOptions { Size = 2L << 20, ClusterSize = cluster, RefcountBits = refcountBits, ExtendedL2 = extendedL2 });
-        byte[] pristine = File.ReadAllBytes(template);
+        var create = new CreateOptions { Size = 2L << 20, ClusterSize = cluster, RefcountBits = refcountBits, ExtendedL2 = extendedL2 };
+        var initial = new byte[2L << 20];
+        if (backing)
+        {
+            new Random(13).NextBytes(initial);
+            File.WriteAllBytes(dir.Combine("base.raw"), initial);
+            QemuTools.Ok(qemuImg, "convert", "-f", "raw", "-O", "qcow2", dir.Combine("base.raw"), dir.Combine("base.qcow2"));
+            create = create with { BackingFile = "base.qcow2", BackingFormat = "qcow2" };
+        }
 
-        int totalWrites = RunWorkload(pristine, lazy, crashAt: null, out _, out _).WriteCount;
+        ImageCreator.Create(template, create);
+        byte[] pristine = File.ReadAllBytes(template);
+        var workload = new Workload(dir.Combine("crash.qcow2"), pristine, initial, lazy);
+
+        int totalWrites = workload.Run(crashAt: null, out _, out _).WriteCount;
         Assert.That(totalWrites, Is.GreaterThan(20), "the workload must do real metadata work");
         // Each crash point replays the workload, so the cost grows with the square of its writes: every point up to
         // MaxCrashPoints (the 4k and 16k workloads: 160-250 writes), an even spread beyond (512-byte clusters: ~1200
@@ -54,7 +72,7 @@ public sealed class CrashConsistencyTests
         string crashed = dir.Combine("crashed.qcow2");
         for (int crashAt = 1; crashAt <= totalWrites + 1; crashAt += step)
         {
-            var file = RunWorkload(pristine, lazy, crashAt, out byte[] durableModel, out bool[] touched);
+            var file = workload.Run(crashAt, out byte[] durableModel, out bool[] touched);
             File.WriteAllBytes(crashed, file.CrashImage(kind));
             string context = $"crash at write {crashAt}/{totalWrites} ({kind})";
 
@@ -93,21 +111,35 @@ public sealed class CrashConsistencyTests
         }
     }
 
-    /// <summary>
-    /// Runs the workload on an in-memory file that stops at write <paramref name="crashAt"/>; returns the file,
-    /// the guest model as of the last completed flush, and which sectors changed after it.
-    /// </summary>
-    private static FaultInjectingFile RunWorkload(byte[] pristine, bool lazy, int? crashAt, out byte[] durableModel, out bool[] touched)
+    /// <param name="Path">Where the in-memory image claims to live: its backing file, if any, is a real file beside it.</param>
+    private sealed record Workload(string Path, byte[] Pristine, byte[] Initial, bool Lazy)
     {
-        var file = new FaultInjectingFile("crash.qcow2", pristine) { CrashAtWrite = crashAt };
-        var options = new Qcow2OpenOptions { Writable = true, LazyRefcounts = lazy, HostFileOpener = (_, _) => file };
-        var model = new WriteModel(new byte[2L << 20], seed: 7) { ClusterSize = 4096 };
+        /// <summary>
+        /// Runs the workload on an in-memory file that stops at write <paramref name="crashAt"/>; returns the file,
+        /// the guest model as of the last completed flush, and which sectors changed after it.
+        /// </summary>
+        public FaultInjectingFile Run(int? crashAt, out byte[] durableModel, out bool[] touched) =>
+            RunWorkload(Path, Pristine, Initial, Lazy, crashAt, out durableModel, out touched);
+    }
+
+    private static FaultInjectingFile RunWorkload(
+        string path, byte[] pristine, byte[] initial, bool lazy, int? crashAt, out byte[] durableModel, out bool[] touched)
+    {
+        var file = new FaultInjectingFile(path, pristine) { CrashAtWrite = crashAt };
+        var options = new Qcow2OpenOptions
+        {
+            Writable = true,
+            LazyRefcounts = lazy,
+            // The image is the in-memory file; the backing file is opened for real (read-only, never written).
+            HostFileOpener = (opened, writable) => opened == path ? file : HostFile.Open(opened, writable),
+        };
+        var model = new WriteModel((byte[])initial.Clone(), seed: 7) { ClusterSize = 4096 };
         durableModel = (byte[])model.Bytes.Clone();
         touched = new bool[model.Bytes.Length / Sector];
         Qcow2Image? disk = null;
         try
         {
-            disk = Qcow2Image.Open("crash.qcow2", options);
+            disk = Qcow2Image.Open(path, options);
             for (int i = 0; i < 120; i++)
             {
                 var (offset, length) = model.NextRange();
