@@ -33,7 +33,8 @@ internal sealed class OverlapGuard
 
     public void Add(long hostOffset, long length, MetadataKind kind)
     {
-        foreach (long c in Clusters(hostOffset, length))
+        var (first, last) = Clusters(hostOffset, length);
+        for (long c = first; c <= last; c++)
         {
             _clusters.AddOrUpdate(c, kind, (_, existing) => existing | kind);
         }
@@ -42,7 +43,8 @@ internal sealed class OverlapGuard
     /// <summary>Forgets <paramref name="kind"/> at the range (other kinds sharing its clusters stay).</summary>
     public void Remove(long hostOffset, long length, MetadataKind kind)
     {
-        foreach (long c in Clusters(hostOffset, length))
+        var (first, last) = Clusters(hostOffset, length);
+        for (long c = first; c <= last; c++)
         {
             while (_clusters.TryGetValue(c, out var existing))
             {
@@ -60,7 +62,9 @@ internal sealed class OverlapGuard
     /// <summary>The metadata other than <paramref name="own"/> that the range overlaps, described; null when none.</summary>
     public string? Overlaps(long hostOffset, long length, MetadataKind own = MetadataKind.None)
     {
-        foreach (long c in Clusters(hostOffset, length))
+        // Runs before every data write: a plain loop, no iterator allocation.
+        var (first, last) = Clusters(hostOffset, length);
+        for (long c = first; c <= last; c++)
         {
             if (_clusters.TryGetValue(c, out var kinds) && (kinds & ~own) is var other and not MetadataKind.None)
             {
@@ -71,19 +75,10 @@ internal sealed class OverlapGuard
         return null;
     }
 
-    private IEnumerable<long> Clusters(long hostOffset, long length)
-    {
-        if (length <= 0)
-        {
-            yield break;
-        }
-
-        long first = hostOffset >> _clusterBits, last = (hostOffset + length - 1) >> _clusterBits;
-        for (long c = first; c <= last; c++)
-        {
-            yield return c;
-        }
-    }
+    /// <summary>The first and last cluster of the range; an empty range gives last &lt; first.</summary>
+    private (long First, long Last) Clusters(long hostOffset, long length) => length <= 0
+        ? (0, -1)
+        : (hostOffset >> _clusterBits, (hostOffset + length - 1) >> _clusterBits);
 
     private static string Describe(MetadataKind kinds) => string.Join(" and ", Enum.GetValues<MetadataKind>()
         .Where(k => k != MetadataKind.None && kinds.HasFlag(k))
