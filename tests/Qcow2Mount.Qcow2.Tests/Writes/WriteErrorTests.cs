@@ -39,13 +39,7 @@ public sealed class WriteErrorTests
             File.WriteAllBytes(image, file.CrashImage(FaultInjectingFile.CrashKind.KeepAll));
             string context = $"write {failAt}/{totalWrites} failed";
 
-            var before = ImageChecker.Check(image);
-            bool dirty = Qcow2Mount.Qcow2.Format.Qcow2Header.Parse(File.ReadAllBytes(image).AsSpan(0, 512)).IsDirty;
-            if (!lazy || !dirty)
-            {
-                Assert.That(before.Corruptions, Is.Zero, $"{context}: {string.Join("; ", before.Messages.Take(5))}");
-            }
-
+            CrashConsistencyTests.AssertAtMostLeaks(image, lazy, context);
             if (lazy)
             {
                 // A dirty image (the close failed) is repaired by the writable open.
@@ -54,21 +48,12 @@ public sealed class WriteErrorTests
 
             // A cluster allocated for a write that then failed stays allocated and unused: a leak, as in QEMU
             // (iotest 026's reference output lists them), which check --repair leaks gives back.
-            var repaired = ImageChecker.Repair(image, RepairMode.Leaks);
-            Assert.That(repaired.ExitCode, Is.Zero, $"{context}: repair left {repaired.Corruptions} corruptions, {repaired.Leaks} leaks");
+            CrashConsistencyTests.AssertLeakRepairCleans(image, context);
 
             var after = ImageChecker.Check(image);
             Assert.That(after.IsClean, Is.True, $"{context}: after recovery {after}");
             using var reader = Qcow2Image.Open(image);
-            var guest = new byte[model.Length];
-            reader.ReadAt(0, guest);
-            for (int s = 0; s < unknown.Length; s++)
-            {
-                if (!unknown[s] && !guest.AsSpan(s * Sector, Sector).SequenceEqual(model.AsSpan(s * Sector, Sector)))
-                {
-                    Assert.Fail($"{context}: sector {s}, written only by operations that succeeded, reads something else");
-                }
-            }
+            CrashConsistencyTests.AssertSectorsIntact(reader, model, unknown, context, "was written only by operations that succeeded and reads something else");
         }
 
         DifferentialTests.AssertQemuCheckClean(QemuTools.QemuImg, image, dir.Path);
