@@ -554,7 +554,7 @@ public sealed partial class Qcow2Image
     {
         if (_guard!.Overlaps(host, length, own) is { } what)
         {
-            MarkCorrupt($"write at {host:#x} (+{length}) would overwrite the {what}");
+            MarkCorrupt($"write at 0x{host:x} (+{length}) would overwrite the {what}");
         }
     }
 

@@ -160,7 +160,7 @@ internal sealed class CheckRun
 
     private void Add(ulong offset, ulong size, uint times = 1) =>
         _counts.Add(offset, size, times,
-            overflowAt => Corruption($"ERROR: overflow cluster offset={overflowAt:#x}"),
+            overflowAt => Corruption($"ERROR: overflow cluster offset=0x{overflowAt:x}"),
             () => Corruption("ERROR too many references past the end of the image; the rest are not counted"));
 
     private void WalkActiveL1()
@@ -202,14 +202,14 @@ internal sealed class CheckRun
         {
             if ((sn.L1TableOffset & (ulong)(ClusterSize - 1)) != 0)
             {
-                Corruption($"ERROR snapshot {sn.Id} ({sn.Name}) l1_offset={sn.L1TableOffset:#x}: L1 table is not cluster aligned; " +
+                Corruption($"ERROR snapshot {sn.Id} ({sn.Name}) l1_offset=0x{sn.L1TableOffset:x}: L1 table is not cluster aligned; " +
                     "snapshot table entry corrupted");
                 continue;
             }
 
             if (sn.L1Size > MaxL1Entries)
             {
-                Corruption($"ERROR snapshot {sn.Id} ({sn.Name}) l1_size={sn.L1Size:#x}: L1 table is too large; snapshot table entry corrupted");
+                Corruption($"ERROR snapshot {sn.Id} ({sn.Name}) l1_size=0x{sn.L1Size:x}: L1 table is too large; snapshot table entry corrupted");
                 continue;
             }
 
@@ -309,12 +309,12 @@ internal sealed class CheckRun
 
             if ((entry & L2Entry.ReservedMask) != 0)
             {
-                Corruption($"ERROR L2 entry has reserved bits set: l2_offset={l2Offset:#x} index={j} l2_entry={entry:x}", times);
+                Corruption($"ERROR L2 entry has reserved bits set: l2_offset=0x{l2Offset:x} index={j} l2_entry={entry:x}", times);
             }
 
             if (!extended && L2Entry.IsZero(entry) && _header.Version < 3)
             {
-                Corruption($"ERROR zero flag set in a version 2 image: l2_offset={l2Offset:#x} index={j} l2_entry={entry:x}", times);
+                Corruption($"ERROR zero flag set in a version 2 image: l2_offset=0x{l2Offset:x} index={j} l2_entry={entry:x}", times);
             }
 
             bool hasCluster = L2Entry.HasHostCluster(entry, _hasDataFile);
@@ -328,7 +328,7 @@ internal sealed class CheckRun
                 }
                 else if (!hasCluster && allocated != 0)
                 {
-                    Corruption($"ERROR unallocated cluster has non-zero subcluster allocation map (l2_offset={l2Offset:#x} index={j} " +
+                    Corruption($"ERROR unallocated cluster has non-zero subcluster allocation map (l2_offset=0x{l2Offset:x} index={j} " +
                         $"bitmap={bitmap:x})", times);
                 }
             }
@@ -389,13 +389,13 @@ internal sealed class CheckRun
 
         if (_hasDataFile)
         {
-            Corruption($"ERROR compressed cluster {index} with data file, entry={entry:#x}", times);
+            Corruption($"ERROR compressed cluster {index} with data file, entry=0x{entry:x}", times);
             return repaired;
         }
 
         if (bitmap != 0)
         {
-            Corruption($"ERROR compressed cluster {index} with non-zero subcluster allocation bitmap, entry={entry:#x}", times);
+            Corruption($"ERROR compressed cluster {index} with non-zero subcluster allocation bitmap, entry=0x{entry:x}", times);
         }
 
         if (active)
@@ -447,7 +447,7 @@ internal sealed class CheckRun
         if ((directoryOffset & (ulong)(ClusterSize - 1)) != 0 || directorySize > 64UL << 20
             || directoryOffset + directorySize > (ulong)_file.Length || count > 65535)
         {
-            Corruption($"ERROR bitmap directory at {directoryOffset:#x} (+{directorySize} bytes) is invalid");
+            Corruption($"ERROR bitmap directory at 0x{directoryOffset:x} (+{directorySize} bytes) is invalid");
             return;
         }
 
@@ -471,7 +471,7 @@ internal sealed class CheckRun
             pos += (int)((24 + extraSize + (uint)nameSize + 7) & ~7u);
             if ((tableOffset & (ulong)(ClusterSize - 1)) != 0 || tableOffset + (ulong)tableSize * 8 > (ulong)_file.Length)
             {
-                Corruption($"ERROR bitmap {i}: table at {tableOffset:#x} is misaligned or past the end of the image");
+                Corruption($"ERROR bitmap {i}: table at 0x{tableOffset:x} is misaligned or past the end of the image");
                 continue;
             }
 

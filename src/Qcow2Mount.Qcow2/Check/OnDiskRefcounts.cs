@@ -94,7 +94,7 @@ internal sealed class OnDiskRefcounts
 
         if ((offset & ((1UL << _clusterBits) - 1)) != 0 || (entry & TableReservedMask) != 0)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"refcount block {blockIndex} has an unusable offset {entry:#x}");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"refcount block {blockIndex} has an unusable offset 0x{entry:x}");
         }
 
         if (_blocks.TryGetValue(blockIndex, out var cached))

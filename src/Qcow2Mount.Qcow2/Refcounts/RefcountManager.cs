@@ -473,7 +473,7 @@ internal sealed class RefcountManager
         }
         else if (_file.ReadAt(offset, data) != data.Length)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"refcount block at {offset:#x} is truncated");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"refcount block at 0x{offset:x} is truncated");
         }
 
         return new RefcountBlock(offset, data);

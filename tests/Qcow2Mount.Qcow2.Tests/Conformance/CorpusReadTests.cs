@@ -130,17 +130,17 @@ public class CorpusReadTests
                 if (!segment.IsZero)
                 {
                     Assert.That(RandomAccess.Read(segment.File!, actual.AsSpan(at, segment.Length), segment.Position), Is.EqualTo(segment.Length),
-                        $"{e.ViewName}: segment at host {segment.Position:#x} (+{segment.Length}) lies inside its file");
+                        $"{e.ViewName}: segment at host 0x{segment.Position:x} (+{segment.Length}) lies inside its file");
                 }
 
                 at += segment.Length;
             }
 
-            Assert.That(at, Is.EqualTo(length), $"{e.ViewName}: segments of {offset:#x} (+{length}) add up");
+            Assert.That(at, Is.EqualTo(length), $"{e.ViewName}: segments of 0x{offset:x} (+{length}) add up");
             var want = new byte[length];
             RandomAccess.Read(expected, want, offset);
             int same = actual.AsSpan().CommonPrefixLength(want);
-            Assert.That(same, Is.EqualTo(length), $"{e.ViewName}: mapped read at {offset:#x} (+{length}) differs at {offset + same:#x}");
+            Assert.That(same, Is.EqualTo(length), $"{e.ViewName}: mapped read at 0x{offset:x} (+{length}) differs at 0x{offset + same:x}");
         }
 
         bool compressed = e.Name.StartsWith("comp", StringComparison.Ordinal) || e.Name.Contains("zstd", StringComparison.Ordinal);
@@ -187,7 +187,7 @@ public class CorpusReadTests
         int want = (int)Math.Clamp(disk.Length - offset, 0, length);
         if (n != want)
         {
-            throw new AssertionException($"{context}: read at {offset:#x} (+{length}) returned {n}, expected {want}");
+            throw new AssertionException($"{context}: read at 0x{offset:x} (+{length}) returned {n}, expected {want}");
         }
 
         int e = 0;
@@ -206,7 +206,7 @@ public class CorpusReadTests
         if (mismatch < want)
         {
             throw new AssertionException(
-                $"{context}: read at {offset:#x} (+{length}) differs at {offset + mismatch:#x}: expected {expected[mismatch]:x2}, got {actual[mismatch]:x2}");
+                $"{context}: read at 0x{offset:x} (+{length}) differs at 0x{offset + mismatch:x}: expected {expected[mismatch]:x2}, got {actual[mismatch]:x2}");
         }
     }
 }

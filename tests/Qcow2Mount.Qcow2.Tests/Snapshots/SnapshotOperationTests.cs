@@ -299,7 +299,7 @@ public sealed class SnapshotOperationTests
             for (int block = 0; block < view.Length; block += 4096)
             {
                 var span = view.AsSpan(block, 4096);
-                Assert.That(span.IndexOfAnyExcept(span[0]), Is.EqualTo(-1), $"s{i}: block at {block:#x} is torn");
+                Assert.That(span.IndexOfAnyExcept(span[0]), Is.EqualTo(-1), $"s{i}: block at 0x{block:x} is torn");
             }
         }
     }

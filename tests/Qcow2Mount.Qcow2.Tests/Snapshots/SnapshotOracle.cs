@@ -108,7 +108,7 @@ internal static class SnapshotOracle
         if (!actual.AsSpan().SequenceEqual(expected))
         {
             int at = actual.AsSpan().CommonPrefixLength(expected);
-            Assert.Fail($"{context}: byte {at:#x} is {actual[at]:x2}, expected {expected[at]:x2}");
+            Assert.Fail($"{context}: byte 0x{at:x} is {actual[at]:x2}, expected {expected[at]:x2}");
         }
     }
 

@@ -65,7 +65,7 @@ internal sealed class WriteModel
             if (!buffer.AsSpan(0, n).SequenceEqual(expected))
             {
                 int at = buffer.AsSpan(0, n).CommonPrefixLength(expected);
-                Assert.Fail($"{context}: guest byte {offset + at:#x} reads {buffer[at]:x2}, model has {expected[at]:x2}");
+                Assert.Fail($"{context}: guest byte 0x{offset + at:x} reads {buffer[at]:x2}, model has {expected[at]:x2}");
             }
         }
     }
