@@ -57,6 +57,7 @@ public sealed partial class Qcow2Image
         RebuildGuard();
         _refcounts.BeforeWrite = CheckOverlap;
         _refcounts.Placed = (offset, length, kind) => _guard!.Add(offset, length, kind);
+        _refcounts.Dropped = (offset, length, kind) => _guard!.Remove(offset, length, kind);
 
         // Autoclear bits of features this engine does not maintain must go on a writable open.
         var keep = h.AutoclearFeatures & KnownFeatures.Autoclear;

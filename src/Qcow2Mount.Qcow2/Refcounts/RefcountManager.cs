@@ -449,7 +449,9 @@ internal sealed class RefcountManager
         }
         else
         {
-            // An intermediate table that never reached the header: nothing on disk points at it.
+            // An intermediate table that never reached the header: nothing on disk points at it, and once the
+            // decrements apply its clusters may take anything.
+            Dropped?.Invoke(oldOffset, (long)oldClusters << _clusterBits, MetadataKind.RefcountTable);
             for (int i = 0; i < oldClusters; i++)
             {
                 Update((oldOffset >> _clusterBits) + i, -1);
@@ -488,6 +490,9 @@ internal sealed class RefcountManager
 
     /// <summary>Called when a new refcount block or table takes clusters (offset, length, kind): the image's overlap guard.</summary>
     public Action<long, long, MetadataKind>? Placed { get; set; }
+
+    /// <summary>Called when a refcount table that never reached disk is given up (offset, length, kind): the guard forgets it.</summary>
+    public Action<long, long, MetadataKind>? Dropped { get; set; }
 
     public bool WriteBack()
     {
