@@ -46,6 +46,10 @@ public sealed partial class Qcow2Image
     /// <summary>True when lazy refcounts are in use for this open.</summary>
     public bool UsesLazyRefcounts => _lazy;
 
+    /// <summary>Metadata cached now against each cache's size, in tables and blocks (for tests of the bound).</summary>
+    internal (int L2Tables, int L2Capacity, int RefcountBlocks, int RefcountCapacity) CacheUsage =>
+        (_map.Cache.Count, _map.Cache.Capacity, _refcounts?.CacheUsage.Count ?? 0, _refcounts?.CacheUsage.Capacity ?? 0);
+
     private bool HasDataFile => !ReferenceEquals(_dataFile, _file);
 
     private void InitWritable()
@@ -590,11 +594,26 @@ public sealed partial class Qcow2Image
         _dirtyMarked = true;
     }
 
+    /// <summary>
+    /// Writes dirty metadata back when it holds a cache above its configured size, so memory stays bounded however
+    /// long a writer goes without fsync. With lazy refcounts the blocks are written too: refcounts on disk are then
+    /// at least the true ones (decrements wait for the flush), which leaves at most leaks after a crash.
+    /// </summary>
     private void FlushIfCacheFull()
     {
-        if (_map.Cache.Count > _map.Cache.Capacity)
+        var refcounts = _refcounts!;
+        bool blocksOver = refcounts.BlocksOverCapacity;
+        if (_map.Cache.IsOverCapacity || refcounts.NeedsFlush)
         {
             FlushLocked();
+            if (_lazy && blocksOver)
+            {
+                WriteRefcounts();
+            }
+
+            // Written tables and blocks are evictable now; trim so the next write does not flush again.
+            _map.Cache.Trim();
+            refcounts.TrimCache();
         }
     }
 

@@ -39,6 +39,9 @@ internal sealed class BoundedCache<TValue>
 
     public int Capacity => _capacity;
 
+    /// <summary>True while items that could not be evicted (dirty metadata) hold the cache above its capacity.</summary>
+    public bool IsOverCapacity => Count > _capacity;
+
     public bool TryGet(long key, out TValue value)
     {
         if (_items.TryGetValue(key, out var node))
@@ -110,6 +113,18 @@ internal sealed class BoundedCache<TValue>
         if (!_items.TryGetValue(key, out var node) || !ReferenceEquals(node.Value, value))
         {
             Add(key, value);
+        }
+    }
+
+    /// <summary>
+    /// Evicts down to the capacity once pinned items have become evictable (their metadata written): eviction
+    /// otherwise waits for the next add, and an owner checking <see cref="IsOverCapacity"/> would keep flushing.
+    /// </summary>
+    public void Trim()
+    {
+        if (IsOverCapacity)
+        {
+            Evict(keep: long.MinValue);
         }
     }
 

@@ -108,6 +108,25 @@ internal sealed class RefcountManager
     /// <summary>True when decrements wait for the next flush.</summary>
     public bool HasDeferred => _deferred.Count > 0;
 
+    /// <summary>
+    /// True when the image should flush now to keep memory bounded: dirty blocks (which cannot be evicted until
+    /// written, and with lazy refcounts are otherwise written only at close) hold the cache above its size, or
+    /// decrements waiting for a flush pile up (discard-and-rewrite without fsync would grow them without end).
+    /// </summary>
+    public bool NeedsFlush => BlocksOverCapacity || _deferred.Count > MaxDeferred;
+
+    /// <summary>True while dirty blocks hold the cache above its size.</summary>
+    public bool BlocksOverCapacity => _blocks.IsOverCapacity;
+
+    /// <summary>Decrements kept waiting at most (16 bytes each) before the image flushes to apply them.</summary>
+    internal const int MaxDeferred = 1 << 16;
+
+    /// <summary>Blocks cached now, and the cache's size in blocks (for tests of the bound).</summary>
+    internal (int Count, int Capacity) CacheUsage => (_blocks.Count, _blocks.Capacity);
+
+    /// <summary>Evicts written blocks down to the cache's size (after <see cref="WriteBack"/>).</summary>
+    public void TrimCache() => _blocks.Trim();
+
     /// <summary>Applies deferred decrements; call once the metadata that dropped the references is durable.</summary>
     public void ApplyDeferred()
     {

@@ -48,6 +48,9 @@ public sealed class FaultInjectingFile : IHostFile
     /// <summary>Host writes so far.</summary>
     public int WriteCount => _writes;
 
+    /// <summary>Flushes (fsyncs) so far.</summary>
+    public int FlushCount { get; private set; }
+
     public bool Crashed { get; private set; }
 
     public int ReadAt(long offset, Span<byte> buffer)
@@ -111,6 +114,7 @@ public sealed class FaultInjectingFile : IHostFile
                 throw new IOException("simulated crash: the machine stopped");
             }
 
+            FlushCount++;
             foreach (var (offset, data) in _pending)
             {
                 EnsureCapacity(ref _durable, offset + data.Length);

@@ -62,6 +62,29 @@ public class BoundedCacheTests
     }
 
     [Test]
+    public void Trim_drops_items_unpinned_since_back_to_the_capacity()
+    {
+        var items = Enumerable.Range(0, 6).Select(k => new Item(k) { Pinned = true }).ToArray();
+        var cache = new BoundedCache<Item>(4, item => !item.Pinned);
+        foreach (var item in items)
+        {
+            cache.Add(item.Key, item);
+        }
+
+        Assert.That((cache.Count, cache.IsOverCapacity), Is.EqualTo((6, true)), "pinned items hold it over");
+        cache.Trim();
+        Assert.That(cache.Count, Is.EqualTo(6), "still pinned: nothing to drop");
+        foreach (var item in items)
+        {
+            item.Pinned = false;
+        }
+
+        cache.Trim();
+        Assert.That((cache.Count, cache.IsOverCapacity), Is.EqualTo((4, false)));
+        Assert.That(cache.TryGet(5, out _), Is.True, "the most recently used stays");
+    }
+
+    [Test]
     public void Concurrent_loads_of_one_key_produce_one_value()
     {
         var cache = new BoundedCache<Item>(16);

@@ -27,22 +27,26 @@ public sealed class CrashConsistencyTests
         {
             foreach (var kind in Enum.GetValues<FaultInjectingFile.CrashKind>())
             {
-                yield return new TestCaseData(lazy, kind, 4096, 16, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-4k");
-                yield return new TestCaseData(lazy, kind, 512, 64, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-512-rc64");
-                yield return new TestCaseData(lazy, kind, 16384, 16, true, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-16k-extl2");
+                yield return new TestCaseData(lazy, kind, 4096, 16, false, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-4k");
+                yield return new TestCaseData(lazy, kind, 512, 64, false, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-512-rc64");
+                yield return new TestCaseData(lazy, kind, 16384, 16, true, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-16k-extl2");
             }
 
-            // Over a backing file: allocating writes copy the untouched parts of each cluster from it.
             foreach (var kind in new[] { FaultInjectingFile.CrashKind.DropUnflushed, FaultInjectingFile.CrashKind.TearLast })
             {
-                yield return new TestCaseData(lazy, kind, 8192, 16, false, true).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-8k-backing");
+                // Over a backing file: allocating writes copy the untouched parts of each cluster from it.
+                yield return new TestCaseData(lazy, kind, 8192, 16, false, true, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-8k-backing");
+
+                // The smallest caches: dirty L2 tables and refcount blocks are written back between fsyncs (with lazy
+                // refcounts too), and the refcount table grows and moves.
+                yield return new TestCaseData(lazy, kind, 512, 64, false, false, true).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-512-rc64-tiny-caches");
             }
         }
     }
 
     [TestCaseSource(nameof(Cases))]
     public void Every_crash_point_leaves_flushed_data_and_at_most_leaks(
-        bool lazy, FaultInjectingFile.CrashKind kind, int cluster, int refcountBits, bool extendedL2, bool backing)
+        bool lazy, FaultInjectingFile.CrashKind kind, int cluster, int refcountBits, bool extendedL2, bool backing, bool tinyCaches)
     {
         string qemuImg = QemuTools.QemuImg;
         using var dir = new TempDir("crash");
@@ -59,7 +63,7 @@ public sealed class CrashConsistencyTests
 
         ImageCreator.Create(template, create);
         byte[] pristine = File.ReadAllBytes(template);
-        var workload = new Workload(dir.Combine("crash.qcow2"), pristine, initial, lazy);
+        var workload = new Workload(dir.Combine("crash.qcow2"), pristine, initial, lazy, tinyCaches);
 
         int totalWrites = workload.Run(crashAt: null, out _, out _).WriteCount;
         Assert.That(totalWrites, Is.GreaterThan(20), "the workload must do real metadata work");
@@ -103,24 +107,26 @@ public sealed class CrashConsistencyTests
     }
 
     /// <param name="Path">Where the in-memory image claims to live: its backing file, if any, is a real file beside it.</param>
-    private sealed record Workload(string Path, byte[] Pristine, byte[] Initial, bool Lazy)
+    private sealed record Workload(string Path, byte[] Pristine, byte[] Initial, bool Lazy, bool TinyCaches)
     {
         /// <summary>
         /// Runs the workload on an in-memory file that stops at write <paramref name="crashAt"/>; returns the file,
         /// the guest model as of the last completed flush, and which sectors changed after it.
         /// </summary>
         public FaultInjectingFile Run(int? crashAt, out byte[] durableModel, out bool[] touched) =>
-            RunWorkload(Path, Pristine, Initial, Lazy, crashAt, out durableModel, out touched);
+            RunWorkload(Path, Pristine, Initial, Lazy, TinyCaches, crashAt, out durableModel, out touched);
     }
 
     private static FaultInjectingFile RunWorkload(
-        string path, byte[] pristine, byte[] initial, bool lazy, int? crashAt, out byte[] durableModel, out bool[] touched)
+        string path, byte[] pristine, byte[] initial, bool lazy, bool tinyCaches, int? crashAt, out byte[] durableModel, out bool[] touched)
     {
         var file = new FaultInjectingFile(path, pristine) { CrashAtWrite = crashAt };
         var options = new Qcow2OpenOptions
         {
             Writable = true,
             LazyRefcounts = lazy,
+            L2CacheBytes = tinyCaches ? 1 : new Qcow2OpenOptions().L2CacheBytes,
+            RefcountCacheBytes = tinyCaches ? 1 : new Qcow2OpenOptions().RefcountCacheBytes,
             // The image is the in-memory file; the backing file is opened for real (read-only, never written).
             HostFileOpener = (opened, writable) => opened == path ? file : HostFile.Open(opened, writable),
         };
