@@ -19,7 +19,7 @@ public sealed class SnapshotDifferentialTests
     private const long Size = 3L << 20;
     private const int Operations = 250;
 
-    public sealed record Case(string Name, CreateOptions Create, bool Lazy, bool Backing = false)
+    public sealed record Case(string Name, CreateOptions Create, bool Lazy, bool Backing = false, bool TinyCaches = false)
     {
         public override string ToString() => Name;
     }
@@ -37,6 +37,10 @@ public sealed class SnapshotDifferentialTests
         yield return new("64k-backing-lazy", o(65536), true, Backing: true);
         yield return new("4k-rc32-backing", o(4096, 32), false, Backing: true);
         yield return new("v2-64k-backing", o(65536, compat: "0.10"), false, Backing: true);
+
+        // 16-entry caches: snapshot refcount updates and copy-on-write fill them between fsyncs.
+        yield return new("512-rc64-tiny-caches-lazy", o(512, 64), true, TinyCaches: true);
+        yield return new("4k-tiny-caches-eager", o(4096), false, TinyCaches: true);
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -63,7 +67,13 @@ public sealed class SnapshotDifferentialTests
         var snapshots = new Dictionary<string, byte[]>();
         var random = new Random(seed ^ 0x3C3C);
         int created = 0;
-        var options = new Qcow2OpenOptions { Writable = true, LazyRefcounts = c.Lazy, L2CacheBytes = 8 * c.Create.ClusterSize };
+        var options = new Qcow2OpenOptions
+        {
+            Writable = true,
+            LazyRefcounts = c.Lazy,
+            L2CacheBytes = c.TinyCaches ? 1 : 8 * c.Create.ClusterSize,
+            RefcountCacheBytes = c.TinyCaches ? 1 : new Qcow2OpenOptions().RefcountCacheBytes,
+        };
         var disk = Qcow2Image.Open(image, options);
         try
         {

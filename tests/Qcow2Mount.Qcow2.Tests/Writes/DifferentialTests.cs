@@ -18,7 +18,7 @@ public sealed class DifferentialTests
     private const long DiskSize = 6L << 20;
     private const int Operations = 300;
 
-    public sealed record Case(string Name, CreateOptions Create, bool Backing, bool Lazy, string? DataFile = null, bool DataFileRaw = false)
+    public sealed record Case(string Name, CreateOptions Create, bool Backing, bool Lazy, string? DataFile = null, bool DataFileRaw = false, bool TinyCaches = false)
     {
         public override string ToString() => Name;
     }
@@ -44,6 +44,10 @@ public sealed class DifferentialTests
             yield return new($"8k-rc4-backing-{l}", o(8192, 4), true, lazy);
             yield return new($"extl2-datafile-{l}", o(extendedL2: true), false, lazy, "data.bin");
             yield return new($"datafile-backing-{l}", o(32768), true, lazy, "data.bin");
+
+            // 16-entry caches: dirty tables and blocks are written back between fsyncs, and the refcount table grows.
+            yield return new($"512-rc64-tiny-caches-{l}", o(512, 64), false, lazy, TinyCaches: true);
+            yield return new($"4k-rc1-backing-tiny-caches-{l}", o(4096, 1), true, lazy, TinyCaches: true);
         }
 
         yield return new("v2-64k", o(compat: "0.10"), false, false);
@@ -72,7 +76,13 @@ public sealed class DifferentialTests
 
         ImageCreator.Create(image, create);
         var model = new WriteModel(initial, seed) { ClusterSize = c.Create.ClusterSize };
-        var options = new Qcow2OpenOptions { Writable = true, LazyRefcounts = c.Lazy, L2CacheBytes = 8 * c.Create.ClusterSize };
+        var options = new Qcow2OpenOptions
+        {
+            Writable = true,
+            LazyRefcounts = c.Lazy,
+            L2CacheBytes = c.TinyCaches ? 1 : 8 * c.Create.ClusterSize,
+            RefcountCacheBytes = c.TinyCaches ? 1 : new Qcow2OpenOptions().RefcountCacheBytes,
+        };
         var disk = Qcow2Image.Open(image, options);
         try
         {
