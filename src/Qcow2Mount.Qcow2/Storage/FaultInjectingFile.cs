@@ -45,7 +45,7 @@ public sealed class FaultInjectingFile : IHostFile
     /// <summary>Fail only the Nth write (1-based) with an I/O error, writing nothing, and carry on (a full disk, a bad sector); null: never.</summary>
     public int? FailWriteAt { get; set; }
 
-    /// <summary>Host writes so far.</summary>
+    /// <summary>Host writes so far (including those to files that <see cref="CrashesWith"/> this one).</summary>
     public int WriteCount => _writes;
 
     /// <summary>Flushes (fsyncs) so far.</summary>
@@ -68,12 +68,18 @@ public sealed class FaultInjectingFile : IHostFile
         }
     }
 
+    /// <summary>
+    /// Another file on the same machine: writes here also count towards its <see cref="CrashAtWrite"/>, and this
+    /// file stops when that one does (an image and its external data file crash together).
+    /// </summary>
+    public FaultInjectingFile? CrashesWith { get; init; }
+
     public void WriteAt(long offset, ReadOnlySpan<byte> data)
     {
         lock (_lock)
         {
             _writes++;
-            if (Crashed || (CrashAtWrite is { } n && _writes >= n))
+            if (Crashed || (CrashAtWrite is { } n && _writes >= n) || (CrashesWith?.CountForeignWrite() ?? false))
             {
                 Crashed = true;
                 throw new IOException("simulated crash: the machine stopped");
@@ -88,6 +94,21 @@ public sealed class FaultInjectingFile : IHostFile
             data.CopyTo(_current.AsSpan((int)offset));
             _length = Math.Max(_length, offset + data.Length);
             _pending.Add((offset, data.ToArray()));
+        }
+    }
+
+    /// <summary>A write to a file that <see cref="CrashesWith"/> this one: counts it and tells whether the machine stopped.</summary>
+    private bool CountForeignWrite()
+    {
+        lock (_lock)
+        {
+            _writes++;
+            if (CrashAtWrite is { } n && _writes >= n)
+            {
+                Crashed = true;
+            }
+
+            return Crashed;
         }
     }
 
@@ -109,7 +130,7 @@ public sealed class FaultInjectingFile : IHostFile
     {
         lock (_lock)
         {
-            if (Crashed)
+            if (Crashed || (CrashesWith?.Crashed ?? false))
             {
                 throw new IOException("simulated crash: the machine stopped");
             }

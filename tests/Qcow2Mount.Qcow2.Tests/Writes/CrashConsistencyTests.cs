@@ -21,39 +21,57 @@ public sealed class CrashConsistencyTests
     private const int Sector = 512;
     private const int MaxCrashPoints = 400;
 
-    public static IEnumerable<TestCaseData> Cases()
+    /// <summary>One configuration: the image's format options, how it is opened, and what a crash keeps.</summary>
+    public sealed record Case(bool Lazy, FaultInjectingFile.CrashKind Kind, int Cluster, int RefcountBits = 16)
+    {
+        public bool ExtendedL2 { get; init; }
+        public bool Backing { get; init; }
+        public bool TinyCaches { get; init; }
+        public bool DataFile { get; init; }
+        public bool DataFileRaw { get; init; }
+
+        public override string ToString() =>
+            $"{(Lazy ? "lazy" : "eager")}-{Kind}-{(Cluster >= 1024 ? $"{Cluster / 1024}k" : Cluster.ToString(System.Globalization.CultureInfo.InvariantCulture))}"
+            + (RefcountBits != 16 ? $"-rc{RefcountBits}" : "") + (ExtendedL2 ? "-extl2" : "") + (Backing ? "-backing" : "")
+            + (TinyCaches ? "-tiny-caches" : "") + (DataFile ? (DataFileRaw ? "-datafile-raw" : "-datafile") : "");
+    }
+
+    public static IEnumerable<Case> Cases()
     {
         foreach (bool lazy in new[] { true, false })
         {
             foreach (var kind in Enum.GetValues<FaultInjectingFile.CrashKind>())
             {
-                yield return new TestCaseData(lazy, kind, 4096, 16, false, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-4k");
-                yield return new TestCaseData(lazy, kind, 512, 64, false, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-512-rc64");
-                yield return new TestCaseData(lazy, kind, 16384, 16, true, false, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-16k-extl2");
+                yield return new(lazy, kind, 4096);
+                yield return new(lazy, kind, 512, 64);
+                yield return new(lazy, kind, 16384) { ExtendedL2 = true };
             }
 
             foreach (var kind in new[] { FaultInjectingFile.CrashKind.DropUnflushed, FaultInjectingFile.CrashKind.TearLast })
             {
                 // Over a backing file: allocating writes copy the untouched parts of each cluster from it.
-                yield return new TestCaseData(lazy, kind, 8192, 16, false, true, false).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-8k-backing");
+                yield return new(lazy, kind, 8192) { Backing = true };
 
                 // The smallest caches: dirty L2 tables and refcount blocks are written back between fsyncs (with lazy
                 // refcounts too), and the refcount table grows and moves.
-                yield return new TestCaseData(lazy, kind, 512, 64, false, false, true).SetArgDisplayNames($"{(lazy ? "lazy" : "eager")}-{kind}-512-rc64-tiny-caches");
+                yield return new(lazy, kind, 512, 64) { TinyCaches = true };
+
+                // An external data file crashes with the image: data must be durable before the tables point at it.
+                yield return new(lazy, kind, 4096) { DataFile = true };
+                yield return new(lazy, kind, 16384) { DataFile = true, DataFileRaw = true, ExtendedL2 = true };
             }
         }
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void Every_crash_point_leaves_flushed_data_and_at_most_leaks(
-        bool lazy, FaultInjectingFile.CrashKind kind, int cluster, int refcountBits, bool extendedL2, bool backing, bool tinyCaches)
+    public void Every_crash_point_leaves_flushed_data_and_at_most_leaks(Case c)
     {
         string qemuImg = QemuTools.QemuImg;
         using var dir = new TempDir("crash");
         string template = dir.Combine("template.qcow2");
-        var create = new CreateOptions { Size = 2L << 20, ClusterSize = cluster, RefcountBits = refcountBits, ExtendedL2 = extendedL2 };
+        var create = new CreateOptions { Size = 2L << 20, ClusterSize = c.Cluster, RefcountBits = c.RefcountBits, ExtendedL2 = c.ExtendedL2 };
         var initial = new byte[2L << 20];
-        if (backing)
+        if (c.Backing)
         {
             new Random(13).NextBytes(initial);
             File.WriteAllBytes(dir.Combine("base.raw"), initial);
@@ -61,11 +79,18 @@ public sealed class CrashConsistencyTests
             create = create with { BackingFile = "base.qcow2", BackingFormat = "qcow2" };
         }
 
+        // The header names the data file by its real path: the workload writes an in-memory copy of it, and each
+        // crash point puts what the crash kept there for the checks.
+        string? dataPath = c.DataFile ? dir.Combine("data.bin") : null;
+        create = create with { DataFile = dataPath, DataFileRaw = c.DataFileRaw };
         ImageCreator.Create(template, create);
         byte[] pristine = File.ReadAllBytes(template);
-        var workload = new Workload(dir.Combine("crash.qcow2"), pristine, initial, lazy, tinyCaches);
+        byte[]? pristineData = dataPath is null ? null : File.ReadAllBytes(dataPath);
+        var workload = new Workload(dir.Combine("crash.qcow2"), pristine, initial, c, dataPath, pristineData);
+        bool lazy = c.Lazy;
+        var kind = c.Kind;
 
-        int totalWrites = workload.Run(crashAt: null, out _, out _).WriteCount;
+        int totalWrites = workload.Run(crashAt: null, out _, out _).Image.WriteCount;
         Assert.That(totalWrites, Is.GreaterThan(20), "the workload must do real metadata work");
         // Each crash point replays the workload, so the cost grows with the square of its writes: every point up to
         // MaxCrashPoints (the 4k and 16k workloads: 160-250 writes), an even spread beyond (512-byte clusters: ~1200
@@ -76,8 +101,12 @@ public sealed class CrashConsistencyTests
         string crashed = dir.Combine("crashed.qcow2");
         for (int crashAt = 1; crashAt <= totalWrites + 1; crashAt += step)
         {
-            var file = workload.Run(crashAt, out byte[] durableModel, out bool[] touched);
+            var (file, data) = workload.Run(crashAt, out byte[] durableModel, out bool[] touched);
             File.WriteAllBytes(crashed, file.CrashImage(kind));
+            if (data is not null)
+            {
+                File.WriteAllBytes(dataPath!, data.CrashImage(kind));
+            }
             string context = $"crash at write {crashAt}/{totalWrites} ({kind})";
 
             AssertAtMostLeaks(crashed, lazy, context);
@@ -107,29 +136,36 @@ public sealed class CrashConsistencyTests
     }
 
     /// <param name="Path">Where the in-memory image claims to live: its backing file, if any, is a real file beside it.</param>
-    private sealed record Workload(string Path, byte[] Pristine, byte[] Initial, bool Lazy, bool TinyCaches)
+    /// <param name="DataPath">The external data file the header names, if any (kept in memory during the workload).</param>
+    private sealed record Workload(string Path, byte[] Pristine, byte[] Initial, Case Case, string? DataPath, byte[]? PristineData)
     {
         /// <summary>
-        /// Runs the workload on an in-memory file that stops at write <paramref name="crashAt"/>; returns the file,
-        /// the guest model as of the last completed flush, and which sectors changed after it.
+        /// Runs the workload on in-memory files that stop at write <paramref name="crashAt"/> (counted over the image
+        /// and its data file); returns the files, the guest model as of the last completed flush, and which sectors
+        /// changed after it.
         /// </summary>
-        public FaultInjectingFile Run(int? crashAt, out byte[] durableModel, out bool[] touched) =>
-            RunWorkload(Path, Pristine, Initial, Lazy, TinyCaches, crashAt, out durableModel, out touched);
+        public (FaultInjectingFile Image, FaultInjectingFile? Data) Run(int? crashAt, out byte[] durableModel, out bool[] touched)
+        {
+            var file = new FaultInjectingFile(Path, Pristine) { CrashAtWrite = crashAt };
+            var data = DataPath is null ? null : new FaultInjectingFile(DataPath, PristineData!) { CrashesWith = file };
+            var options = new Qcow2OpenOptions
+            {
+                Writable = true,
+                LazyRefcounts = Case.Lazy,
+                L2CacheBytes = Case.TinyCaches ? 1 : new Qcow2OpenOptions().L2CacheBytes,
+                RefcountCacheBytes = Case.TinyCaches ? 1 : new Qcow2OpenOptions().RefcountCacheBytes,
+                // The image and its data file are in memory; the backing file is opened for real (read-only, never written).
+                HostFileOpener = (opened, writable) =>
+                    opened == Path ? file : opened == DataPath ? data! : HostFile.Open(opened, writable),
+            };
+            RunWorkload(Path, Initial, options, () => file.Crashed, out durableModel, out touched);
+            return (file, data);
+        }
     }
 
-    private static FaultInjectingFile RunWorkload(
-        string path, byte[] pristine, byte[] initial, bool lazy, bool tinyCaches, int? crashAt, out byte[] durableModel, out bool[] touched)
+    private static void RunWorkload(
+        string path, byte[] initial, Qcow2OpenOptions options, Func<bool> crashed, out byte[] durableModel, out bool[] touched)
     {
-        var file = new FaultInjectingFile(path, pristine) { CrashAtWrite = crashAt };
-        var options = new Qcow2OpenOptions
-        {
-            Writable = true,
-            LazyRefcounts = lazy,
-            L2CacheBytes = tinyCaches ? 1 : new Qcow2OpenOptions().L2CacheBytes,
-            RefcountCacheBytes = tinyCaches ? 1 : new Qcow2OpenOptions().RefcountCacheBytes,
-            // The image is the in-memory file; the backing file is opened for real (read-only, never written).
-            HostFileOpener = (opened, writable) => opened == path ? file : HostFile.Open(opened, writable),
-        };
         var model = new WriteModel((byte[])initial.Clone(), seed: 7) { ClusterSize = 4096 };
         durableModel = (byte[])model.Bytes.Clone();
         touched = new bool[model.Bytes.Length / Sector];
@@ -175,12 +211,10 @@ public sealed class CrashConsistencyTests
             durableModel = (byte[])model.Bytes.Clone();
             Array.Clear(touched);
         }
-        catch (Exception e) when (file.Crashed && e is IOException or Qcow2Exception)
+        catch (Exception e) when (crashed() && e is IOException or Qcow2Exception)
         {
             // The machine stopped; what the disk kept is the test's subject.
         }
-
-        return file;
     }
 
     /// <summary>
