@@ -35,7 +35,7 @@ public sealed partial record ControlEndpoint
         string? runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
         return !string.IsNullOrEmpty(runtime) && Path.IsPathRooted(runtime)
             ? Path.Combine(runtime, "qcow2mount", "control.sock")
-            : Path.Combine("/tmp", $"qcow2mount-{GetUid()}", "control.sock");
+            : Path.Combine("/tmp", $"qcow2mount-{PeerCredentials.CurrentUid}", "control.sock");
     }
 
     public static string DefaultPipeName() => $"qcow2mount-{Environment.UserName}";
@@ -69,6 +69,13 @@ public sealed partial record ControlEndpoint
             try
             {
                 await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), deadline.Token).ConfigureAwait(false);
+                if (PeerCredentials.PeerUid(socket) is { } owner && owner != PeerCredentials.CurrentUid)
+                {
+                    // Someone else made the socket (a predictable /tmp path taken first): send them nothing.
+                    throw new ControlException(ErrorCodes.ServiceUnavailable,
+                        $"The service at {this} runs as user {owner}, not as you (user {PeerCredentials.CurrentUid}); refusing to talk to it.");
+                }
+
                 return new NetworkStream(socket, ownsSocket: true);
             }
             catch
@@ -89,9 +96,4 @@ public sealed partial record ControlEndpoint
             throw new ControlException(ErrorCodes.ServiceUnavailable, $"No qcow2mount service answers at {this}: {reason}.", e);
         }
     }
-
-    private static uint GetUid() => OperatingSystem.IsWindows() ? 0 : NativeGetUid();
-
-    [LibraryImport("libc", EntryPoint = "getuid")]
-    private static partial uint NativeGetUid();
 }

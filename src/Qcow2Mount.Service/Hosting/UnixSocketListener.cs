@@ -5,8 +5,10 @@ using Qcow2Mount.Control;
 namespace Qcow2Mount.Service.Hosting;
 
 /// <summary>
-/// The Linux endpoint: a Unix domain socket, mode 0600, in a directory of mode 0700, so only the user (and root)
-/// can connect. Refuses to start while another service answers on the socket; removes a stale one.
+/// The Linux endpoint: a Unix domain socket, mode 0600, so only the user (and root) can connect, and each
+/// connection's peer is checked to be this user (SO_PEERCRED). The default socket's own folder is kept at mode 0700;
+/// a folder the user chose for <c>Control:SocketPath</c> (/run, a home directory) is left as it is. Refuses to start
+/// while another service answers on the socket; removes a stale one.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal sealed class UnixSocketListener : IControlListener
@@ -16,17 +18,20 @@ internal sealed class UnixSocketListener : IControlListener
 
     private readonly Socket _socket;
     private readonly string _path;
+    private readonly ILogger _logger;
 
-    private UnixSocketListener(Socket socket, string path)
+    private UnixSocketListener(Socket socket, string path, ILogger logger)
     {
         _socket = socket;
         _path = path;
+        _logger = logger;
     }
 
     public static UnixSocketListener Bind(string path, ILogger logger)
     {
         string directory = Path.GetDirectoryName(path) ?? throw new ServiceStartException($"'{path}' has no directory.");
-        PrepareDirectory(directory);
+        bool dedicated = directory == Path.GetDirectoryName(ControlEndpoint.DefaultSocketPath());
+        PrepareDirectory(directory, dedicated);
         if (File.Exists(path) || Directory.Exists(path))
         {
             if (IsAnswering(path))
@@ -42,10 +47,10 @@ internal sealed class UnixSocketListener : IControlListener
         try
         {
             socket.Bind(new UnixDomainSocketEndPoint(path));
-            // The 0700 directory already keeps others out between bind and chmod; 0600 keeps them out if it is ever widened.
+            // Between bind and chmod the socket has the umask's mode; the peer check on accept covers that moment.
             File.SetUnixFileMode(path, SocketMode);
             socket.Listen(64);
-            return new UnixSocketListener(socket, path);
+            return new UnixSocketListener(socket, path, logger);
         }
         catch (SocketException e)
         {
@@ -56,8 +61,18 @@ internal sealed class UnixSocketListener : IControlListener
 
     public async Task<Stream> AcceptAsync(CancellationToken cancellationToken)
     {
-        var client = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
-        return new NetworkStream(client, ownsSocket: true);
+        while (true)
+        {
+            var client = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            uint? peer = PeerCredentials.PeerUid(client);
+            if (peer is null || peer == PeerCredentials.CurrentUid)
+            {
+                return new NetworkStream(client, ownsSocket: true);
+            }
+
+            _logger.LogWarning("Refused a connection from user {Uid}: the service serves only user {Own}", peer, PeerCredentials.CurrentUid);
+            client.Dispose();
+        }
     }
 
     public void Dispose()
@@ -73,11 +88,24 @@ internal sealed class UnixSocketListener : IControlListener
         }
     }
 
-    private static void PrepareDirectory(string directory)
+    /// <param name="dedicated">The default socket's own folder, which the service may create and tighten; any
+    /// other folder belongs to the user and keeps its mode (chmod 0700 of /run or /tmp would break the system).</param>
+    private static void PrepareDirectory(string directory, bool dedicated)
     {
         if (!Directory.Exists(directory))
         {
             Directory.CreateDirectory(directory, DirectoryMode);
+            return;
+        }
+
+        if (!dedicated)
+        {
+            return;
+        }
+
+        if (new DirectoryInfo(directory).LinkTarget is { } target)
+        {
+            throw new ServiceStartException($"The socket folder '{directory}' is a symbolic link (to '{target}'); remove it and start again.");
         }
 
         try
