@@ -21,6 +21,14 @@ public sealed class MountService : BackgroundService
     private readonly ControlDispatcher _dispatcher;
     private IControlListener? _listener;
 
+    /// <summary>Clients connected at once at most; more are closed at once (only the user's own processes connect).</summary>
+    internal const int MaxConnections = 64;
+
+    /// <summary>How long a connection may wait between requests (or in the middle of one) before it is closed.</summary>
+    internal static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(5);
+
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(200);
+
     public MountService(MountManager manager, ControlEndpoint endpoint, IHostApplicationLifetime lifetime, ILogger<MountService> logger)
     {
         _manager = manager;
@@ -65,11 +73,28 @@ public sealed class MountService : BackgroundService
             }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {
+                // Out of descriptors (EMFILE) fails every accept at once: pause instead of spinning on warnings.
                 _logger.LogWarning("Accepting a connection failed: {Message}", e.Message);
+                try
+                {
+                    await Task.Delay(AcceptRetryDelay, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
                 continue;
             }
 
             connections.RemoveAll(t => t.IsCompleted);
+            if (connections.Count >= MaxConnections)
+            {
+                _logger.LogWarning("Refused a connection: {Count} clients are connected already", connections.Count);
+                await stream.DisposeAsync().ConfigureAwait(false);
+                continue;
+            }
+
             connections.Add(Task.Run(() => ServeAsync(stream, stoppingToken), CancellationToken.None));
         }
 
@@ -85,7 +110,14 @@ public sealed class MountService : BackgroundService
             {
                 try
                 {
-                    var line = await reader.ReadLineAsync(stoppingToken).ConfigureAwait(false);
+                    LineReadResult line;
+                    using (var idle = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+                    {
+                        // A client that connects and never sends (or stops half-way) is dropped, not kept forever.
+                        idle.CancelAfter(IdleTimeout);
+                        line = await reader.ReadLineAsync(idle.Token).ConfigureAwait(false);
+                    }
+
                     ControlResponse response;
                     bool shutdown = false;
                     switch (line.Status)
