@@ -30,6 +30,9 @@ public sealed class Volume : IDisposable
     /// <summary>Writes finished so far, and how many of them the last successful flush covered.</summary>
     private long _finishedWrites;
     private long _durableWrites;
+
+    /// <summary>The first flush that failed: once set, every later flush fails too (see <see cref="Flush"/>).</summary>
+    private VolumeException? _flushFailure;
     private int _disposed;
 
     public Volume(IVirtualDisk disk, VolumeOptions? options = null, IEnumerable<SnapshotDisk>? snapshots = null)
@@ -198,6 +201,10 @@ public sealed class Volume : IDisposable
         {
             throw VolumeException.FromEngine(e);
         }
+        catch (IOException e)
+        {
+            throw VolumeException.FromHost(e);
+        }
     }
 
     /// <summary>
@@ -224,6 +231,10 @@ public sealed class Volume : IDisposable
         catch (Qcow2Exception e)
         {
             throw VolumeException.FromEngine(e);
+        }
+        catch (IOException e)
+        {
+            throw VolumeException.FromHost(e);
         }
     }
 
@@ -259,6 +270,10 @@ public sealed class Volume : IDisposable
         catch (Qcow2Exception e)
         {
             throw VolumeException.FromEngine(e);
+        }
+        catch (IOException e)
+        {
+            throw VolumeException.FromHost(e);
         }
         finally
         {
@@ -304,6 +319,10 @@ public sealed class Volume : IDisposable
         {
             throw VolumeException.FromEngine(e);
         }
+        catch (IOException e)
+        {
+            throw VolumeException.FromHost(e);
+        }
         finally
         {
             Interlocked.Increment(ref _finishedWrites);
@@ -318,8 +337,14 @@ public sealed class Volume : IDisposable
     {
         var open = Get(handle);
         long wanted = Volatile.Read(ref _finishedWrites);
-        if (open.Node.IsReadOnly || open.Node.Disk != _disk || Volatile.Read(ref _durableWrites) >= wanted)
+        if (open.Node.IsReadOnly || open.Node.Disk != _disk)
         {
+            return;
+        }
+
+        if (Volatile.Read(ref _durableWrites) >= wanted)
+        {
+            ThrowIfFlushFailed();
             return;
         }
 
@@ -327,6 +352,7 @@ public sealed class Volume : IDisposable
         // after its writes had finished. No caller returns before a flush that covers its writes has succeeded.
         lock (_flushLock)
         {
+            ThrowIfFlushFailed();
             if (Volatile.Read(ref _durableWrites) >= wanted)
             {
                 return;
@@ -337,12 +363,25 @@ public sealed class Volume : IDisposable
             {
                 _disk.Flush();
             }
-            catch (Qcow2Exception e)
+            catch (Exception e) when (e is Qcow2Exception or IOException)
             {
-                throw VolumeException.FromEngine(e);
+                // Never retried: after a failed fsync Linux may have dropped the dirty pages it could not write and
+                // marks them clean, so a second fsync would succeed without the data (PostgreSQL's "fsyncgate").
+                var failure = e is Qcow2Exception engine ? VolumeException.FromEngine(engine) : VolumeException.FromHost((IOException)e);
+                _flushFailure = failure;
+                throw failure;
             }
 
             Volatile.Write(ref _durableWrites, covered);
+        }
+    }
+
+    private void ThrowIfFlushFailed()
+    {
+        if (Volatile.Read(ref _flushFailure) is { } earlier)
+        {
+            throw new VolumeException(earlier.Code,
+                $"An earlier flush failed ({earlier.Message}); writes made before it may not be on disk. Unmount, then check the image.", earlier);
         }
     }
 
@@ -442,7 +481,12 @@ public sealed class Volume : IDisposable
             }
             catch (Exception e)
             {
-                failure = ExceptionDispatchInfo.Capture(e is Qcow2Exception engine ? VolumeException.FromEngine(engine) : e);
+                failure = ExceptionDispatchInfo.Capture(e switch
+                {
+                    Qcow2Exception engine => VolumeException.FromEngine(engine),
+                    IOException host => VolumeException.FromHost(host),
+                    _ => e,
+                });
             }
         }
 

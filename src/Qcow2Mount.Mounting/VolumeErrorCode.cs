@@ -28,7 +28,7 @@ public enum VolumeErrorCode
     Busy,
     /// <summary>Another open handle does not share the access asked for.</summary>
     SharingViolation,
-    /// <summary>A write starts at or past the end of the fixed-size disk.</summary>
+    /// <summary>A write starts at or past the end of the fixed-size disk, or the host file system is full.</summary>
     NoSpace,
     /// <summary>The handle is not open on this volume.</summary>
     InvalidHandle,

@@ -15,7 +15,20 @@ public sealed class VolumeException : Exception
 
     /// <summary>The one translation from engine errors to volume errors; the engine's message is kept.</summary>
     public static VolumeException FromEngine(Qcow2Exception exception) =>
-        new(CodeFor(exception.Code), exception.Message, exception);
+        new(exception.InnerException is IOException io && IsNoSpace(io) ? VolumeErrorCode.NoSpace : CodeFor(exception.Code),
+            exception.Message, exception);
+
+    /// <summary>A host file's own I/O error, which the engine lets through: a full disk or quota becomes NoSpace.</summary>
+    public static VolumeException FromHost(IOException exception) =>
+        new(IsNoSpace(exception) ? VolumeErrorCode.NoSpace : VolumeErrorCode.IoError, exception.Message.ReplaceLineEndings(" "), exception);
+
+    /// <summary>
+    /// .NET keeps the OS error in HResult for I/O errors it has no type of its own for: errno on Linux (ENOSPC 28,
+    /// EDQUOT 122), HRESULT_FROM_WIN32 on Windows (ERROR_HANDLE_DISK_FULL 39, ERROR_DISK_FULL 112).
+    /// </summary>
+    private static bool IsNoSpace(IOException exception) => OperatingSystem.IsWindows()
+        ? (exception.HResult & 0xFFFF) is 39 or 112
+        : exception.HResult is 28 or 122;
 
     internal static VolumeErrorCode CodeFor(Qcow2ErrorCode code) => code switch
     {

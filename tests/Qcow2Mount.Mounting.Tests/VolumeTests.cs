@@ -328,24 +328,72 @@ public sealed class VolumeTests
     }
 
     [Test]
-    public void A_failed_flush_is_reported_as_an_io_error_and_retried_next_time()
+    public void A_failed_flush_is_never_retried_and_every_later_flush_fails_too()
     {
         var disk = MemoryDisk.WithNoise(512);
-        disk.FlushFailure = new Qcow2Exception(Qcow2ErrorCode.Io, "host disk full");
+        disk.FlushFailure = new Qcow2Exception(Qcow2ErrorCode.Io, "host EIO");
         using var volume = Writable(disk);
         ulong handle = volume.Open("/disk.raw", VolumeAccess.Write);
         volume.Write(handle, 0, new byte[] { 1 });
 
         var failure = Assert.Throws<VolumeException>(() => volume.Flush(handle))!;
+        // The host recovers, but Linux may have dropped the pages it failed to write: a retry would say "durable".
         disk.FlushFailure = null;
-        volume.Flush(handle);
+        var again = Assert.Throws<VolumeException>(() => volume.Flush(handle))!;
+        volume.Write(handle, 1, new byte[] { 2 });
+        var afterWrite = Assert.Throws<VolumeException>(() => volume.Flush(handle))!;
 
         Assert.Multiple(() =>
         {
             Assert.That(failure.Code, Is.EqualTo(VolumeErrorCode.IoError));
-            Assert.That(failure.Message, Is.EqualTo("host disk full"));
-            Assert.That(disk.FlushCount, Is.EqualTo(2));
+            Assert.That(failure.Message, Is.EqualTo("host EIO"));
+            Assert.That(again.Code, Is.EqualTo(VolumeErrorCode.IoError));
+            Assert.That(again.Message, Does.StartWith("An earlier flush failed (host EIO)"));
+            Assert.That(afterWrite.Code, Is.EqualTo(VolumeErrorCode.IoError));
+            Assert.That(disk.FlushCount, Is.EqualTo(1), "the disk was not asked again");
         });
+    }
+
+    [TestCase(28, VolumeErrorCode.NoSpace)]
+    [TestCase(122, VolumeErrorCode.NoSpace)]
+    [TestCase(5, VolumeErrorCode.IoError)]
+    public void Host_io_errors_that_reach_the_volume_become_volume_errors(int errno, VolumeErrorCode expected)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Ignore("errno values are the Linux ones.");
+        }
+
+        var disk = MemoryDisk.WithNoise(512);
+        disk.ReadFailure = new IOException("host says no\nsecond line", errno);
+        disk.FlushFailure = new IOException("host says no", errno);
+        using var volume = Writable(disk);
+        ulong handle = volume.Open("/disk.raw", VolumeAccess.ReadWrite);
+        volume.Write(handle, 0, new byte[] { 1 });
+
+        var read = Assert.Throws<VolumeException>(() => volume.Read(handle, 0, new byte[16]))!;
+        var flush = Assert.Throws<VolumeException>(() => volume.Flush(handle))!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(read.Code, Is.EqualTo(expected));
+            Assert.That(read.Message, Does.Not.Contain("\n"), "one line");
+            Assert.That(flush.Code, Is.EqualTo(expected));
+        });
+        disk.FlushFailure = null;
+    }
+
+    [Test]
+    public void A_full_host_disk_under_the_engine_is_no_space_too()
+    {
+        var disk = MemoryDisk.WithNoise(512);
+        disk.FlushFailure = new Qcow2Exception(Qcow2ErrorCode.Io, "image.qcow2: No space left on device", new IOException("No space left on device", 28));
+        using var volume = Writable(disk);
+        ulong handle = volume.Open("/disk.raw", VolumeAccess.Write);
+        volume.Write(handle, 0, new byte[] { 1 });
+
+        var failure = Assert.Throws<VolumeException>(() => volume.Flush(handle))!;
+        Assert.That(failure.Code, Is.EqualTo(OperatingSystem.IsWindows() ? VolumeErrorCode.IoError : VolumeErrorCode.NoSpace));
         disk.FlushFailure = null;
     }
 
