@@ -61,6 +61,33 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
     /// <summary>The external data file name as stored in the image.</summary>
     public string? DataFile => Extensions.ExternalDataFile;
 
+    /// <summary>Every host file this image reads: itself, its external data file, and its backing chain's files.</summary>
+    public IEnumerable<string> HostFiles
+    {
+        get
+        {
+            yield return Path;
+            if (!ReferenceEquals(_dataFile, _file))
+            {
+                yield return _dataFile.Path;
+            }
+
+            switch (_backing)
+            {
+                case Qcow2Image image:
+                    foreach (string file in image.HostFiles)
+                    {
+                        yield return file;
+                    }
+
+                    break;
+                case Backing.RawDisk raw:
+                    yield return raw.Path;
+                    break;
+            }
+        }
+    }
+
     public IReadOnlyList<SnapshotInfo> Snapshots => _snapshots.Select(ToInfo).ToList();
 
     /// <summary>The snapshot this instance presents, or null for the active layer.</summary>

@@ -111,12 +111,6 @@ internal static class ConvertCommand
 
         bool flushToDisk = options.Cache != "unsafe";
 
-        if (string.Equals(Path.GetFullPath(options.Source), Path.GetFullPath(options.Destination),
-            OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
-        {
-            throw new UsageException($"{options.Destination}: SOURCE and DEST are the same file");
-        }
-
         // Open the source first: a bad source must not truncate an existing destination.
         // A sequential copy never reads a compressed cluster twice, so a big decompressed-cluster cache only keeps
         // garbage alive: with the 64 MiB default, GC promotion and page faults cost ~40% more system time.
@@ -126,6 +120,10 @@ internal static class ConvertCommand
         {
             throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{options.Source}: --snapshot needs a qcow2 image");
         }
+
+        // Before DEST is truncated: not the source or a file of its chain, not a pipe, not in use. Only a DEST
+        // that passed is deleted when the conversion fails (its old contents are gone by then anyway).
+        Destination.CheckReplaceable(options.Destination, Destination.FilesOf(disk).Append(options.Source));
 
         if (options.OutputFormat == "qcow2")
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Qcow2Mount.Cli.Operations;
 using Qcow2Mount.Qcow2;
+using Qcow2Mount.Qcow2.Backing;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Format;
 
@@ -25,7 +26,19 @@ internal static class CreateCommand
         command.SetAction(parse =>
         {
             var create = Parse(parse.GetValue(size), parse.GetValue(options) ?? [], parse.GetValue(backing), parse.GetValue(backingFormat), parse.GetValue(force));
-            ImageCreator.Create(parse.GetValue(image)!, create);
+            string path = parse.GetValue(image)!;
+            if (create.Overwrite)
+            {
+                // --force replaces the image (and a data file it names), never its own backing file or a file in use.
+                string[] backingFile = create.BackingFile is { } b ? [BackingPath.Resolve(path, b)] : [];
+                Destination.CheckReplaceable(path, backingFile);
+                if (create.DataFile is { } data)
+                {
+                    Destination.CheckReplaceable(BackingPath.Resolve(path, data), [.. backingFile, path]);
+                }
+            }
+
+            ImageCreator.Create(path, create);
             parse.InvocationConfiguration.Output.WriteLine($"Formatting '{parse.GetValue(image)}', fmt=qcow2 size={create.Size?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(backing)"}");
             return ExitCodes.Success;
         });
@@ -73,6 +86,11 @@ internal static class CreateCommand
                 "backing_fmt" => create with { BackingFormat = value },
                 _ => throw new UsageException($"-o {key}: unknown option (known: compat, cluster_size, refcount_bits, lazy_refcounts, extended_l2, compression_type, data_file, data_file_raw, backing_file, backing_fmt)"),
             };
+        }
+
+        if (create.BackingFormat is { } format && format is not ("qcow2" or "raw"))
+        {
+            throw new UsageException($"-F {format}: the backing format must be qcow2 or raw");
         }
 
         return create;
