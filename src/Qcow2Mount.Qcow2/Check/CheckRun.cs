@@ -158,10 +158,21 @@ internal sealed class CheckRun
         CountRefcountBlocks();
     }
 
-    private void Add(ulong offset, ulong size, uint times = 1) =>
+    private void Add(ulong offset, ulong size, uint times = 1)
+    {
+        // As QEMU: metadata pointing a whole cluster or more past the end of the file (a truncated image) is
+        // corrupt and not counted; a last cluster the file ends inside is normal (the file need not be padded).
+        var end = (UInt128)offset + size;
+        if (size > 0 && end > (ulong)_file.Length && end - (ulong)_file.Length >= (ulong)ClusterSize)
+        {
+            Corruption($"ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x{offset:x} size 0x{size:x}");
+            return;
+        }
+
         _counts.Add(offset, size, times,
             overflowAt => Corruption($"ERROR: overflow cluster offset=0x{overflowAt:x}"),
             () => Corruption("ERROR too many references past the end of the image; the rest are not counted"));
+    }
 
     private void WalkActiveL1()
     {

@@ -227,6 +227,32 @@ public class ImageCheckerTests
     }
 
     /// <summary>
+    /// A truncated copy (a download or disk image cut short): every data cluster or table a whole cluster or more
+    /// past the end is a corruption, as qemu-img counts it; a last cluster the file ends inside is not. Counting
+    /// those references quietly, as this check once did, called such an image clean.
+    /// </summary>
+    [TestCase(1_000_000)]
+    [TestCase(300_000)]
+    [TestCase(8_716_288 - 100)]
+    public void A_truncated_image_is_corrupt_like_qemu_img_says(long length)
+    {
+        using var dir = new TempDir("engine");
+        string img = dir.Combine("cut.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", img, "16M");
+        QemuTools.QemuIoWrite(img, "write -P 0x11 0 8M");
+        Assert.That(new FileInfo(img).Length, Is.EqualTo(8_716_288), "the layout this test cuts into");
+        using (var file = File.OpenWrite(img))
+        {
+            file.SetLength(length);
+        }
+
+        var qemu = QemuTools.Check(img);
+        var ours = Run(img, () => ImageChecker.Check(img));
+        Assert.That(Counts(ours), Is.EqualTo(Counts(qemu)), $"ours:\n{string.Join('\n', ours.Messages.Take(5))}\nqemu-img:\n{qemu.Stderr}");
+        Assert.That(ours.ExitCode, Is.EqualTo(length < 8_716_288 - 65536 ? 2 : 0));
+    }
+
+    /// <summary>
     /// check --repair against an image a writable mount has open (lazy refcounts still in memory) would rewrite
     /// refcounts under the writer: refused, nothing written; once the writer is gone, the repair runs.
     /// </summary>
