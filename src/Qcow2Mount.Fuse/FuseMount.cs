@@ -108,6 +108,9 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         }
     }
 
+    /// <summary>The kernel connection this mount serves, recorded once it is live; null before.</summary>
+    private MountTable.Entry? _connection;
+
     internal void OnInitialized() => _initialized.TrySetResult();
 
     internal void Report(Exception exception) => _log?.Invoke($"qcow2mount FUSE '{MountPoint}': {exception}");
@@ -166,6 +169,8 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
 
         if (_ownsVolume)
         {
+            // This mount's own connection: after a lazy detach from outside, the path may come to hold another one.
+            _connection = MountTable.Find(MountPoint);
             // Requests can be 1 MiB, but buffered reads only get as big as the readahead window, and only a window
             // of several requests keeps more than one thread busy.
             if (_options.ReadaheadBytes > 0 && !MountTable.TrySetReadahead(MountPoint, _options.ReadaheadBytes))
@@ -288,7 +293,20 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     /// </summary>
     private bool RequestUnmount(bool force)
     {
-        bool aborted = force && MountTable.TryAbortConnection(MountPoint);
+        var connection = _connection ?? MountTable.Find(MountPoint);
+        bool aborted = force && connection is not null && MountTable.TryAbortConnection(connection);
+        if (_connection is not null && MountTable.Find(MountPoint)?.Device != _connection.Device)
+        {
+            // Detached from outside (fusermount3 -u -z) while files stayed open: nothing of ours is at the path any
+            // more, and whatever is mounted there now must be left alone. The loop ends with the last open file.
+            if (force || Volume.OpenHandleCount == 0)
+            {
+                return aborted || Volume.OpenHandleCount == 0;
+            }
+
+            throw new VolumeException(VolumeErrorCode.Busy, $"'{MountPoint}' was detached, but files are still open on it; close them, or unmount with force.");
+        }
+
         var (exitCode, error) = Fusermount(force ? ["-u", "-z", MountPoint] : ["-u", MountPoint]);
         if (force)
         {

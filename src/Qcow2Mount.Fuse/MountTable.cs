@@ -50,12 +50,12 @@ internal static class MountTable
     }
 
     /// <summary>
-    /// Cuts the kernel's FUSE connection of the mount at <paramref name="path"/> (fusectl's abort): pending and
-    /// future requests fail with ENOTCONN and the serving loop ends. False when fusectl is unavailable.
+    /// Cuts the kernel's FUSE connection <paramref name="entry"/> (fusectl's abort; it works after a lazy detach too):
+    /// pending and future requests fail with ENOTCONN and the serving loop ends. False when fusectl is unavailable.
     /// </summary>
-    public static bool TryAbortConnection(string path)
+    public static bool TryAbortConnection(Entry entry)
     {
-        if (Find(path) is not { } entry || !entry.FileSystemType.StartsWith("fuse", StringComparison.Ordinal))
+        if (!entry.FileSystemType.StartsWith("fuse", StringComparison.Ordinal))
         {
             return false;
         }

@@ -336,6 +336,45 @@ public sealed class FuseHostTests
         TestContext.Out.WriteLine(cutOff ? "fusectl cut the open file off" : "fusectl unavailable: the loop ended with the last close");
     }
 
+    /// <summary>
+    /// Detached lazily from outside with a file still open, the mount keeps serving that file while the path is free
+    /// for something else: a forced unmount must then end only our connection and leave the newcomer mounted.
+    /// </summary>
+    [Test]
+    public void Force_unmount_after_a_lazy_detach_leaves_whatever_is_mounted_there_now()
+    {
+        if (Environment.UserName != "root")
+        {
+            Assert.Ignore("Mounting the stand-in tmpfs needs root.");
+        }
+
+        var disk = MemoryDisk.WithNoise(1 << 20, canWrite: false);
+        var mount = _fuse.Start(VolumeOver(disk, readOnly: true));
+        var open = File.OpenHandle(_fuse.DiskPath);
+        try
+        {
+            var (detached, detachError) = FuseTestMount.Fusermount("-u", "-z", _fuse.Directory);
+            Assert.That(detached, Is.Zero, detachError);
+            Qcow2Mount.TestSupport.ExternalTool.Run("mount", ["-t", "tmpfs", "-o", "size=1m", "standin", _fuse.Directory]).EnsureSuccess();
+            try
+            {
+                mount.Unmount(force: true);
+                Assert.That(Qcow2Mount.TestSupport.ExternalTool.Run("findmnt", ["-n", "-o", "FSTYPE", _fuse.Directory]).StandardOutput.Trim(), Is.EqualTo("tmpfs"),
+                    "the file system mounted there since is still mounted");
+            }
+            finally
+            {
+                Qcow2Mount.TestSupport.ExternalTool.Run("umount", [_fuse.Directory]);
+            }
+        }
+        finally
+        {
+            open.Dispose();
+        }
+
+        Assert.That(mount.Unmounted.Wait(Patience), Is.True, "our loop ends, at the latest with the last close");
+    }
+
     [Test]
     public void Mounting_on_a_missing_directory_is_NotFound_and_leaves_the_volume_to_the_caller()
     {
