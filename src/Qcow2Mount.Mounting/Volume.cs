@@ -376,6 +376,41 @@ public sealed class Volume : IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes every completed write durable without a handle, for a host shutting down while files are still open
+    /// (the mount is detached but its loop lives on): what the kernel acknowledged must not be lost with the process.
+    /// </summary>
+    public void FlushAll()
+    {
+        if (IsReadOnly)
+        {
+            return;
+        }
+
+        lock (_flushLock)
+        {
+            ThrowIfFlushFailed();
+            long covered = Volatile.Read(ref _finishedWrites);
+            if (Volatile.Read(ref _durableWrites) >= covered)
+            {
+                return;
+            }
+
+            try
+            {
+                _disk.Flush();
+            }
+            catch (Exception e) when (e is Qcow2Exception or IOException)
+            {
+                var failure = e is Qcow2Exception engine ? VolumeException.FromEngine(engine) : VolumeException.FromHost((IOException)e);
+                _flushFailure = failure;
+                throw failure;
+            }
+
+            Volatile.Write(ref _durableWrites, covered);
+        }
+    }
+
     private void ThrowIfFlushFailed()
     {
         if (Volatile.Read(ref _flushFailure) is { } earlier)

@@ -354,6 +354,22 @@ public sealed class VolumeTests
         });
     }
 
+    [Test]
+    public void FlushAll_needs_no_handle_and_flushes_only_unflushed_writes()
+    {
+        var disk = MemoryDisk.WithNoise(512);
+        using var volume = Writable(disk);
+        volume.FlushAll();
+        ulong handle = volume.Open("/disk.raw", VolumeAccess.Write);
+        volume.Write(handle, 0, new byte[] { 1 });
+        volume.Close(handle);
+
+        volume.FlushAll();
+        volume.FlushAll();
+
+        Assert.That(disk.FlushCount, Is.EqualTo(1), "one flush, for the one write");
+    }
+
     [TestCase(28, VolumeErrorCode.NoSpace)]
     [TestCase(122, VolumeErrorCode.NoSpace)]
     [TestCase(5, VolumeErrorCode.IoError)]

@@ -62,6 +62,11 @@ public sealed class MountManager : IDisposable
     public MountInfo Mount(MountRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        return MountEntry(request).Info;
+    }
+
+    private ActiveMount MountEntry(MountRequest request)
+    {
         try
         {
             return MountCore(request);
@@ -121,6 +126,7 @@ public sealed class MountManager : IDisposable
             catch (Exception e)
             {
                 _logger.LogError(e, "Unmounting {MountPoint} failed: {Message}", entry.Info.MountPoint, e.Message);
+                FlushBeforeExit(entry);
             }
         });
     }
@@ -132,12 +138,9 @@ public sealed class MountManager : IDisposable
     /// </summary>
     public async Task<MountInfo> RunForegroundAsync(MountRequest request, Action<MountInfo>? mounted = null, CancellationToken cancellationToken = default)
     {
-        var info = Mount(request);
-        ActiveMount entry;
-        lock (_tableLock)
-        {
-            entry = _mounts.First(m => m.Info == info);
-        }
+        // The entry itself, not a lookup: an unmount from outside may already have taken it out of the table.
+        var entry = MountEntry(request);
+        var info = entry.Info;
 
         mounted?.Invoke(info);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -161,7 +164,7 @@ public sealed class MountManager : IDisposable
         _mountGate.Dispose();
     }
 
-    private MountInfo MountCore(MountRequest request)
+    private ActiveMount MountCore(MountRequest request)
     {
         if (!_host.IsAvailable(out string reason))
         {
@@ -221,19 +224,32 @@ public sealed class MountManager : IDisposable
                 MountedAt = DateTimeOffset.UtcNow,
             };
             var entry = new ActiveMount(info, fileSystem, mountPoint, mode, request.KeepOverlay ? null : opened.Overlay);
+            bool closing;
             lock (_tableLock)
             {
-                _mounts.Add(entry);
+                // UnmountAll may have copied the table while this mount was starting: it must not outlive the service.
+                closing = _closed;
+                if (!closing)
+                {
+                    _mounts.Add(entry);
+                }
             }
 
             fileSystem.Unmounted.ContinueWith(t => OnUnmounted(entry, t), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            if (closing)
+            {
+                fileSystem.Unmount(force: true);
+                WaitClosed(entry);
+                throw new MountException(ErrorCodes.ShuttingDown, "The service is shutting down; it mounts nothing more.");
+            }
+
             _logger.LogInformation("Mounted {Image} ({Mode}) at {MountPoint}", image, info.Mode, info.MountPoint);
             if (opened.Repaired is { } repaired)
             {
                 _logger.LogWarning("{Image}: {Repaired}", image, repaired);
             }
 
-            return info;
+            return entry;
         }
         finally
         {
@@ -411,6 +427,23 @@ public sealed class MountManager : IDisposable
         else
         {
             entry.Closed.TrySetException(failure);
+        }
+    }
+
+    /// <summary>
+    /// A forced unmount that could not end the loop (files still open, no fusectl to cut them off) leaves the image
+    /// open when the process exits: make what the kernel acknowledged durable first. The image stays marked dirty
+    /// (with lazy refcounts) and the next writable open repairs it.
+    /// </summary>
+    private void FlushBeforeExit(ActiveMount entry)
+    {
+        try
+        {
+            entry.FileSystem.Volume.FlushAll();
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Flushing {Image} before exit failed: {Message}", entry.Info.Image, e.Message);
         }
     }
 
