@@ -289,6 +289,18 @@ public sealed class ServiceProtocolTests
         await AssertStillServing();
     }
 
+    /// <summary>qcow2mount serve exits with the CLI's codes: 13 (service error) when taken, 1 for bad settings.</summary>
+    [Test]
+    public async Task Serve_exits_13_when_the_socket_is_taken_and_1_for_bad_settings()
+    {
+        string socket = "--Control:SocketPath=" + _service.Endpoint.SocketPath;
+        int taken = await ServiceHost.RunAsync([socket], new Fuse.FuseHost());
+        int invalid = await ServiceHost.RunAsync([socket, "--Qcow2:L2CacheBytes=abc"], new Fuse.FuseHost());
+
+        Assert.That((taken, invalid), Is.EqualTo((13, 1)));
+        await AssertStillServing();
+    }
+
     [Test]
     public async Task A_stale_socket_is_removed_and_replaced()
     {

@@ -47,6 +47,12 @@ internal static class SnapshotCommand
 
     internal static int Run(ChangeOptions options, TextWriter output)
     {
+        if (string.IsNullOrEmpty(options.Name))
+        {
+            // qemu-img accepts an empty name, but such a snapshot can only be told apart by its id.
+            throw new UsageException("NAME: a snapshot name must not be empty");
+        }
+
         using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { Writable = true });
         if (image.DirtyRepair is { } repair)
         {

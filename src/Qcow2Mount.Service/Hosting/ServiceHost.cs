@@ -14,9 +14,10 @@ namespace Qcow2Mount.Service.Hosting;
 /// <summary>Builds and runs the generic host of the mount service; <c>qcow2mount serve</c> is <see cref="RunAsync"/>.</summary>
 public static partial class ServiceHost
 {
+    // The CLI's exit codes: 1 for a usage (here: configuration) error, 13 for a mount service error.
     public const int ExitOk = 0;
-    public const int ExitInvalidConfiguration = 2;
-    public const int ExitCannotStart = 3;
+    public const int ExitInvalidConfiguration = 1;
+    public const int ExitCannotStart = 13;
 
     /// <summary>
     /// Runs the service until SIGTERM, Ctrl+C or a shutdown request, then unmounts everything. <paramref name="args"/>
@@ -35,7 +36,7 @@ public static partial class ServiceHost
         }
         catch (ConfigurationValidationException e)
         {
-            await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("qcow2mount: " + e.Message).ConfigureAwait(false);
             return ExitInvalidConfiguration;
         }
 
@@ -54,7 +55,7 @@ public static partial class ServiceHost
         catch (Exception e) when (StartFailure(e) is { } failure)
         {
             // A detached service's launcher still reads standard error until the service answers, so this is seen.
-            await Console.Error.WriteLineAsync(failure.Message).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("qcow2mount: " + failure.Message).ConfigureAwait(false);
 
             return ExitCannotStart;
         }
@@ -72,6 +73,8 @@ public static partial class ServiceHost
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         var endpoint = settings.Control.Endpoint;
         builder.Logging.SetMinimumLevel(settings.Logging.LogLevel);
+        // The host logs a failed start with its stack trace; RunAsync prints the one-line reason instead.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         if (!settings.Detached)
         {
             builder.Logging.AddSimpleConsole(o =>
