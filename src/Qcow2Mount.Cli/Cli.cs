@@ -76,7 +76,7 @@ internal static class Cli
         UsageException u => (ExitCodes.Usage, u.Message),
         Control.ControlException c => (ExitCodes.ForService(c.Code), c.Message),
         Service.Configuration.ConfigurationValidationException v => (ExitCodes.Usage, string.Join("; ", v.Errors)),
-        Service.Mounts.MountException m => (ExitCodes.ForService("mount"), m.Message),
+        Service.Mounts.MountException m => (ExitCodes.ForService(m.Code), m.Message),
         FileNotFoundException or DirectoryNotFoundException => (ExitCodes.For(Qcow2ErrorCode.MissingFile), e.Message),
         UnauthorizedAccessException or IOException => (ExitCodes.For(Qcow2ErrorCode.Io), e.Message),
         _ => (ExitCodes.Internal, $"internal error: {e.GetType().Name}: {e.Message}"),

@@ -50,8 +50,13 @@ internal static class ExitCodes
         "missing_file" => For(Qcow2ErrorCode.MissingFile),
         "locked" => For(Qcow2ErrorCode.Locked),
         "snapshot_not_found" => For(Qcow2ErrorCode.SnapshotNotFound),
-        "corrupt" => For(Qcow2ErrorCode.Corrupt),
+        "invalid_image" => For(Qcow2ErrorCode.Corrupt),
         "unsupported" => For(Qcow2ErrorCode.Unsupported),
+        "backing_chain" => For(Qcow2ErrorCode.BackingChain),
+        "read_only" => For(Qcow2ErrorCode.ReadOnly),
+        "io_error" or "access_denied" => For(Qcow2ErrorCode.Io),
+        // Contradicting mount options, a directory given as the image: what the CLI calls usage errors.
+        "invalid_argument" => Usage,
         _ => Service,
     };
 

@@ -36,6 +36,23 @@ public sealed class ErrorTests
         yield return new TestCaseData(new[] { "convert", "text.txt", "." }, 1).SetName("convert onto a directory");
     }
 
+    /// <summary>A mount the service refuses exits with the code the same condition has in the other commands.</summary>
+    [TestCase("not_qcow2", 3)]
+    [TestCase("invalid_image", 6)]
+    [TestCase("missing_file", 7)]
+    [TestCase("backing_chain", 8)]
+    [TestCase("read_only", 9)]
+    [TestCase("locked", 10)]
+    [TestCase("snapshot_not_found", 11)]
+    [TestCase("unsupported", 5)]
+    [TestCase("io_error", 2)]
+    [TestCase("invalid_argument", 1)]
+    [TestCase("busy", 13)]
+    [TestCase("not_found", 13)]
+    [TestCase("service_unavailable", 13)]
+    public void Service_errors_keep_the_exit_code_of_their_condition(string code, int exitCode) =>
+        Assert.That(ExitCodes.ForService(code), Is.EqualTo(exitCode));
+
     [TestCaseSource(nameof(Failures))]
     public void Fails_with_one_line_and_its_exit_code(string[] args, int exitCode)
     {

@@ -170,7 +170,7 @@ public sealed class ServiceProtocolTests
             Assert.That(notAnImage.Message, Does.Contain("not a qcow2 image"));
             Assert.That(missingBacking.Code, Is.EqualTo(ErrorCodes.MissingFile));
             Assert.That(missingBacking.Message, Does.Contain("gone.qcow2"));
-            Assert.That(missingImage.Code, Is.EqualTo(ErrorCodes.NotFound));
+            Assert.That(missingImage.Code, Is.EqualTo(ErrorCodes.MissingFile));
             Assert.That(missingMountPoint.Code, Is.EqualTo(ErrorCodes.NotFound));
             Assert.That(missingMountPoint.Message, Does.Contain("Mount point"));
             Assert.That(fileMountPoint.Code, Is.EqualTo(ErrorCodes.NotDirectory));
@@ -181,6 +181,45 @@ public sealed class ServiceProtocolTests
             Assert.That(badMode.Code, Is.EqualTo(ErrorCodes.InvalidArgument));
         });
         Assert.That((await _client.ListAsync()).Select(m => m.MountPoint), Is.EqualTo(new[] { mountDir }));
+        await AssertStillServing();
+    }
+
+    /// <summary>A mount whose server died (kill -9) leaves a path that stat fails on: say so, and how to clear it.</summary>
+    [Test]
+    public async Task A_dead_mount_point_is_named_as_such_not_as_missing()
+    {
+        ExternalTool.RequireTool("qcowmount");
+        string image = Images.Make("plain", _images);
+        string dead = _service.NewMountDir("dead");
+        // qcowmount daemonizes; its server is then killed the hard way, as a crash would.
+        ExternalTool.Run("qcowmount", [image, dead]).EnsureSuccess();
+        try
+        {
+            for (int i = 0; i < 100 && !ServiceSession.IsMountPoint(dead); i++)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.That(ServiceSession.IsMountPoint(dead), Is.True, "qcowmount mounted");
+            ExternalTool.Run("pkill", ["-9", "-f", "qcowmount " + image]);
+            for (int i = 0; i < 100 && Directory.Exists(dead); i++)
+            {
+                await Task.Delay(50);
+            }
+
+            var refused = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, dead))!;
+            Assert.Multiple(() =>
+            {
+                Assert.That(refused.Code, Is.EqualTo(ErrorCodes.Busy));
+                Assert.That(refused.Message, Does.Contain("fusermount3 -u"));
+                Assert.That(refused.Message, Does.Not.Contain("does not exist"));
+            });
+        }
+        finally
+        {
+            ExternalTool.Run("fusermount3", ["-u", "-z", dead]);
+        }
+
         await AssertStillServing();
     }
 

@@ -179,7 +179,7 @@ public sealed class MountManager : IDisposable
 
         if (!File.Exists(image))
         {
-            throw new MountException(ErrorCodes.NotFound, $"Image '{image}' does not exist.");
+            throw new MountException(ErrorCodes.MissingFile, $"Image '{image}' does not exist.");
         }
 
         var mode = request.Mode ?? _settings.Mount.DefaultMode;
@@ -187,6 +187,13 @@ public sealed class MountManager : IDisposable
         string mountPoint = NormalizeDirectory(request.MountPoint);
         if (!Directory.Exists(mountPoint))
         {
+            if (UnusableReason(mountPoint) is { } unusable)
+            {
+                // Most often a mount whose server died (kill -9): stat fails with ENOTCONN, not ENOENT.
+                throw new MountException(ErrorCodes.Busy,
+                    $"Mount point '{mountPoint}' cannot be used ({unusable}); if a file system there died, unmount it first (fusermount3 -u '{mountPoint}').");
+            }
+
             throw File.Exists(mountPoint)
                 ? new MountException(ErrorCodes.NotDirectory, $"Mount point '{mountPoint}' is a file, not a directory.")
                 : new MountException(ErrorCodes.NotFound, $"Mount point '{mountPoint}' does not exist.");
@@ -254,6 +261,25 @@ public sealed class MountManager : IDisposable
         finally
         {
             _mountGate.Release();
+        }
+    }
+
+    /// <summary>Why a path that is not a usable directory cannot even be looked at (not "does not exist"), or null.</summary>
+    private static string? UnusableReason(string path)
+    {
+        try
+        {
+            File.GetAttributes(path);
+            return null;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // .NET appends " : 'path'" to the OS's text; the caller names the path itself.
+            return e.Message.Replace($" : '{path}'", "", StringComparison.Ordinal).ReplaceLineEndings(" ").TrimEnd('.');
         }
     }
 
