@@ -39,7 +39,7 @@ internal static class Cli
 
         root.Options.Add(verbose);
 
-        var parsed = root.Parse(args);
+        var parsed = root.Parse(MountCommands.NormalizeOverlayFlag(args));
         if (parsed.Action is ParseErrorAction)
         {
             // One line, like every other error; the full help is one --help away.

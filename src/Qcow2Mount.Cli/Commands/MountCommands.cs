@@ -26,7 +26,7 @@ internal static class MountCommands
 
     private static Command Mount()
     {
-        var image = CommonOptions.Image(description: "Image to mount (qcow2 or raw)");
+        var image = CommonOptions.Image(description: "qcow2 image to mount");
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "Empty directory where disk.raw appears" };
         var readOnly = new Option<bool>("--read-only") { Description = "Read-only (the default): the image's bytes never change" };
         var writable = new Option<bool>("--writable") { Description = "Writes go into the image (lazy refcounts; flushed on fsync and unmount)" };
@@ -81,9 +81,33 @@ internal static class MountCommands
         return command;
     }
 
+    /// <summary>
+    /// The optional PATH of <c>--overlay</c> must name a new file, but the parser takes any word after the flag: in
+    /// <c>mount IMAGE --overlay DIR</c> that is the mount point. A flag followed by the name of an existing file or
+    /// directory (the IMAGE or MOUNTPOINT) therefore moves to the end of a mount command line, where it has no PATH.
+    /// </summary>
+    internal static string[] NormalizeOverlayFlag(string[] args)
+    {
+        int at = Array.IndexOf(args, "--overlay");
+        if (args.Length == 0 || args[0] != "mount" || at < 0 || at + 1 >= args.Length
+            || !(File.Exists(args[at + 1]) || Directory.Exists(args[at + 1])))
+        {
+            return args;
+        }
+
+        return [.. args[..at], .. args[(at + 1)..], "--overlay"];
+    }
+
     private static string Describe(MountInfo info)
     {
-        string text = $"mounted {info.Image} ({info.Mode}{(info.ReadOnly ? ", read-only" : "")}): {Path.Combine(info.MountPoint, "disk.raw")}";
+        // The modes as the options name them; "read-only" only once, and also for a writable mount the image forced to it.
+        string mode = info.Mode switch
+        {
+            ControlMountModes.ReadOnly => "read-only",
+            ControlMountModes.Snapshot => $"snapshot '{info.Snapshot}', read-only",
+            _ => info.ReadOnly ? $"{info.Mode}, read-only" : info.Mode,
+        };
+        string text = $"mounted {info.Image} ({mode}): {Path.Combine(info.MountPoint, "disk.raw")}";
         if (info.Overlay is not null)
         {
             text += $"; writes go to {info.Overlay}";
