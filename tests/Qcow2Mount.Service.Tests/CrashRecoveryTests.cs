@@ -171,7 +171,7 @@ public sealed class CrashRecoveryTests
         var error = Assert.ThrowsAsync<ControlException>(() => ServiceLauncher.EnsureRunningAsync(options));
 
         Assert.That(error!.Code, Is.EqualTo(ErrorCodes.ServiceUnavailable));
-        Assert.That(error.Message, Does.Contain("exited with code 2"));
+        Assert.That(error.Message, Does.Contain("exited with code 1"));
         Assert.That(error.Message, Does.Contain("Qcow2:L2CacheBytes: must be a positive number of bytes"));
     }
 }
