@@ -49,6 +49,13 @@ public sealed record Qcow2OpenOptions
     public bool Lock { get; init; } = true;
 
     /// <summary>
+    /// For long-lived opens (mounts): every file opened read-only (the image, its backing chain, its data file)
+    /// holds a reader lock that this tool's writers respect, so qcow2mount snapshot, resize, check --repair or a
+    /// writable mount elsewhere cannot change it underneath. QEMU ignores it: a live VM's image can still be viewed.
+    /// </summary>
+    public bool HoldReaderLock { get; init; }
+
+    /// <summary>
     /// Discarded clusters this layer owns alone are also deallocated in the host file (Linux: a punched hole), so
     /// the space goes back to the file system at once. False: they stay allocated in the file until reused.
     /// </summary>

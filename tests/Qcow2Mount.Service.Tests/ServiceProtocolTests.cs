@@ -184,6 +184,22 @@ public sealed class ServiceProtocolTests
         await AssertStillServing();
     }
 
+    /// <summary>Under a read-only mount, this tool's own writers (snapshot, resize, check --repair) leave the image alone.</summary>
+    [Test]
+    public async Task An_image_under_a_read_only_mount_is_refused_to_our_writers_until_unmounted()
+    {
+        string image = Images.Make("plain", _images);
+        string dir = _service.NewMountDir();
+        await _client.MountAsync(image, dir);
+
+        var refused = Assert.Throws<Qcow2Mount.Qcow2.Qcow2Exception>(() =>
+            Qcow2Mount.Qcow2.Qcow2Image.Open(image, new Qcow2Mount.Qcow2.Qcow2OpenOptions { Writable = true }).Dispose())!;
+        Assert.That(refused.Code, Is.EqualTo(Qcow2Mount.Qcow2.Qcow2ErrorCode.Locked));
+
+        await _client.UnmountAsync(dir);
+        Qcow2Mount.Qcow2.Qcow2Image.Open(image, new Qcow2Mount.Qcow2.Qcow2OpenOptions { Writable = true }).Dispose();
+    }
+
     /// <summary>A mount whose server died (kill -9) leaves a path that stat fails on: say so, and how to clear it.</summary>
     [Test]
     public async Task A_dead_mount_point_is_named_as_such_not_as_missing()

@@ -12,7 +12,7 @@ public sealed class RawDisk : IVirtualDisk, IHostMappedDisk
         _file = file;
     }
 
-    public static RawDisk Open(string path, bool writable) => new(HostFile.Open(path, writable));
+    public static RawDisk Open(string path, bool writable, bool lockReader = false) => new(HostFile.Open(path, writable, lockReader: lockReader));
 
     public string Path => _file.Path;
     public long Length => _file.Length;

@@ -16,7 +16,7 @@ public sealed partial class HostFile : IHostFile
     /// </summary>
     private readonly Lock? _writeQueue = OperatingSystem.IsLinux() ? new Lock() : null;
     private long _length;
-    private bool _lockedWriter;
+    private bool _locked;
 
     private HostFile(string path, SafeFileHandle handle, bool canWrite)
     {
@@ -35,7 +35,8 @@ public sealed partial class HostFile : IHostFile
 
     /// <summary>Opens an existing file. Read-only opens never take write access to the file.</summary>
     /// <param name="lockWriter">Refuse a second writer of the same file (readers stay welcome).</param>
-    public static HostFile Open(string path, bool writable, bool lockWriter = false)
+    /// <param name="lockReader">A read-only open holds the reader lock, which this tool's writers respect (a mount).</param>
+    public static HostFile Open(string path, bool writable, bool lockWriter = false, bool lockReader = false)
     {
         try
         {
@@ -56,7 +57,12 @@ public sealed partial class HostFile : IHostFile
                 }
             }
 
-            return new HostFile(path, handle, writable) { _lockedWriter = writable && lockWriter };
+            if (!writable && lockReader)
+            {
+                ImageLock.AcquireReader(handle);
+            }
+
+            return new HostFile(path, handle, writable) { _locked = (writable && lockWriter) || (!writable && lockReader) };
         }
         catch (FileNotFoundException e)
         {
@@ -186,9 +192,9 @@ public sealed partial class HostFile : IHostFile
 
     public void Dispose()
     {
-        if (_lockedWriter)
+        if (_locked)
         {
-            ImageLock.ReleaseWriter(_handle);
+            ImageLock.Release(_handle);
         }
 
         _handle.Dispose();

@@ -9,12 +9,15 @@ namespace Qcow2Mount.Qcow2.Storage;
 /// permission held and 200 + bit for each permission it does not share, checked against the other side's bytes
 /// first. A writable open takes what a QEMU qcow2 writer takes (consistent read, write and resize held; write and
 /// resize not shared), so a running VM or a qemu-img that writes the image refuses us and we refuse them;
-/// read-only opens take no lock, like QEMU's force-share (-U), so a live image can still be examined.
+/// read-only opens take no QEMU lock, like QEMU's force-share (-U), so a live image can still be examined.
+/// A long-lived read-only open (a mount) may hold a shared lock on the byte after ours, which only this tool's
+/// writers check: qcow2mount snapshot, resize and check --repair then leave an image under a read-only mount alone.
 /// On Windows the share mode of the writable handle does the one-writer job.
 /// </summary>
 internal static partial class ImageLock
 {
     private const long LockOffset = 0x7FFF_FFFF_0000_0000;
+    private const long ReaderOffset = LockOffset + 1;
     private const int FOfdGetlk = 36;
     private const int FOfdSetlk = 37;
     private const short FRdlck = 0;
@@ -60,9 +63,15 @@ internal static partial class ImageLock
         }
 
         int fd = (int)handle.DangerousGetHandle();
+        if (IsLockedByOthers(fd, ReaderOffset))
+        {
+            Release(handle);
+            throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is mounted by qcow2mount (read-only, or as a backing file); unmount it first");
+        }
+
         if (QemuConflict(fd) is { } conflict)
         {
-            ReleaseWriter(handle);
+            Release(handle);
             throw new Qcow2Exception(Qcow2ErrorCode.Locked,
                 $"{path}: image is in use by another program (QEMU or qemu-img: it holds or refuses to share the \"{conflict}\" lock)");
         }
@@ -75,6 +84,18 @@ internal static partial class ImageLock
         foreach (int bit in UnsharedPermissions)
         {
             SetShared(fd, SharedBase + bit);
+        }
+    }
+
+    /// <summary>
+    /// Holds the reader lock of a long-lived read-only open: this tool's writers refuse the image while it is held.
+    /// Never fails; a file system without OFD locks simply goes unprotected.
+    /// </summary>
+    public static void AcquireReader(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            SetShared((int)handle.DangerousGetHandle(), ReaderOffset);
         }
     }
 
@@ -116,10 +137,10 @@ internal static partial class ImageLock
     }
 
     /// <summary>
-    /// Drops the writer lock explicitly before the handle closes: a child process forked elsewhere in this
+    /// Drops the writer (or reader) lock explicitly before the handle closes: a child process forked elsewhere in this
     /// process may briefly share the file description, which would otherwise keep the lock alive.
     /// </summary>
-    public static void ReleaseWriter(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    public static void Release(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
     {
         if (!OperatingSystem.IsLinux() || handle.IsClosed)
         {
@@ -128,7 +149,7 @@ internal static partial class ImageLock
 
         // Our byte and QEMU's bytes (100-299) go together.
         int fd = (int)handle.DangerousGetHandle();
-        var flock = new Flock { Type = FUnlck, Whence = 0, Start = LockOffset, Len = 1 };
+        var flock = new Flock { Type = FUnlck, Whence = 0, Start = LockOffset, Len = 2 };
         _ = Fcntl(fd, FOfdSetlk, ref flock);
         var qemu = new Flock { Type = FUnlck, Whence = 0, Start = PermBase, Len = 2 * PermBase };
         _ = Fcntl(fd, FOfdSetlk, ref qemu);

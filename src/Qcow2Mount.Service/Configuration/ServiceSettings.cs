@@ -36,6 +36,8 @@ public sealed record Qcow2Settings
         DecompressedCacheBytes = DecompressedCacheBytes,
         LazyRefcounts = LazyRefcounts,
         PunchHoles = PunchHoles,
+        // A mount lives long: what it reads must not be changed underneath by this tool's own writers.
+        HoldReaderLock = true,
     };
 }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using NUnit.Framework;
 using Qcow2Mount.TestSupport;
+using Qcow2Mount.Qcow2.Check;
 using Qcow2Mount.Qcow2.Format;
 
 namespace Qcow2Mount.Qcow2.Tests.Writes;
@@ -128,6 +129,46 @@ public sealed class WriteSafetyTests
         var buffer = new byte[3];
         reader.ReadAt(0, buffer);
         Assert.That(buffer, Is.EqualTo(new byte[] { 1, 2, 3 }));
+    }
+
+    /// <summary>
+    /// A mount's read-only opens hold the reader lock: our own writers (a writable open, check --repair) refuse the
+    /// image and its backing chain until it is released, while QEMU, which does not know that lock, still may write
+    /// (a live VM's image can be examined) and plain readers are untouched.
+    /// </summary>
+    [Test]
+    public void A_held_reader_lock_keeps_our_writers_off_the_image_and_its_backing_chain()
+    {
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("viewed.qcow2"), top = dir.Combine("top.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", "-b", image, "-F", "qcow2", top);
+        Qcow2Exception Refused(string path) =>
+            Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(path, new Qcow2OpenOptions { Writable = true }).Dispose())!;
+
+        using (Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true }))
+        {
+            var writer = Refused(image);
+            var repair = Assert.Throws<Qcow2Exception>(() => ImageChecker.Repair(image, RepairMode.All))!;
+            Assert.Multiple(() =>
+            {
+                Assert.That(writer.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+                Assert.That(writer.Message, Does.Contain("mounted by qcow2mount"));
+                Assert.That(repair.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+            });
+            QemuTools.QemuIoWrite(image, "write -P 0x22 0 4k");
+            using var reader = Qcow2Image.Open(image);
+        }
+
+        using (Qcow2Image.Open(top, new Qcow2OpenOptions { Writable = true, HoldReaderLock = true }))
+        {
+            Assert.That(Refused(image).Code, Is.EqualTo(Qcow2ErrorCode.Locked), "the backing file of a writable mount");
+        }
+
+        using (Qcow2Image.Open(image))
+        {
+            Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }).Dispose();
+        }
     }
 
     /// <summary>QEMU's lock bytes: while we write, qemu-img refuses to open the image unless told to share (-U).</summary>
