@@ -136,7 +136,9 @@ internal static class MountCommands
             var mounts = await client.ListAsync(cancel);
             var match = mounts.FirstOrDefault(m => m.MountPoint == path) ?? mounts.FirstOrDefault(m => m.Image == path);
             var info = await client.UnmountAsync(match?.MountPoint ?? path, parse.GetValue(force), cancel);
-            parse.InvocationConfiguration.Output.WriteLine($"unmounted {info.MountPoint}");
+            parse.InvocationConfiguration.Output.WriteLine(info.StillOpen
+                ? $"unmounted {info.MountPoint} (detached: files still open on it keep the image open until they are closed; what was written so far is flushed)"
+                : $"unmounted {info.MountPoint}");
             return ExitCodes.Success;
         });
         return command;

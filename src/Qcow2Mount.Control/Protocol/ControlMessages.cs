@@ -92,6 +92,12 @@ public sealed record MountInfo
     /// <summary>Set when a writable open found the image dirty (an unclean stop) and rebuilt its refcounts.</summary>
     public string? Repaired { get; init; }
 
+    /// <summary>
+    /// Set by a forced unmount that detached the file system while files on it were still open (and could not be
+    /// cut off): everything written so far is flushed, and the image closes when the last of them is closed.
+    /// </summary>
+    public bool StillOpen { get; init; }
+
     public DateTimeOffset MountedAt { get; init; }
 }
 

@@ -102,9 +102,28 @@ public sealed class MountManager : IDisposable
             throw MountException.From(e);
         }
 
+        if (force && !entry.Closed.Task.Wait(ForcedCloseWait))
+        {
+            // Detached, but open files keep the loop alive (no fusectl to cut them off): do not wait for them to
+            // close; make what was written durable now and say so. The entry goes when the last file closes.
+            try
+            {
+                entry.FileSystem.Volume.FlushAll();
+            }
+            catch (Exception e)
+            {
+                throw MountException.From(e);
+            }
+
+            return entry.Info with { StillOpen = true };
+        }
+
         WaitClosed(entry);
         return entry.Info;
     }
+
+    /// <summary>How long a forced unmount waits for the image to close before it reports it still open.</summary>
+    private static readonly TimeSpan ForcedCloseWait = TimeSpan.FromSeconds(2);
 
     /// <summary>Unmounts everything (forcibly: the service is stopping) and refuses new mounts from now on.</summary>
     public void UnmountAll()
