@@ -299,7 +299,7 @@ public static class ImageCreator
             string backingPath = Backing.BackingPath.Resolve(path, o.BackingFile);
             if (!File.Exists(backingPath))
             {
-                throw Invalid($"backing file {backingPath} not found; give a size to create the image without opening it");
+                throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"backing file {backingPath} not found; give a size to create the image without opening it");
             }
 
             using var backing = VirtualDisk.Open(backingPath, o.BackingFormat);
