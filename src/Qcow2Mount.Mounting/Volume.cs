@@ -33,6 +33,9 @@ public sealed class Volume : IDisposable
 
     /// <summary>The first flush that failed: once set, every later flush fails too (see <see cref="Flush"/>).</summary>
     private VolumeException? _flushFailure;
+
+    /// <summary>Set under the flush lock when Dispose starts: a late FlushAll then has nothing left to flush.</summary>
+    private bool _flushesEnded;
     private int _disposed;
 
     public Volume(IVirtualDisk disk, VolumeOptions? options = null, IEnumerable<SnapshotDisk>? snapshots = null)
@@ -389,6 +392,11 @@ public sealed class Volume : IDisposable
 
         lock (_flushLock)
         {
+            if (_flushesEnded)
+            {
+                return; // disposed meanwhile: its own final flush covered everything
+            }
+
             ThrowIfFlushFailed();
             long covered = Volatile.Read(ref _finishedWrites);
             if (Volatile.Read(ref _durableWrites) >= covered)
@@ -508,7 +516,18 @@ public sealed class Volume : IDisposable
         }
 
         ExceptionDispatchInfo? failure = null;
-        if (!IsReadOnly)
+        lock (_flushLock)
+        {
+            // FlushAll (a forced unmount) may still be running; after this, it finds the volume disposed.
+            _flushesEnded = true;
+        }
+
+        if (Volatile.Read(ref _flushFailure) is { } earlier)
+        {
+            // Not retried: the engine refuses a clean close after a failed flush too, so the image stays dirty.
+            failure = ExceptionDispatchInfo.Capture(earlier);
+        }
+        else if (!IsReadOnly)
         {
             try
             {

@@ -64,7 +64,7 @@ public sealed partial class Qcow2Image
             {
                 // The raw data file is the guest disk itself; it grows before the header says the disk did.
                 _dataFile.SetLength(size);
-                _dataFile.Flush();
+                Sync(_dataFile);
             }
 
             if (l1Entries > _map.L1.Length)
@@ -75,7 +75,7 @@ public sealed partial class Qcow2Image
             {
                 Header = Header with { Size = (ulong)size };
                 WriteHeader();
-                _file.Flush();
+                Sync(_file);
             }
 
             Length = size;
@@ -123,13 +123,13 @@ public sealed partial class Qcow2Image
         }
 
         _file.WriteAt(newOffset, encoded);
-        _file.Flush();
+        Sync(_file);
 
         long oldOffset = (long)Header.L1TableOffset;
         long oldBytes = Header.L1Size * 8L;
         Header = Header with { L1TableOffset = (ulong)newOffset, L1Size = (uint)entries, Size = (ulong)size };
         WriteHeader();
-        _file.Flush();
+        Sync(_file);
 
         // Readers and in-place writers may still hold the old array: its entries are the same values.
         _map.L1 = l1;

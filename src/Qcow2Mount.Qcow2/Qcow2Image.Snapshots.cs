@@ -130,7 +130,7 @@ public sealed partial class Qcow2Image
             long oldOffset = (long)Header.L1TableOffset;
             Header = Header with { L1TableOffset = (ulong)l1Offset, L1Size = (uint)newL1.Length, Size = (ulong)length };
             WriteHeader();
-            _file.Flush();
+            Sync(_file);
 
             // The old active layer is unreachable now: drop its references and its L1 table.
             AddReferences(oldL1, -1);
@@ -395,7 +395,7 @@ public sealed partial class Qcow2Image
         WriteRefcounts();
         Header = Header with { SnapshotCount = (uint)entries.Count, SnapshotsOffset = (ulong)offset };
         WriteHeader();
-        _file.Flush();
+        Sync(_file);
         // A new list, not an edit in place: readers of Snapshots take no lock.
         _snapshots = entries;
         FreeClusters(oldOffset, oldBytes);

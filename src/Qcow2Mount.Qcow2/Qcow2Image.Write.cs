@@ -69,7 +69,7 @@ public sealed partial class Qcow2Image
         {
             Header = h with { AutoclearFeatures = keep };
             WriteHeader();
-            _file.Flush();
+            Sync(_file);
         }
     }
 
@@ -152,7 +152,39 @@ public sealed partial class Qcow2Image
 
         lock (_meta)
         {
+            ThrowIfFlushFailed();
             FlushLocked();
+        }
+    }
+
+    /// <summary>
+    /// The first fsync of a host file that failed. Never retried: after a failed fsync Linux may have dropped the
+    /// dirty pages it could not write and marked them clean, so the next fsync would succeed without them
+    /// (PostgreSQL's "fsyncgate"). From then on flushes fail and a close leaves the image (and its dirty bit) as it is.
+    /// A failed write is different: the metadata stays dirty in memory and the next flush writes it again.
+    /// </summary>
+    private Exception? _flushFailure;
+
+    /// <summary>fsyncs a host file, remembering a failure (see <see cref="_flushFailure"/>).</summary>
+    private void Sync(Storage.IHostFile file)
+    {
+        try
+        {
+            file.Flush();
+        }
+        catch (IOException e)
+        {
+            _flushFailure ??= e;
+            throw;
+        }
+    }
+
+    private void ThrowIfFlushFailed()
+    {
+        if (_flushFailure is { } earlier)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Io,
+                $"{Path}: an earlier flush failed ({earlier.Message}); data written before it may be lost: check the image", earlier);
         }
     }
 
@@ -573,7 +605,7 @@ public sealed partial class Qcow2Image
             if (Header.Version >= 3)
             {
                 WriteHeader();
-                _file.Flush();
+                Sync(_file);
             }
         }
 
@@ -590,7 +622,7 @@ public sealed partial class Qcow2Image
 
         Header = Header with { IncompatibleFeatures = Header.IncompatibleFeatures | IncompatibleFeatures.Dirty };
         WriteHeader();
-        _file.Flush();
+        Sync(_file);
         _dirtyMarked = true;
     }
 
@@ -628,7 +660,7 @@ public sealed partial class Qcow2Image
         // Data (in a separate data file) and L2 tables before the L1 entries that point at them.
         if (HasDataFile)
         {
-            _dataFile.Flush();
+            Sync(_dataFile);
         }
 
         bool wroteTables = false;
@@ -654,7 +686,7 @@ public sealed partial class Qcow2Image
 
         if (wroteTables || _dirtyL1.Count > 0 || _headerDirty)
         {
-            _file.Flush();
+            Sync(_file);
         }
 
         if (_dirtyL1.Count > 0 || _headerDirty)
@@ -673,12 +705,12 @@ public sealed partial class Qcow2Image
                 WriteHeader();
             }
 
-            _file.Flush();
+            Sync(_file);
         }
         else if (!wroteTables)
         {
             // Overwrites in place only: their data still has to be durable.
-            _file.Flush();
+            Sync(_file);
         }
 
         // Nothing on disk points at released clusters any more: apply the decrements.
@@ -691,7 +723,7 @@ public sealed partial class Qcow2Image
         var refcounts = _refcounts!;
         if (refcounts.WriteBack())
         {
-            _file.Flush();
+            Sync(_file);
             Header = Header with
             {
                 RefcountTableOffset = (ulong)refcounts.TableOffset,
@@ -699,14 +731,14 @@ public sealed partial class Qcow2Image
             };
             WriteHeader();
             _headerDirty = false;
-            _file.Flush();
+            Sync(_file);
             RebuildGuard();
 
             // The header points at the new table now; the old one's clusters go with the next decrements.
             refcounts.FreeOldTable();
         }
 
-        _file.Flush();
+        Sync(_file);
     }
 
     private void WriteHeader()
@@ -721,6 +753,8 @@ public sealed partial class Qcow2Image
     {
         lock (_meta)
         {
+            // After a failed flush, a clean close would clear the dirty bit over data that may be gone.
+            ThrowIfFlushFailed();
             FlushLocked();
             WriteRefcounts();
             if (_refcounts!.HasDeferred)
@@ -733,7 +767,7 @@ public sealed partial class Qcow2Image
             {
                 Header = Header with { IncompatibleFeatures = Header.IncompatibleFeatures & ~IncompatibleFeatures.Dirty };
                 WriteHeader();
-                _file.Flush();
+                Sync(_file);
                 _dirtyMarked = false;
             }
         }

@@ -332,7 +332,7 @@ public sealed class VolumeTests
     {
         var disk = MemoryDisk.WithNoise(512);
         disk.FlushFailure = new Qcow2Exception(Qcow2ErrorCode.Io, "host EIO");
-        using var volume = Writable(disk);
+        var volume = Writable(disk);
         ulong handle = volume.Open("/disk.raw", VolumeAccess.Write);
         volume.Write(handle, 0, new byte[] { 1 });
 
@@ -352,13 +352,22 @@ public sealed class VolumeTests
             Assert.That(afterWrite.Code, Is.EqualTo(VolumeErrorCode.IoError));
             Assert.That(disk.FlushCount, Is.EqualTo(1), "the disk was not asked again");
         });
+
+        // Unmounting reports the failure again and does not flush either (the engine then keeps the image dirty).
+        var atClose = Assert.Throws<VolumeException>(volume.Dispose)!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(atClose.Message, Is.EqualTo("host EIO"));
+            Assert.That(disk.FlushCount, Is.EqualTo(1));
+            Assert.That(disk.IsDisposed, Is.True);
+        });
     }
 
     [Test]
     public void FlushAll_needs_no_handle_and_flushes_only_unflushed_writes()
     {
         var disk = MemoryDisk.WithNoise(512);
-        using var volume = Writable(disk);
+        var volume = Writable(disk);
         volume.FlushAll();
         ulong handle = volume.Open("/disk.raw", VolumeAccess.Write);
         volume.Write(handle, 0, new byte[] { 1 });
@@ -383,7 +392,7 @@ public sealed class VolumeTests
         var disk = MemoryDisk.WithNoise(512);
         disk.ReadFailure = new IOException("host says no\nsecond line", errno);
         disk.FlushFailure = new IOException("host says no", errno);
-        using var volume = Writable(disk);
+        var volume = Writable(disk);
         ulong handle = volume.Open("/disk.raw", VolumeAccess.ReadWrite);
         volume.Write(handle, 0, new byte[] { 1 });
 
@@ -396,7 +405,7 @@ public sealed class VolumeTests
             Assert.That(read.Message, Does.Not.Contain("\n"), "one line");
             Assert.That(flush.Code, Is.EqualTo(expected));
         });
-        disk.FlushFailure = null;
+        Assert.Throws<VolumeException>(volume.Dispose, "unmount reports the failed flush");
     }
 
     [Test]
@@ -404,13 +413,13 @@ public sealed class VolumeTests
     {
         var disk = MemoryDisk.WithNoise(512);
         disk.FlushFailure = new Qcow2Exception(Qcow2ErrorCode.Io, "image.qcow2: No space left on device", new IOException("No space left on device", 28));
-        using var volume = Writable(disk);
+        var volume = Writable(disk);
         ulong handle = volume.Open("/disk.raw", VolumeAccess.Write);
         volume.Write(handle, 0, new byte[] { 1 });
 
         var failure = Assert.Throws<VolumeException>(() => volume.Flush(handle))!;
         Assert.That(failure.Code, Is.EqualTo(OperatingSystem.IsWindows() ? VolumeErrorCode.IoError : VolumeErrorCode.NoSpace));
-        disk.FlushFailure = null;
+        Assert.Throws<VolumeException>(volume.Dispose, "unmount reports the failed flush");
     }
 
     [Test]

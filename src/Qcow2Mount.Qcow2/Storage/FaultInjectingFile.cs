@@ -48,6 +48,9 @@ public sealed class FaultInjectingFile : IHostFile
     /// <summary>Host writes so far (including those to files that <see cref="CrashesWith"/> this one).</summary>
     public int WriteCount => _writes;
 
+    /// <summary>Fail the next flush with EIO, losing the writes it was to make durable (as Linux does).</summary>
+    public bool FailNextFlush { get; set; }
+
     /// <summary>Flushes (fsyncs) so far.</summary>
     public int FlushCount { get; private set; }
 
@@ -136,6 +139,15 @@ public sealed class FaultInjectingFile : IHostFile
             }
 
             FlushCount++;
+            if (FailNextFlush)
+            {
+                // Linux after a writeback error: the pages that failed are dropped from the dirty set, so what was
+                // pending never becomes durable, and the next fsync succeeds without it.
+                FailNextFlush = false;
+                _pending.Clear();
+                throw new IOException("simulated fsync error: Input/output error", 5);
+            }
+
             foreach (var (offset, data) in _pending)
             {
                 EnsureCapacity(ref _durable, offset + data.Length);

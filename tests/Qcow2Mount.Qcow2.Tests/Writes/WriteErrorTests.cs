@@ -60,6 +60,45 @@ public sealed class WriteErrorTests
     }
 
     /// <summary>
+    /// A failed fsync (Linux then drops the pages it could not write) is never followed by a flush that claims
+    /// success, and the close does not clear the dirty bit over the lost data: the image stays dirty, and the next
+    /// writable open repairs it.
+    /// </summary>
+    [Test]
+    public void After_a_failed_flush_every_flush_fails_and_the_image_stays_dirty()
+    {
+        using var dir = new TempDir("ioerror");
+        string template = dir.Combine("template.qcow2");
+        ImageCreator.Create(template, new CreateOptions { Size = 2L << 20, ClusterSize = 4096 });
+        var file = new FaultInjectingFile("fsync.qcow2", File.ReadAllBytes(template));
+        var disk = Qcow2Image.Open("fsync.qcow2", new Qcow2OpenOptions { Writable = true, LazyRefcounts = true, HostFileOpener = (_, _) => file });
+        disk.WriteAt(0, new byte[8192]);
+        disk.Flush();
+        disk.WriteAt(65536, Enumerable.Repeat((byte)7, 4096).ToArray());
+        file.FailNextFlush = true;
+
+        var first = Assert.Throws<IOException>(disk.Flush)!;
+        var second = Assert.Throws<Qcow2Exception>(disk.Flush)!;
+        var close = Assert.Throws<Qcow2Exception>(disk.Dispose)!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.Message, Does.Contain("Input/output error"));
+            Assert.That(second.Code, Is.EqualTo(Qcow2ErrorCode.Io));
+            Assert.That(second.Message, Does.Contain("an earlier flush failed"));
+            Assert.That(close.Message, Does.Contain("an earlier flush failed"));
+        });
+
+        string image = dir.Combine("image.qcow2");
+        File.WriteAllBytes(image, file.CrashImage(FaultInjectingFile.CrashKind.KeepAll));
+        Assert.That(Qcow2Mount.Qcow2.Format.Qcow2Header.Parse(File.ReadAllBytes(image).AsSpan(0, 512)).IsDirty, Is.True, "still marked dirty");
+        using (Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }))
+        {
+        }
+
+        DifferentialTests.AssertQemuCheckClean(QemuTools.QemuImg, image, dir.Path);
+    }
+
+    /// <summary>
     /// The workload of the crash tests with every operation's failure caught. Returns the file, the guest model of
     /// the operations that succeeded, and the sectors a failed operation touched (old or new bytes are both right).
     /// </summary>
