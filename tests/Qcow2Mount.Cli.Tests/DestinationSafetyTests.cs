@@ -129,6 +129,20 @@ public sealed class DestinationSafetyTests
         });
     }
 
+    [TestCase("cluster_size=1000")]
+    [TestCase("compat=0.10,lazy_refcounts=on")]
+    public void Options_only_the_layout_refuses_leave_an_existing_destination_alone(string createOptions)
+    {
+        string target = _dir.Combine("old.qcow2");
+        File.WriteAllText(target, "old contents");
+        var result = CliRunner.Run("convert", "-O", "qcow2", "-o", createOptions, _dir.Combine("top.qcow2"), target);
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.Not.Zero);
+            Assert.That(File.Exists(target) && File.ReadAllText(target) == "old contents", Is.True, "the old file is untouched");
+        });
+    }
+
     [Test]
     public void Convert_still_replaces_an_ordinary_existing_file()
     {
@@ -156,7 +170,10 @@ public sealed class DestinationSafetyTests
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (DateTime.UtcNow < deadline && !process.HasExited)
         {
-            if (File.ReadLines("/proc/locks").Any(line => line.Contains(marker, StringComparison.Ordinal)))
+            // Its "write" permission byte (101; the kernel merges it with 100 into "100 101") and its refusal to share
+            // writing (201) both taken.
+            var lines = File.ReadLines("/proc/locks").Where(line => line.Contains(marker, StringComparison.Ordinal)).ToList();
+            if (lines.Any(line => line.EndsWith(" 101", StringComparison.Ordinal)) && lines.Any(line => line.EndsWith(" 201 201", StringComparison.Ordinal)))
             {
                 return new Holder(process);
             }

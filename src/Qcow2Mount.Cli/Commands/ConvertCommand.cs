@@ -2,6 +2,7 @@ using System.CommandLine;
 using Qcow2Mount.Cli.Operations;
 using Qcow2Mount.Cli.Output;
 using Qcow2Mount.Qcow2;
+using Qcow2Mount.Qcow2.Create;
 
 namespace Qcow2Mount.Cli.Commands;
 
@@ -123,6 +124,12 @@ internal static class ConvertCommand
 
         // Before DEST is truncated: not the source or a file of its chain, not a pipe, not in use. Only a DEST
         // that passed is deleted when the conversion fails (its old contents are gone by then anyway).
+        if (create is not null)
+        {
+            // Options that only the planned layout can refuse (cluster_size=1000, lazy_refcounts with compat=0.10).
+            ImageCreator.Validate(options.Destination, create with { Size = disk.Length });
+        }
+
         Destination.CheckReplaceable(options.Destination, Destination.FilesOf(disk).Append(options.Source));
 
         if (options.OutputFormat == "qcow2")

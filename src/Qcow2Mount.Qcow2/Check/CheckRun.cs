@@ -165,7 +165,7 @@ internal sealed class CheckRun
         var end = (UInt128)offset + size;
         if (size > 0 && end > (ulong)_file.Length && end - (ulong)_file.Length >= (ulong)ClusterSize)
         {
-            Corruption($"ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x{offset:x} size 0x{size:x}");
+            Corruption($"ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x{offset:x} size 0x{size:x}", times);
             return;
         }
 

@@ -37,6 +37,18 @@ public static class ImageCreator
         (FeatureKind.Autoclear, 1, "raw external data"),
     ];
 
+    /// <summary>
+    /// Checks <paramref name="options"/> as <see cref="Create"/> would, without touching <paramref name="path"/>: a
+    /// caller that replaces an existing file validates first, so bad options never cost the old file.
+    /// </summary>
+    /// <exception cref="Qcow2Exception">InvalidArgument for bad options.</exception>
+    public static void Validate(string path, CreateOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(options);
+        _ = Plan(path, options);
+    }
+
     /// <summary>Creates the image at <paramref name="path"/> (and its data file, if any).</summary>
     /// <exception cref="Qcow2Exception">InvalidArgument for bad options or an existing file without Overwrite.</exception>
     public static void Create(string path, CreateOptions options)

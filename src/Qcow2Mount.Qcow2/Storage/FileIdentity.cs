@@ -29,8 +29,16 @@ public readonly partial record struct FileIdentity(ulong Device, ulong Inode, bo
         }
 
         byte* stat = stackalloc byte[256];
-        if (NativeStat(path, stat) != 0)
+        try
         {
+            if (NativeStat(path, stat) != 0)
+            {
+                return null;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // glibc before 2.33 has no stat symbol (only __xstat): callers fall back to comparing full paths.
             return null;
         }
 

@@ -59,7 +59,15 @@ public sealed partial class HostFile : IHostFile
 
             if (!writable && lockReader)
             {
-                ImageLock.AcquireReader(handle);
+                try
+                {
+                    ImageLock.AcquireReader(handle, path);
+                }
+                catch
+                {
+                    handle.Dispose();
+                    throw;
+                }
             }
 
             return new HostFile(path, handle, writable) { _locked = (writable && lockWriter) || (!writable && lockReader) };

@@ -88,15 +88,23 @@ internal static partial class ImageLock
     }
 
     /// <summary>
-    /// Holds the reader lock of a long-lived read-only open: this tool's writers refuse the image while it is held.
-    /// Never fails; a file system without OFD locks simply goes unprotected.
+    /// Holds the reader lock of a long-lived read-only open: this tool's writers refuse the image while it is held,
+    /// and it is refused while one of them writes. A file system without OFD locks simply goes unprotected.
     /// </summary>
-    public static void AcquireReader(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    public static void AcquireReader(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path)
     {
-        if (OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux())
         {
-            SetShared((int)handle.DangerousGetHandle(), ReaderOffset);
+            return;
         }
+
+        int fd = (int)handle.DangerousGetHandle();
+        if (IsLockedByOthers(fd, LockOffset))
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is being written by qcow2mount (a writable mount, snapshot, resize or check --repair); try again when it is done");
+        }
+
+        SetShared(fd, ReaderOffset);
     }
 
     /// <summary>

@@ -102,7 +102,8 @@ public sealed class MountManager : IDisposable
             throw MountException.From(e);
         }
 
-        if (force && !entry.Closed.Task.Wait(ForcedCloseWait))
+        // Waited for without throwing: a failed final flush is WaitClosed's to report, as an I/O error.
+        if (force && !((IAsyncResult)entry.Closed.Task).AsyncWaitHandle.WaitOne(ForcedCloseWait))
         {
             // Detached, but open files keep the loop alive (no fusectl to cut them off): do not wait for them to
             // close; make what was written durable now and say so. The entry goes when the last file closes.
@@ -209,8 +210,10 @@ public sealed class MountManager : IDisposable
             if (UnusableReason(mountPoint) is { } unusable)
             {
                 // Most often a mount whose server died (kill -9): stat fails with ENOTCONN, not ENOENT.
-                throw new MountException(ErrorCodes.Busy,
-                    $"Mount point '{mountPoint}' cannot be used ({unusable}); if a file system there died, unmount it first (fusermount3 -u '{mountPoint}').");
+                throw unusable.DeadMount
+                    ? new MountException(ErrorCodes.Busy,
+                        $"Mount point '{mountPoint}' cannot be used ({unusable.Reason}); the file system there died: unmount it first (fusermount3 -u '{mountPoint}').")
+                    : new MountException(ErrorCodes.AccessDenied, $"Mount point '{mountPoint}' cannot be used ({unusable.Reason}).");
             }
 
             throw File.Exists(mountPoint)
@@ -283,9 +286,13 @@ public sealed class MountManager : IDisposable
         }
     }
 
-    /// <summary>Why a path that is not a usable directory cannot even be looked at (not "does not exist"), or null.</summary>
-    private static string? UnusableReason(string path)
+    /// <summary>
+    /// Why a path that is not a usable directory cannot even be looked at (not "does not exist"), and whether it is
+    /// a dead mount (ENOTCONN: its FUSE server is gone); null when it simply is not there.
+    /// </summary>
+    private static (string Reason, bool DeadMount)? UnusableReason(string path)
     {
+        const int ENOTCONN = 107;
         try
         {
             File.GetAttributes(path);
@@ -298,7 +305,8 @@ public sealed class MountManager : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // .NET appends " : 'path'" to the OS's text; the caller names the path itself.
-            return e.Message.Replace($" : '{path}'", "", StringComparison.Ordinal).ReplaceLineEndings(" ").TrimEnd('.');
+            string reason = e.Message.Replace($" : '{path}'", "", StringComparison.Ordinal).ReplaceLineEndings(" ").TrimEnd('.');
+            return (reason, e.HResult == ENOTCONN);
         }
     }
 

@@ -169,6 +169,13 @@ public sealed class WriteSafetyTests
         {
             Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }).Dispose();
         }
+
+        // And the other way round: no mount starts while one of our writers has the image.
+        using (Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }))
+        {
+            var mount = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true }).Dispose())!;
+            Assert.That(mount.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+        }
     }
 
     /// <summary>QEMU's lock bytes: while we write, qemu-img refuses to open the image unless told to share (-U).</summary>
