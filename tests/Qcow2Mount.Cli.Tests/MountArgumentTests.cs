@@ -34,6 +34,14 @@ public sealed class MountArgumentTests
             Is.EqualTo(new[] { "mount", _dir.Combine("image.qcow2"), _dir.Combine("mnt"), "--keep-overlay", "--overlay" }));
     }
 
+    [Test]
+    public void Global_options_before_the_verb_are_allowed()
+    {
+        string[] args = ["--verbose", "mount", _dir.Combine("image.qcow2"), "--overlay", _dir.Combine("mnt")];
+        Assert.That(MountCommands.NormalizeOverlayFlag(args),
+            Is.EqualTo(new[] { "--verbose", "mount", _dir.Combine("image.qcow2"), _dir.Combine("mnt"), "--overlay" }));
+    }
+
     [TestCase("new-overlay.qcow2")]
     [TestCase(null)]
     public void A_new_path_or_none_is_left_to_the_parser(string? overlay)

@@ -88,8 +88,10 @@ internal static class MountCommands
     /// </summary>
     internal static string[] NormalizeOverlayFlag(string[] args)
     {
+        // The verb may follow global options (--verbose).
+        int verb = Array.FindIndex(args, a => !a.StartsWith('-'));
         int at = Array.IndexOf(args, "--overlay");
-        if (args.Length == 0 || args[0] != "mount" || at < 0 || at + 1 >= args.Length
+        if (verb < 0 || args[verb] != "mount" || at < verb || at + 1 >= args.Length
             || !(File.Exists(args[at + 1]) || Directory.Exists(args[at + 1])))
         {
             return args;

@@ -5,8 +5,8 @@ using Qcow2Mount.Control;
 namespace Qcow2Mount.Service.Hosting;
 
 /// <summary>
-/// The Linux endpoint: a Unix domain socket, mode 0600, so only the user (and root) can connect, and each
-/// connection's peer is checked to be this user (SO_PEERCRED). The default socket's own folder is kept at mode 0700;
+/// The Linux endpoint: a Unix domain socket, mode 0600, and each connection's peer checked to be the user who
+/// started the service (SO_PEERCRED; root included, which the mode alone would let in). The default socket's own folder is kept at mode 0700;
 /// a folder the user chose for <c>Control:SocketPath</c> (/run, a home directory) is left as it is. Refuses to start
 /// while another service answers on the socket; removes a stale one.
 /// </summary>
@@ -64,7 +64,17 @@ internal sealed class UnixSocketListener : IControlListener
         while (true)
         {
             var client = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            uint? peer = PeerCredentials.PeerUid(client);
+            uint? peer;
+            try
+            {
+                peer = PeerCredentials.PeerUid(client);
+            }
+            catch
+            {
+                client.Dispose();
+                throw;
+            }
+
             if (peer is null || peer == PeerCredentials.CurrentUid)
             {
                 return new NetworkStream(client, ownsSocket: true);
