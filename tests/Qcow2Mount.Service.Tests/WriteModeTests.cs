@@ -117,6 +117,39 @@ public sealed class WriteModeTests
         Assert.That(ReadGuest(image, 1 << 20, data.Length), Is.EqualTo(data));
     }
 
+    /// <summary>
+    /// Stopping the service with disk.raw still open: where the open file cannot be cut off, the stop does not wait
+    /// out the mount timeout for it, and what was written is flushed before the process would exit.
+    /// </summary>
+    [Test]
+    public async Task Stopping_the_service_with_a_file_open_flushes_the_writes()
+    {
+        string image = Images.Make("plain", _images);
+        var data = new byte[65536];
+        new Random(12).NextBytes(data);
+        var service = await ServiceSession.StartAsync();
+        Microsoft.Win32.SafeHandles.SafeFileHandle? open = null;
+        try
+        {
+            using (var client = await service.ConnectAsync())
+            {
+                var mount = await client.MountAsync(image, service.NewMountDir(), ControlMountModes.Writable);
+                open = File.OpenHandle(Path.Combine(mount.MountPoint, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite);
+                RandomAccess.Write(open, data, 2 << 20);
+            }
+
+            var started = DateTime.UtcNow;
+            await service.Host.StopAsync();
+            Assert.That(DateTime.UtcNow - started, Is.LessThan(TimeSpan.FromSeconds(20)), "did not wait out the mount timeout");
+            Assert.That(ReadGuest(image, 2 << 20, data.Length), Is.EqualTo(data), "the write is on disk");
+        }
+        finally
+        {
+            open?.Dispose();
+            await service.DisposeAsync();
+        }
+    }
+
     private static byte[] ReadGuest(string image, long offset, int length)
     {
         using var disk = Qcow2Mount.Qcow2.Qcow2Image.Open(image);

@@ -102,8 +102,7 @@ public sealed class MountManager : IDisposable
             throw MountException.From(e);
         }
 
-        // Waited for without throwing: a failed final flush is WaitClosed's to report, as an I/O error.
-        if (force && !((IAsyncResult)entry.Closed.Task).AsyncWaitHandle.WaitOne(ForcedCloseWait))
+        if (force && !ClosesSoon(entry))
         {
             // Detached, but open files keep the loop alive (no fusectl to cut them off): do not wait for them to
             // close; make what was written durable now and say so. The entry goes when the last file closes.
@@ -126,6 +125,12 @@ public sealed class MountManager : IDisposable
     /// <summary>How long a forced unmount waits for the image to close before it reports it still open.</summary>
     private static readonly TimeSpan ForcedCloseWait = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Whether the image of a forcibly unmounted entry closes within <see cref="ForcedCloseWait"/>; waited for without
+    /// throwing, so a failed final flush is left to WaitClosed to report as an I/O error.
+    /// </summary>
+    private static bool ClosesSoon(ActiveMount entry) => ((IAsyncResult)entry.Closed.Task).AsyncWaitHandle.WaitOne(ForcedCloseWait);
+
     /// <summary>Unmounts everything (forcibly: the service is stopping) and refuses new mounts from now on.</summary>
     public void UnmountAll()
     {
@@ -141,6 +146,14 @@ public sealed class MountManager : IDisposable
             try
             {
                 entry.FileSystem.Unmount(force: true);
+                if (!ClosesSoon(entry))
+                {
+                    // Open files keep it alive and nothing can cut them off: do not wait out the timeout for them.
+                    _logger.LogWarning("{MountPoint} still has open files; flushing {Image} before exit", entry.Info.MountPoint, entry.Info.Image);
+                    FlushBeforeExit(entry);
+                    return;
+                }
+
                 WaitClosed(entry);
             }
             catch (Exception e)
