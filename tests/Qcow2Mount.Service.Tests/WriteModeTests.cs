@@ -71,6 +71,27 @@ public sealed class WriteModeTests
         RandomAccess.FlushToDisk(disk);
     }
 
+    /// <summary>A writable mount of an image with internal snapshots serves them too (the views share the writer's file).</summary>
+    [Test]
+    public async Task A_writable_mount_of_an_image_with_snapshots_serves_them_read_only()
+    {
+        string image = Images.Make("snapshot", _images);
+        var mount = await _client.MountAsync(image, _service.NewMountDir(), ControlMountModes.Writable);
+        try
+        {
+            Assert.That(mount.Snapshots, Is.Not.Empty);
+            string view = Path.Combine(mount.MountPoint, "snapshots", mount.Snapshots[0]);
+            Assert.That(new FileInfo(view).Length, Is.Positive);
+            File.ReadAllBytes(view);
+        }
+        finally
+        {
+            await _client.UnmountAsync(mount.MountPoint);
+        }
+
+        Images.AssertCheckClean(image);
+    }
+
     /// <summary>
     /// unmount --force with disk.raw still open: the mount point is free at once and the call returns without waiting
     /// for the file to close (where fusectl cannot cut it off, it says the image is still open); what was written

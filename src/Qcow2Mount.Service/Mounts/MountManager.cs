@@ -413,7 +413,8 @@ public sealed class MountManager : IDisposable
             var snapshotDisks = new List<SnapshotDisk>();
             foreach (var snapshot in snapshots)
             {
-                var disk = Qcow2Image.Open(image, qcow2.ToOpenOptions(writable: false, snapshot.Id));
+                // Under a writable mount the writer lock already guards the file, and our own reader lock would refuse it.
+                var disk = Qcow2Image.Open(image, qcow2.ToOpenOptions(writable: false, snapshot.Id) with { HoldReaderLock = mode != MountMode.Writable });
                 disks.Add(disk);
                 snapshotDisks.Add(new SnapshotDisk(snapshot.Name, disk));
             }
