@@ -33,6 +33,7 @@ public sealed class ErrorTests
         yield return new TestCaseData(new[] { "bench", "-w", "--pattern", "300", "missing.qcow2" }, 1).SetName("bench pattern out of range");
         yield return new TestCaseData(new[] { "snapshot", "create", "text.txt", "" }, 1).SetName("empty snapshot name");
         yield return new TestCaseData(new[] { "create", "orphan.qcow2", "-b", "gone.qcow2", "-F", "qcow2" }, 7).SetName("create over a missing backing file");
+        yield return new TestCaseData(new[] { "info", "." }, 12).SetName("a directory as the image");
         yield return new TestCaseData(new[] { "create", "b.qcow2", "1M", "-b", "text.txt", "-F", "vmdk" }, 1).SetName("backing format it cannot read");
         yield return new TestCaseData(new[] { "convert", "text.txt", "." }, 1).SetName("convert onto a directory");
     }

@@ -86,6 +86,12 @@ public sealed class PublishedBinaryTests
             Assert.That(Run(binary, environment, "list", "--json"), Does.Contain(Path.GetFileName(mountPoint)));
             Run(binary, environment, "unmount", mountPoint);
 
+            // A snapshot mount: the confirmation and the text list name the snapshot.
+            ExternalTool.Run("qemu-img", ["snapshot", "-c", "s1", image]).EnsureSuccess();
+            Assert.That(Run(binary, environment, "mount", "--snapshot", "s1", image, mountPoint), Does.Contain("(snapshot 's1', read-only)"));
+            Assert.That(Run(binary, environment, "list"), Does.Contain($"{mountPoint}\tsnapshot\t{image}\ts1"));
+            Run(binary, environment, "unmount", mountPoint);
+
             Run(binary, environment, "mount", "--writable", image, mountPoint);
             byte[] written = Pattern(1 << 20, seed: 2);
             using (var stream = new FileStream(disk, FileMode.Open, FileAccess.Write))

@@ -189,7 +189,9 @@ internal static class MountCommands
             {
                 foreach (var m in mounts)
                 {
-                    output.WriteLine($"{m.MountPoint}\t{m.Mode}\t{m.Image}");
+                    // Tab-separated for scripts; a fourth column names the snapshot or the overlay when there is one.
+                    string extra = m.Snapshot ?? m.Overlay ?? "";
+                    output.WriteLine(extra.Length > 0 ? $"{m.MountPoint}\t{m.Mode}\t{m.Image}\t{extra}" : $"{m.MountPoint}\t{m.Mode}\t{m.Image}");
                 }
             }
 

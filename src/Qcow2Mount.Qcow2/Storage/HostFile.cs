@@ -80,6 +80,11 @@ public sealed partial class HostFile : IHostFile
         {
             throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: no such file", e);
         }
+        catch (UnauthorizedAccessException e) when (Directory.Exists(path))
+        {
+            // .NET reports opening a directory as a file as access denied.
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{path}: is a directory, not an image file", e);
+        }
         catch (UnauthorizedAccessException e)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Io, $"{path}: permission denied", e);
