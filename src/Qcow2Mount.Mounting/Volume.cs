@@ -355,27 +355,7 @@ public sealed class Volume : IDisposable
         // after its writes had finished. No caller returns before a flush that covers its writes has succeeded.
         lock (_flushLock)
         {
-            ThrowIfFlushFailed();
-            if (Volatile.Read(ref _durableWrites) >= wanted)
-            {
-                return;
-            }
-
-            long covered = Volatile.Read(ref _finishedWrites);
-            try
-            {
-                _disk.Flush();
-            }
-            catch (Exception e) when (e is Qcow2Exception or IOException)
-            {
-                // Never retried: after a failed fsync Linux may have dropped the dirty pages it could not write and
-                // marks them clean, so a second fsync would succeed without the data (PostgreSQL's "fsyncgate").
-                var failure = e is Qcow2Exception engine ? VolumeException.FromEngine(engine) : VolumeException.FromHost((IOException)e);
-                _flushFailure = failure;
-                throw failure;
-            }
-
-            Volatile.Write(ref _durableWrites, covered);
+            FlushLocked(wanted);
         }
     }
 
@@ -397,26 +377,34 @@ public sealed class Volume : IDisposable
                 return; // disposed meanwhile: its own final flush covered everything
             }
 
-            ThrowIfFlushFailed();
-            long covered = Volatile.Read(ref _finishedWrites);
-            if (Volatile.Read(ref _durableWrites) >= covered)
-            {
-                return;
-            }
-
-            try
-            {
-                _disk.Flush();
-            }
-            catch (Exception e) when (e is Qcow2Exception or IOException)
-            {
-                var failure = e is Qcow2Exception engine ? VolumeException.FromEngine(engine) : VolumeException.FromHost((IOException)e);
-                _flushFailure = failure;
-                throw failure;
-            }
-
-            Volatile.Write(ref _durableWrites, covered);
+            FlushLocked(Volatile.Read(ref _finishedWrites));
         }
+    }
+
+    /// <summary>Under the flush lock: flushes the disk unless the writes up to <paramref name="wanted"/> are durable already.</summary>
+    private void FlushLocked(long wanted)
+    {
+        ThrowIfFlushFailed();
+        if (Volatile.Read(ref _durableWrites) >= wanted)
+        {
+            return;
+        }
+
+        long covered = Volatile.Read(ref _finishedWrites);
+        try
+        {
+            _disk.Flush();
+        }
+        catch (Exception e) when (e is Qcow2Exception or IOException)
+        {
+            // Never retried: after a failed fsync Linux may have dropped the dirty pages it could not write and
+            // marks them clean, so a second fsync would succeed without the data (PostgreSQL's "fsyncgate").
+            var failure = e is Qcow2Exception engine ? VolumeException.FromEngine(engine) : VolumeException.FromHost((IOException)e);
+            _flushFailure = failure;
+            throw failure;
+        }
+
+        Volatile.Write(ref _durableWrites, covered);
     }
 
     private void ThrowIfFlushFailed()

@@ -48,11 +48,11 @@ public sealed class EndpointSecurityTests
 
         using var accepting = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var accepted = listener.AcceptAsync(accepting.Token);
-        var result = await ExternalTool.RunAsync("setpriv", ["--reuid=" + Nobody, "--regid=" + Nobody, "--clear-groups", Python, "-c",
+        var result = await PythonAsNobody(
             "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(20)\ns.connect(sys.argv[1])\n" +
             "s.sendall(b'{\"v\":1,\"op\":\"list\"}\\n')\ntry:\n print('answer', repr(s.recv(4096)))\n" +
             "except ConnectionResetError:\n print('answer', repr(b''))",
-            socket]);
+            socket);
 
         Assert.That(result.StandardOutput.Trim(), Is.EqualTo("answer b''"), result.StandardError);
         Assert.That(accepted.IsCompleted, Is.False, "the foreign connection was not handed to the service");
@@ -69,10 +69,10 @@ public sealed class EndpointSecurityTests
         string socket = Path.Combine(dir.Path, "control.sock");
         // Someone else took the socket path first (the /tmp fallback is predictable) and waits for requests.
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var fake = ExternalTool.RunAsync("setpriv", ["--reuid=" + Nobody, "--regid=" + Nobody, "--clear-groups", Python, "-c",
+        var fake = PythonAsNobody(
             "import os,socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\nos.chmod(sys.argv[1],0o666)\ns.listen()\n" +
             "c,_=s.accept()\nc.settimeout(10)\nprint('got', repr(c.recv(4096)))",
-            socket], timeout: TimeSpan.FromSeconds(60), cancellationToken: stop.Token);
+            socket, stop.Token);
         for (int i = 0; i < 100 && !File.Exists(socket); i++)
         {
             await Task.Delay(50);
@@ -84,6 +84,11 @@ public sealed class EndpointSecurityTests
         var sent = await fake;
         Assert.That(sent.StandardOutput.Trim(), Is.EqualTo("got b''"), "nothing was sent to the impostor: " + sent.StandardError);
     }
+
+    /// <summary>Runs a Python script as nobody with the socket path as its argument.</summary>
+    private static Task<ToolResult> PythonAsNobody(string script, string socket, CancellationToken cancellationToken = default) =>
+        ExternalTool.RunAsync("setpriv", ["--reuid=" + Nobody, "--regid=" + Nobody, "--clear-groups", Python, "-c", script, socket],
+            timeout: TimeSpan.FromSeconds(60), cancellationToken: cancellationToken);
 
     private static void RequireRootAndPython()
     {
