@@ -203,7 +203,8 @@ internal static unsafe class FuseCallbacks
     /// Reads as libfuse's read_buf, which libfuse prefers over <see cref="Read"/>. Data a read-only image stores
     /// as-is goes back as descriptor ranges that libfuse splices into the reply (the kernel moves page references;
     /// nothing is copied through our memory), zero ranges as ranges of <see cref="FuseMount.ZeroFile"/>. Anything
-    /// else (compressed clusters, writable images) is read into a malloc'ed buffer, which libfuse frees.
+    /// else (compressed clusters, writable images) is read into the thread's <see cref="ReplyBuffer"/> and goes
+    /// back as a range of its in-memory file; short replies, and any without such a buffer, as malloc'ed memory.
     /// </summary>
     [UnmanagedCallersOnly]
     private static int ReadBuf(byte* path, FuseBufVec** result, nuint size, long offset, FuseFileInfo* info)
@@ -235,9 +236,22 @@ internal static unsafe class FuseCallbacks
             }
 
             vector = FuseBufVec.Allocate(1);
-            var memory = vector->Buffer(0);
-            memory->Mem = NativeMemory.Alloc((nuint)Math.Max(length, 1));
-            memory->Size = (nuint)mount.Volume.Read(info->Handle, offset, new Span<byte>(memory->Mem, length));
+            var reply = vector->Buffer(0);
+            // libfuse copies replies under two pages itself rather than splicing them; those stay in memory.
+            var replyBuffer = length >= MinSplicedReply ? mount.ThreadReplyBuffer() : null;
+            if (replyBuffer is not null)
+            {
+                reply->Size = (nuint)mount.Volume.Read(info->Handle, offset, replyBuffer.Span[..length]);
+                reply->Flags = FuseBuf.IsFd | FuseBuf.FdSeek | FuseBuf.FdRetry;
+                reply->Fd = replyBuffer.Fd;
+                reply->Pos = 0;
+            }
+            else
+            {
+                reply->Mem = NativeMemory.Alloc((nuint)Math.Max(length, 1));
+                reply->Size = (nuint)mount.Volume.Read(info->Handle, offset, new Span<byte>(reply->Mem, length));
+            }
+
             *result = vector;
             return 0;
         }
@@ -251,6 +265,9 @@ internal static unsafe class FuseCallbacks
             return Fail(e);
         }
     }
+
+    /// <summary>Smallest reply libfuse splices (two pages); it copies shorter ones into memory first.</summary>
+    private const int MinSplicedReply = 2 * 4096;
 
     /// <summary>Whether every zero segment fits in the zero file (requests never exceed it; this keeps it so).</summary>
     private static bool ZerosFit(ReadOnlySpan<HostSegment> segments)

@@ -36,6 +36,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     private bool _ownsVolume;
     private bool _loopEnded;
     private int _zeroFile = -1;
+    private readonly List<ReplyBuffer> _replyBuffers = [];
 
     private FuseMount(Volume volume, string mountPoint, MountOptions options, Action<string>? log)
     {
@@ -63,6 +64,47 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     /// as zeros, it hands the kernel the shared zero page instead of a buffer we would fill.
     /// </summary>
     internal int ZeroFile => _zeroFile;
+
+    /// <summary>
+    /// Most reply buffers one mount creates. libfuse keeps its threads (10 at most by default) for the mount's
+    /// life; this bounds the memory should a libfuse version replace them, and reads then fall back to malloc.
+    /// </summary>
+    private const int MaxReplyBuffers = 64;
+
+    [ThreadStatic]
+    private static ReplyBuffer? t_replyBuffer;
+
+    /// <summary>
+    /// The calling FUSE thread's reply buffer for this mount, created on first use; null when zero-copy reads are
+    /// off or no buffer can be had. A thread answers one request at a time, and libfuse has spliced (copied) the
+    /// previous reply before the thread takes the next request, so one buffer per thread is enough.
+    /// </summary>
+    internal ReplyBuffer? ThreadReplyBuffer()
+    {
+        var buffer = t_replyBuffer;
+        if (buffer is not null && buffer.Owner == this)
+        {
+            return buffer;
+        }
+
+        if (!ZeroCopyReads)
+        {
+            return null;
+        }
+
+        lock (_replyBuffers)
+        {
+            if (_replyBuffers.Count >= MaxReplyBuffers || (buffer = ReplyBuffer.TryCreate(this, (int)MaxReadSize)) is null)
+            {
+                return null;
+            }
+
+            _replyBuffers.Add(buffer);
+        }
+
+        t_replyBuffer = buffer;
+        return buffer;
+    }
 
     /// <summary>Mounts and returns once the kernel has connected (libfuse ran init).</summary>
     internal static FuseMount Start(Volume volume, string mountPoint, MountOptions options, Action<string>? log)
@@ -156,7 +198,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         catch
         {
             _self.Free();
-            CloseZeroFile();
+            CloseReplyFiles();
             throw;
         }
 
@@ -252,7 +294,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
             LibFuse.LoopConfigDestroy(config);
             LibFuse.Unmount(_fuse);
             LibFuse.Destroy(_fuse);
-            CloseZeroFile();
+            CloseReplyFiles();
         }
 
         bool closeVolume;
@@ -341,12 +383,23 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         return -1;
     }
 
-    private void CloseZeroFile()
+    /// <summary>Closes the zero file and the reply buffers; only once no FUSE thread is left to use them.</summary>
+    private void CloseReplyFiles()
     {
         if (_zeroFile >= 0)
         {
             LibC.Close(_zeroFile);
             _zeroFile = -1;
+        }
+
+        lock (_replyBuffers)
+        {
+            foreach (var buffer in _replyBuffers)
+            {
+                buffer.Dispose();
+            }
+
+            _replyBuffers.Clear();
         }
     }
 

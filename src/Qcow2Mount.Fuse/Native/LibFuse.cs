@@ -77,4 +77,15 @@ internal static unsafe partial class LibC
 
     /// <summary>MFD_CLOEXEC.</summary>
     internal const uint MemfdCloseOnExec = 1;
+
+    [LibraryImport(Library, EntryPoint = "mmap", SetLastError = true)]
+    internal static partial void* MMap(void* address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport(Library, EntryPoint = "munmap")]
+    internal static partial int MUnmap(void* address, nuint length);
+
+    internal const int ProtRead = 1, ProtWrite = 2, MapShared = 1;
+
+    /// <summary>MAP_FAILED, (void*)-1.</summary>
+    internal static readonly void* MapFailed = (void*)-1;
 }

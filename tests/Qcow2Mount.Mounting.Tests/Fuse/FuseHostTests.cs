@@ -257,6 +257,32 @@ public sealed class FuseHostTests
         });
     }
 
+    /// <summary>
+    /// Replies read into memory go back through each FUSE thread's own in-memory file (so the kernel copies them
+    /// once), not one per request, and unmounting closes them all.
+    /// </summary>
+    [Test]
+    public void Large_replies_use_one_reply_file_per_thread_which_unmount_closes()
+    {
+        var disk = MemoryDisk.WithNoise(64 << 20, canWrite: false);
+        var mount = _fuse.Start(VolumeOver(disk, readOnly: true));
+
+        byte[] whole = File.ReadAllBytes(_fuse.DiskPath);
+        int whileMounted = ReplyFiles();
+        mount.Unmount();
+
+        AssertSameBytes(disk.Data, whole);
+        Assert.Multiple(() =>
+        {
+            Assert.That(whileMounted, Is.InRange(1, 10), "one reply file per FUSE thread (libfuse runs at most 10)");
+            Assert.That(ReplyFiles(), Is.Zero, "reply files left open after unmount");
+        });
+    }
+
+    private static int ReplyFiles() =>
+        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos()
+            .Count(fd => fd.LinkTarget?.StartsWith("/memfd:qcow2mount-reply", StringComparison.Ordinal) == true);
+
     [Test]
     public void Engine_errors_reach_the_reader_as_EIO_and_the_mount_keeps_serving()
     {
