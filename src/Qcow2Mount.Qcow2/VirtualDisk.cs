@@ -31,21 +31,29 @@ public static class VirtualDisk
     }
 }
 
-/// <summary>The files already open in one backing chain, to refuse loops and excessive depth.</summary>
-internal sealed class BackingChainState
+/// <summary>The files already open in one backing chain, in order, to refuse loops and excessive depth.</summary>
+public sealed class BackingChainState
 {
+    private readonly List<string> _order = [];
     private readonly HashSet<string> _paths = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
 
     public int Depth => _paths.Count;
 
+    /// <summary>
+    /// Adds the next file of the chain; throws <see cref="Qcow2ErrorCode.BackingChain"/> when it is already in
+    /// the chain (the message shows the loop, e.g. <c>a -> b -> a</c>) or the chain grows past <paramref name="maxDepth"/>.
+    /// </summary>
     public void Enter(string path, int maxDepth)
     {
         string full = Path.GetFullPath(path);
         if (!_paths.Add(full))
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.BackingChain, $"backing chain loops: {full} is its own backing file");
+            int start = _order.FindIndex(p => _paths.Comparer.Equals(p, full));
+            throw new Qcow2Exception(Qcow2ErrorCode.BackingChain,
+                $"backing chain loops: {string.Join(" -> ", _order.Skip(start))} -> {full}");
         }
 
+        _order.Add(full);
         if (_paths.Count > maxDepth)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.BackingChain, $"{full}: backing chain is deeper than {maxDepth} images");

@@ -14,14 +14,12 @@ internal static class ImageInspector
     public static IReadOnlyList<ImageDescription> Inspect(string path, string? format, string? snapshot, bool backingChain)
     {
         var result = new List<ImageDescription>();
-        var seen = new HashSet<string>(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+        var chain = new BackingChainState();
         string displayName = path, openPath = path;
         while (true)
         {
-            if (!seen.Add(Path.GetFullPath(openPath)))
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.BackingChain, $"backing chain loops: {openPath} is its own backing file");
-            }
+            // qemu-img info --backing-chain follows a chain of any depth; only a loop ends it.
+            chain.Enter(openPath, int.MaxValue);
 
             // Each image is opened on its own (backing ignored), so info works even where a backing file is missing,
             // as qemu-img info does.

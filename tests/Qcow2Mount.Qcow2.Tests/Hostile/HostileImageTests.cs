@@ -50,6 +50,22 @@ public class HostileImageTests
         }
     }
 
+    /// <summary>A loop through two files is shown as the loop, not as one file being its own backing file.</summary>
+    [Test]
+    public void A_backing_loop_is_reported_as_the_chain_that_loops()
+    {
+        var entry = Corpus.GetHostile("backing-loop-a");
+        string a = Path.GetFullPath(entry.Path), b = Path.Combine(Path.GetDirectoryName(a)!, "b.qcow2");
+
+        var error = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(entry.Path).Dispose());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Code, Is.EqualTo(Qcow2ErrorCode.BackingChain));
+            Assert.That(error.Message, Is.EqualTo($"backing chain loops: {a} -> {b} -> {a}"));
+        });
+    }
+
     /// <summary>The outcome of an open (and read) run on another thread with a time and allocation limit.</summary>
     internal sealed record Outcome(Exception? Error, long AllocatedBytes);
 
