@@ -116,7 +116,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
 
         chain.Enter(path, options.MaxBackingDepth);
         var file = options.HostFileOpener?.Invoke(path, options.Writable)
-            ?? HostFile.Open(path, options.Writable, lockWriter: options.Writable && options.Lock, lockReader: options.HoldReaderLock);
+            ?? HostFile.Open(path, options.Writable, lockWriter: options.Writable && options.Lock, lockReader: options.HoldReaderLock, forceShare: options.ForceShare);
         IHostFile? dataFile = null;
         IVirtualDisk? backing = null;
         try
@@ -163,7 +163,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
 
                 // Through the same opener as the image: unsynced for a conversion's output, fault-injecting in tests.
                 string dataPath = BackingPath.Resolve(path, extensions.ExternalDataFile);
-                dataFile = options.HostFileOpener?.Invoke(dataPath, options.Writable) ?? HostFile.Open(dataPath, options.Writable, lockReader: options.HoldReaderLock);
+                dataFile = options.HostFileOpener?.Invoke(dataPath, options.Writable) ?? HostFile.Open(dataPath, options.Writable, lockReader: options.HoldReaderLock, forceShare: options.ForceShare);
             }
             else if (header.HasRawExternalData)
             {

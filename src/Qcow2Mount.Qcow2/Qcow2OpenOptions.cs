@@ -51,9 +51,18 @@ public sealed record Qcow2OpenOptions
     /// <summary>
     /// For long-lived opens (mounts): every file opened read-only (the image, its backing chain, its data file)
     /// holds a reader lock that this tool's writers respect, so qcow2mount snapshot, resize, check --repair or a
-    /// writable mount elsewhere cannot change it underneath. QEMU ignores it: a live VM's image can still be viewed.
+    /// writable mount elsewhere cannot change it underneath. It also takes the locks a QEMU reader takes (as
+    /// qemu-img does without -U): an image a VM or qemu-img has open for writing is refused, and none of them can
+    /// start writing it while it stays open, since our cached metadata would not see their changes.
     /// </summary>
     public bool HoldReaderLock { get; init; }
+
+    /// <summary>
+    /// With <see cref="HoldReaderLock"/>: take no QEMU lock (QEMU's force-share, qemu-img -U), so an image that a
+    /// running VM writes can be opened, and the VM may go on writing it. Reads can then be inconsistent: what the
+    /// VM writes after the open may or may not be seen, and metadata it changes can make reads fail.
+    /// </summary>
+    public bool ForceShare { get; init; }
 
     /// <summary>
     /// Discarded clusters this layer owns alone are also deallocated in the host file (Linux: a punched hole), so

@@ -16,7 +16,7 @@ public static class VirtualDisk
         return format switch
         {
             "qcow2" => Qcow2Image.Open(path, options, chain),
-            "raw" => RawDisk.Open(path, options.Writable, options.HoldReaderLock),
+            "raw" => RawDisk.Open(path, options.Writable, options.HoldReaderLock, options.ForceShare),
             _ => throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{path}: unsupported image format '{format}'"),
         };
     }

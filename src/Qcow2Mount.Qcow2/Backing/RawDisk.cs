@@ -12,7 +12,8 @@ public sealed class RawDisk : IVirtualDisk, IHostMappedDisk
         _file = file;
     }
 
-    public static RawDisk Open(string path, bool writable, bool lockReader = false) => new(HostFile.Open(path, writable, lockReader: lockReader));
+    public static RawDisk Open(string path, bool writable, bool lockReader = false, bool forceShare = false) =>
+        new(HostFile.Open(path, writable, lockReader: lockReader, forceShare: forceShare));
 
     public string Path => _file.Path;
     public long Length => _file.Length;

@@ -35,8 +35,11 @@ public sealed partial class HostFile : IHostFile
 
     /// <summary>Opens an existing file. Read-only opens never take write access to the file.</summary>
     /// <param name="lockWriter">Refuse a second writer of the same file (readers stay welcome).</param>
-    /// <param name="lockReader">A read-only open holds the reader lock, which this tool's writers respect (a mount).</param>
-    public static HostFile Open(string path, bool writable, bool lockWriter = false, bool lockReader = false)
+    /// <param name="lockReader">
+    /// A read-only open holds the reader lock, which this tool's writers respect, and QEMU's reader locks (a mount).
+    /// </param>
+    /// <param name="forceShare">With <paramref name="lockReader"/>: no QEMU locks (QEMU's force-share).</param>
+    public static HostFile Open(string path, bool writable, bool lockWriter = false, bool lockReader = false, bool forceShare = false)
     {
         try
         {
@@ -61,7 +64,7 @@ public sealed partial class HostFile : IHostFile
             {
                 try
                 {
-                    ImageLock.AcquireReader(handle, path);
+                    ImageLock.AcquireReader(handle, path, forceShare);
                 }
                 catch
                 {

@@ -8,10 +8,11 @@ namespace Qcow2Mount.Qcow2.Storage;
 /// It also speaks QEMU's lock protocol (block/file-posix.c): shared locks on byte 100 + permission bit for each
 /// permission held and 200 + bit for each permission it does not share, checked against the other side's bytes
 /// first. A writable open takes what a QEMU qcow2 writer takes (consistent read, write and resize held; write and
-/// resize not shared), so a running VM or a qemu-img that writes the image refuses us and we refuse them;
-/// read-only opens take no QEMU lock, like QEMU's force-share (-U), so a live image can still be examined.
-/// A long-lived read-only open (a mount) may hold a shared lock on the byte after ours, which only this tool's
-/// writers check: qcow2mount snapshot, resize and check --repair then leave an image under a read-only mount alone.
+/// resize not shared), so a running VM or a qemu-img that writes the image refuses us and we refuse them.
+/// Short read-only opens (info, convert, check) take no lock, like QEMU's force-share (-U). A long-lived read-only
+/// open (a mount) holds a shared lock on the byte after ours, which this tool's writers check (qcow2mount snapshot,
+/// resize and check --repair then leave an image under a read-only mount alone), and, unless it forces sharing,
+/// what a QEMU reader holds (consistent read held; write and resize not shared), as qemu-img does without -U.
 /// On Windows the share mode of the writable handle does the one-writer job.
 /// </summary>
 internal static partial class ImageLock
@@ -30,6 +31,7 @@ internal static partial class ImageLock
     private const int ConsistentRead = 0, Write = 1, Resize = 3;
     private static readonly int[] HeldPermissions = [ConsistentRead, Write, Resize];
     private static readonly int[] UnsharedPermissions = [Write, Resize];
+    private static readonly int[] ReaderHeldPermissions = [ConsistentRead];
     private static readonly string[] PermissionNames = ["consistent read", "write", "write unchanged", "resize"];
 
     [StructLayout(LayoutKind.Sequential)]
@@ -69,29 +71,23 @@ internal static partial class ImageLock
             throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is mounted by qcow2mount (read-only, or as a backing file); unmount it first");
         }
 
-        if (QemuConflict(fd) is { } conflict)
+        if (QemuConflict(fd, HeldPermissions, UnsharedPermissions) is { } conflict)
         {
             Release(handle);
             throw new Qcow2Exception(Qcow2ErrorCode.Locked,
                 $"{path}: image is in use by another program (QEMU or qemu-img: it holds or refuses to share the \"{conflict}\" lock)");
         }
 
-        foreach (int bit in HeldPermissions)
-        {
-            SetShared(fd, PermBase + bit);
-        }
-
-        foreach (int bit in UnsharedPermissions)
-        {
-            SetShared(fd, SharedBase + bit);
-        }
+        TakeQemuLocks(fd, HeldPermissions, UnsharedPermissions);
     }
 
     /// <summary>
     /// Holds the reader lock of a long-lived read-only open: this tool's writers refuse the image while it is held,
-    /// and it is refused while one of them writes. A file system without OFD locks simply goes unprotected.
+    /// and it is refused while one of them writes. Unless <paramref name="forceShare"/>, also takes QEMU's reader
+    /// locks, refusing an image that QEMU or qemu-img has open for writing (or resizing). A file system without OFD
+    /// locks simply goes unprotected.
     /// </summary>
-    public static void AcquireReader(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path)
+    public static void AcquireReader(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path, bool forceShare)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -104,16 +100,26 @@ internal static partial class ImageLock
             throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is being written by qcow2mount (a writable mount, snapshot, resize or check --repair); try again when it is done");
         }
 
+        if (!forceShare && QemuConflict(fd, ReaderHeldPermissions, UnsharedPermissions) is { } conflict)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Locked,
+                $"{path}: image is in use by another program (a running VM or qemu-img holds the \"{conflict}\" lock); force-share (mount --force-share) reads it anyway, though reads of an image being written can be inconsistent");
+        }
+
         SetShared(fd, ReaderOffset);
+        if (!forceShare)
+        {
+            TakeQemuLocks(fd, ReaderHeldPermissions, UnsharedPermissions);
+        }
     }
 
     /// <summary>
-    /// QEMU's raw_check_lock_bytes for our permissions: nobody may refuse to share what we hold (200 + bit), and
-    /// nobody may hold what we refuse to share (100 + bit). Returns the permission in conflict, or null.
+    /// QEMU's raw_check_lock_bytes for the given permissions: nobody may refuse to share what we hold (200 + bit),
+    /// and nobody may hold what we refuse to share (100 + bit). Returns the permission in conflict, or null.
     /// </summary>
-    private static string? QemuConflict(int fd)
+    private static string? QemuConflict(int fd, int[] held, int[] unshared)
     {
-        foreach (int bit in HeldPermissions)
+        foreach (int bit in held)
         {
             if (IsLockedByOthers(fd, SharedBase + bit))
             {
@@ -121,7 +127,7 @@ internal static partial class ImageLock
             }
         }
 
-        foreach (int bit in UnsharedPermissions)
+        foreach (int bit in unshared)
         {
             if (IsLockedByOthers(fd, PermBase + bit))
             {
@@ -130,6 +136,20 @@ internal static partial class ImageLock
         }
 
         return null;
+    }
+
+    /// <summary>QEMU's raw_apply_lock_bytes: a shared lock on 100 + bit for each held and 200 + bit for each unshared permission.</summary>
+    private static void TakeQemuLocks(int fd, int[] held, int[] unshared)
+    {
+        foreach (int bit in held)
+        {
+            SetShared(fd, PermBase + bit);
+        }
+
+        foreach (int bit in unshared)
+        {
+            SetShared(fd, SharedBase + bit);
+        }
     }
 
     private static bool IsLockedByOthers(int fd, long offset)

@@ -133,8 +133,8 @@ public sealed class WriteSafetyTests
 
     /// <summary>
     /// A mount's read-only opens hold the reader lock: our own writers (a writable open, check --repair) refuse the
-    /// image and its backing chain until it is released, while QEMU, which does not know that lock, still may write
-    /// (a live VM's image can be examined) and plain readers are untouched.
+    /// image and its backing chain until it is released, and plain readers are untouched. QEMU is kept off by its
+    /// own lock bytes (see the next tests); with force-share it may still write.
     /// </summary>
     [Test]
     public void A_held_reader_lock_keeps_our_writers_off_the_image_and_its_backing_chain()
@@ -156,7 +156,6 @@ public sealed class WriteSafetyTests
                 Assert.That(writer.Message, Does.Contain("mounted by qcow2mount"));
                 Assert.That(repair.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
             });
-            QemuTools.QemuIoWrite(image, "write -P 0x22 0 4k");
             using var reader = Qcow2Image.Open(image);
         }
 
@@ -175,6 +174,79 @@ public sealed class WriteSafetyTests
         {
             var mount = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true }).Dispose())!;
             Assert.That(mount.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+        }
+    }
+
+    /// <summary>
+    /// A mount takes what a QEMU reader takes (as qemu-img does without -U): QEMU may read the image alongside but
+    /// not write it, since our cached metadata would not see its changes. Force-share takes no QEMU lock.
+    /// </summary>
+    [Test]
+    public void While_mounted_QEMU_may_read_but_not_write_unless_the_mount_force_shares()
+    {
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("mounted.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
+
+        using (Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true }))
+        {
+            var write = QemuTools.Run(QemuTools.QemuIo, "-f", "qcow2", "-c", "write 0 4k", image);
+            Assert.Multiple(() =>
+            {
+                Assert.That(write.ExitCode, Is.Not.Zero, "qemu-io wrote to a mounted image");
+                Assert.That(write.Stderr, Does.Contain("\"write\" lock"));
+                Assert.That(QemuTools.Run(QemuTools.QemuImg, "info", image).ExitCode, Is.Zero, "QEMU readers are welcome");
+                Assert.That(QemuTools.Run(QemuTools.QemuIo, "-r", "-f", "qcow2", "-c", "read 0 4k", image).ExitCode, Is.Zero);
+            });
+        }
+
+        using (Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true, ForceShare = true }))
+        {
+            QemuTools.QemuIoWrite(image, "write -P 0x22 0 4k");
+        }
+
+        QemuTools.QemuIoWrite(image, "write -P 0x23 0 4k");
+    }
+
+    /// <summary>An image QEMU holds open for writing (a running VM) is refused by a mount, unless it force-shares.</summary>
+    [Test]
+    public void A_mount_refuses_an_image_QEMU_is_writing_unless_it_force_shares()
+    {
+        using var dir = new TempDir("engine");
+        string image = dir.Combine("live.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
+        using var vm = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(QemuTools.QemuIo)
+        {
+            // Interactive: it keeps the image open for writing until its standard input closes.
+            ArgumentList = { "-f", "qcow2", image },
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            // qemu-io has the image (and its locks) once qemu-img can no longer open it without -U.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (QemuTools.Run(QemuTools.QemuImg, "info", image).ExitCode == 0)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "qemu-io did not take its locks");
+                Assert.That(vm.HasExited, Is.False, "qemu-io exited");
+                Thread.Sleep(50);
+            }
+
+            var refused = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true }).Dispose())!;
+            Assert.Multiple(() =>
+            {
+                Assert.That(refused.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+                Assert.That(refused.Message, Does.StartWith(image + ": image is in use by another program").And.Contain("\"write\" lock").And.Contain("force-share"));
+            });
+            using var forced = Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true, ForceShare = true });
+            using var plain = Qcow2Image.Open(image);
+        }
+        finally
+        {
+            vm.Kill();
+            vm.WaitForExit();
         }
     }
 
