@@ -184,6 +184,60 @@ public sealed class ServiceProtocolTests
         await AssertStillServing();
     }
 
+    /// <summary>
+    /// A mount of an image a running VM writes (here qemu-io holding it open for writing) is refused, as qemu-img
+    /// refuses it without -U, unless it forces sharing; and while an image is mounted, QEMU cannot start writing it.
+    /// </summary>
+    [Test]
+    public async Task A_read_only_mount_and_QEMU_writers_keep_apart_unless_it_forces_sharing()
+    {
+        string image = Images.Make("plain", _images);
+        string dir = _service.NewMountDir();
+        using (var vm = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("qemu-io")
+        {
+            ArgumentList = { "-f", "qcow2", image },
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!)
+        {
+            try
+            {
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (ExternalTool.Run("qemu-img", ["info", image]).ExitCode == 0)
+                {
+                    Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "qemu-io did not take its locks");
+                    await Task.Delay(50);
+                }
+
+                var refused = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, dir))!;
+                var writableForced = Assert.ThrowsAsync<ControlException>(() =>
+                    _client.MountAsync(image, dir, ControlMountModes.Writable, forceShare: true))!;
+                var forced = await _client.MountAsync(image, dir, forceShare: true);
+                Assert.Multiple(() =>
+                {
+                    Assert.That(refused.Code, Is.EqualTo(ErrorCodes.Locked));
+                    Assert.That(refused.Message, Does.Contain("in use by another program").And.Contain("force-share"));
+                    Assert.That(writableForced.Code, Is.EqualTo(ErrorCodes.InvalidArgument));
+                    Assert.That(forced.ForceShare, Is.True);
+                });
+                await _client.UnmountAsync(dir);
+            }
+            finally
+            {
+                vm.Kill();
+                await vm.WaitForExitAsync();
+            }
+        }
+
+        await _client.MountAsync(image, dir);
+        var write = ExternalTool.Run("qemu-io", ["-f", "qcow2", "-c", "write 0 4k", image]);
+        await _client.UnmountAsync(dir);
+        Assert.That(write.ExitCode, Is.Not.Zero, "QEMU wrote to a mounted image");
+        ExternalTool.Run("qemu-io", ["-f", "qcow2", "-c", "write 0 4k", image]).EnsureSuccess();
+        await AssertStillServing();
+    }
+
     /// <summary>Under a read-only mount, this tool's own writers (snapshot, resize, check --repair) leave the image alone.</summary>
     [Test]
     public async Task An_image_under_a_read_only_mount_is_refused_to_our_writers_until_unmounted()

@@ -38,9 +38,13 @@ internal static class MountCommands
         var keepOverlay = new Option<bool>("--keep-overlay") { Description = "Keep the overlay after unmount" };
         var snapshot = CommonOptions.Snapshot("Mount this internal snapshot (read-only) as disk.raw");
         var foreground = new Option<bool>("--foreground") { Description = "Mount in this process without the service; Ctrl+C unmounts" };
+        var forceShare = new Option<bool>("--force-share", "-U")
+        {
+            Description = "Mount even while QEMU writes the image (a running VM), as qemu-img -U; reads may then be inconsistent",
+        };
         var command = new Command("mount", "Mount an image: its guest bytes appear as MOUNTPOINT/disk.raw")
         {
-            image, mountPoint, readOnly, writable, overlay, keepOverlay, snapshot, foreground,
+            image, mountPoint, readOnly, writable, overlay, keepOverlay, snapshot, forceShare, foreground,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -63,6 +67,7 @@ internal static class MountCommands
                 Snapshot = parse.GetValue(snapshot),
                 OverlayPath = parse.GetValue(overlay) is { } path ? Path.GetFullPath(path) : null,
                 KeepOverlay = parse.GetValue(keepOverlay),
+                ForceShare = parse.GetValue(forceShare),
             };
             var settings = LoadSettings();
             if (parse.GetValue(foreground))
@@ -74,7 +79,7 @@ internal static class MountCommands
 
             using var client = await ServiceLauncher.EnsureRunningAsync(ServiceLaunchOptions.ForCurrentProcess(settings.Control.Endpoint), cancel);
             var mounted = await client.MountAsync(request.ImagePath, request.MountPoint,
-                mode is { } m ? MountRequest.ToProtocol(m) : null, request.Snapshot, request.OverlayPath, request.KeepOverlay, cancel);
+                mode is { } m ? MountRequest.ToProtocol(m) : null, request.Snapshot, request.OverlayPath, request.KeepOverlay, request.ForceShare, cancel);
             output.WriteLine(Describe(mounted));
             return ExitCodes.Success;
         });
@@ -109,7 +114,7 @@ internal static class MountCommands
             ControlMountModes.Snapshot => $"snapshot '{info.Snapshot}', read-only",
             _ => info.ReadOnly ? $"{info.Mode}, read-only" : info.Mode,
         };
-        string text = $"mounted {info.Image} ({mode}): {Path.Combine(info.MountPoint, "disk.raw")}";
+        string text = $"mounted {info.Image} ({mode}{(info.ForceShare ? ", force-share" : "")}): {Path.Combine(info.MountPoint, "disk.raw")}";
         if (info.Overlay is not null)
         {
             text += $"; writes go to {info.Overlay}";
@@ -168,6 +173,7 @@ internal static class MountCommands
                         writer.WriteString("image", m.Image);
                         writer.WriteString("mode", m.Mode);
                         writer.WriteBoolean("read-only", m.ReadOnly);
+                        writer.WriteBoolean("force-share", m.ForceShare);
                         writer.WriteNumber("size", m.Size);
                         if (m.Snapshot is not null)
                         {

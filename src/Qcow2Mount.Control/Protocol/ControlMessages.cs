@@ -32,6 +32,12 @@ public sealed record ControlRequest
     /// <summary>Keep the overlay image after unmounting.</summary>
     public bool? KeepOverlay { get; init; }
 
+    /// <summary>
+    /// Take none of QEMU's locks (qemu-img -U): mount an image a running VM writes, which may go on writing it.
+    /// Without it such an image is refused, and no QEMU may start writing an image while it is mounted.
+    /// </summary>
+    public bool? ForceShare { get; init; }
+
     /// <summary>Unmount even with open files.</summary>
     public bool? Force { get; init; }
 }
@@ -82,6 +88,9 @@ public sealed record MountInfo
 
     /// <summary>Whether disk.raw refuses writes.</summary>
     public bool ReadOnly { get; init; }
+
+    /// <summary>Mounted without QEMU's locks (force-share): a VM may write the image while it is mounted.</summary>
+    public bool ForceShare { get; init; }
 
     /// <summary>Size of disk.raw in bytes.</summary>
     public long Size { get; init; }

@@ -260,6 +260,7 @@ public sealed class MountManager : IDisposable
                 Overlay = opened.Overlay,
                 KeepOverlay = request.KeepOverlay,
                 ReadOnly = opened.Volume.IsReadOnly,
+                ForceShare = request.ForceShare,
                 Size = opened.Volume.GetSpace().TotalBytes,
                 Snapshots = opened.SnapshotFiles,
                 Repaired = opened.Repaired,
@@ -339,6 +340,12 @@ public sealed class MountManager : IDisposable
         {
             throw new MountException(ErrorCodes.InvalidArgument, $"An overlay is used only in overlay mode, not in {MountRequest.ToProtocol(mode)} mode.");
         }
+
+        if (mode == MountMode.Writable && request.ForceShare)
+        {
+            // As qemu-img: sharing is forced only for reading; a writer and a VM writing the same image corrupt it.
+            throw new MountException(ErrorCodes.InvalidArgument, "Force-share is for reading only; a writable mount always takes the write lock.");
+        }
     }
 
     private void CheckAgainstTable(string image, MountMode mode, string mountPoint)
@@ -375,6 +382,8 @@ public sealed class MountManager : IDisposable
     private OpenedVolume OpenVolume(string image, MountMode mode, MountRequest request)
     {
         var qcow2 = _settings.Qcow2;
+        Qcow2OpenOptions Options(bool writable, string? snapshot = null) =>
+            qcow2.ToOpenOptions(writable, snapshot) with { ForceShare = request.ForceShare };
         var disks = new List<IVirtualDisk>();
         string? overlay = null;
         try
@@ -385,21 +394,21 @@ public sealed class MountManager : IDisposable
             switch (mode)
             {
                 case MountMode.Overlay:
-                    using (var original = Qcow2Image.Open(image, qcow2.ToOpenOptions(writable: false)))
+                    using (var original = Qcow2Image.Open(image, Options(writable: false)))
                     {
                         // Opening the original first proves it (and its backing chain) is readable before anything is created.
                         snapshots = original.Snapshots;
                     }
 
                     overlay = CreateOverlay(image, request.OverlayPath);
-                    main = Qcow2Image.Open(overlay, qcow2.ToOpenOptions(writable: true));
+                    main = Qcow2Image.Open(overlay, Options(writable: true));
                     break;
                 case MountMode.Snapshot:
-                    main = Qcow2Image.Open(image, qcow2.ToOpenOptions(writable: false, request.Snapshot));
+                    main = Qcow2Image.Open(image, Options(writable: false, request.Snapshot));
                     snapshots = main.Snapshots;
                     break;
                 default:
-                    main = Qcow2Image.Open(image, qcow2.ToOpenOptions(writable: mode == MountMode.Writable));
+                    main = Qcow2Image.Open(image, Options(writable: mode == MountMode.Writable));
                     snapshots = main.Snapshots;
                     if (main.DirtyRepair is { } repair)
                     {
@@ -414,7 +423,7 @@ public sealed class MountManager : IDisposable
             foreach (var snapshot in snapshots)
             {
                 // Under a writable mount the writer lock already guards the file, and our own reader lock would refuse it.
-                var disk = Qcow2Image.Open(image, qcow2.ToOpenOptions(writable: false, snapshot.Id) with { HoldReaderLock = mode != MountMode.Writable });
+                var disk = Qcow2Image.Open(image, Options(writable: false, snapshot.Id) with { HoldReaderLock = mode != MountMode.Writable });
                 disks.Add(disk);
                 snapshotDisks.Add(new SnapshotDisk(snapshot.Name, disk));
             }

@@ -23,6 +23,9 @@ public sealed record MountRequest
     /// <summary>Overlay mode: keep the overlay image after unmounting.</summary>
     public bool KeepOverlay { get; init; }
 
+    /// <summary>Take none of QEMU's locks (qemu-img -U): a VM may be writing the image, and may go on.</summary>
+    public bool ForceShare { get; init; }
+
     /// <summary>The protocol spelling of <paramref name="mode"/>.</summary>
     public static string ToProtocol(MountMode mode) => mode switch
     {
@@ -55,6 +58,7 @@ public sealed record MountRequest
             Snapshot = request.Snapshot,
             OverlayPath = request.Overlay,
             KeepOverlay = request.KeepOverlay ?? false,
+            ForceShare = request.ForceShare ?? false,
         };
     }
 
