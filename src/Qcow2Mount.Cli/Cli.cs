@@ -26,6 +26,7 @@ internal static class Cli
         {
             InfoCommand.Create(),
             ConvertCommand.Create(),
+            HashCommand.Create(),
             SnapshotCommand.Create(),
             BenchCommand.Create(),
             CreateCommand.Create(),

@@ -1,0 +1,108 @@
+using System.Security.Cryptography;
+using Qcow2Mount.Qcow2;
+
+namespace Qcow2Mount.Cli.Operations;
+
+/// <summary>
+/// Hashes a disk's guest bytes (what disk.raw, or <c>qemu-img convert -O raw</c>, holds) with one or more
+/// algorithms in one pass. Workers read chunks ahead, so reading and decompressing overlap with hashing; ranges a
+/// qcow2 image's metadata marks as zero are hashed as zeros without reading.
+/// </summary>
+internal sealed class ImageHasher
+{
+    public const int ChunkSize = 4 << 20;
+
+    /// <summary>The algorithms by the names the command takes.</summary>
+    public static IReadOnlyDictionary<string, HashAlgorithmName> Algorithms { get; } = new Dictionary<string, HashAlgorithmName>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["md5"] = HashAlgorithmName.MD5,
+        ["sha1"] = HashAlgorithmName.SHA1,
+        ["sha256"] = HashAlgorithmName.SHA256,
+        ["sha512"] = HashAlgorithmName.SHA512,
+    };
+
+    private readonly IVirtualDisk _disk;
+    private readonly int _readAhead;
+
+    public ImageHasher(IVirtualDisk disk, int readAhead)
+    {
+        _disk = disk;
+        _readAhead = Math.Max(1, readAhead);
+    }
+
+    /// <summary>Hex digests, in the order of <paramref name="algorithms"/>.</summary>
+    public IReadOnlyList<string> Hash(IReadOnlyList<HashAlgorithmName> algorithms, Action<long>? onProgress = null)
+    {
+        var hashes = algorithms.Select(IncrementalHash.CreateHash).ToList();
+        try
+        {
+            long chunks = (_disk.Length + ChunkSize - 1) / ChunkSize;
+            var pending = new Queue<Task<byte[]>>();
+            long next = 0;
+            for (long chunk = 0; chunk < chunks; chunk++)
+            {
+                while (next < chunks && pending.Count < _readAhead)
+                {
+                    long offset = next++ * ChunkSize;
+                    pending.Enqueue(Task.Run(() => ReadChunk(offset)));
+                }
+
+                byte[] data = pending.Dequeue().GetAwaiter().GetResult();
+                int length = (int)Math.Min(ChunkSize, _disk.Length - chunk * ChunkSize);
+                // Several algorithms hash the same chunk side by side.
+                Parallel.ForEach(hashes, hash => hash.AppendData(data, 0, length));
+
+                onProgress?.Invoke(chunk * ChunkSize + length);
+            }
+
+            return hashes.Select(h => Convert.ToHexStringLower(h.GetHashAndReset())).ToList();
+        }
+        finally
+        {
+            foreach (var hash in hashes)
+            {
+                hash.Dispose();
+            }
+        }
+    }
+
+    private byte[] ReadChunk(long offset)
+    {
+        var buffer = GC.AllocateUninitializedArray<byte>((int)Math.Min(ChunkSize, _disk.Length - offset));
+        int position = 0;
+        while (position < buffer.Length)
+        {
+            var (knownZero, length) = _disk is Qcow2Image image
+                ? image.GetBlockStatus(offset + position, buffer.Length - position)
+                : (false, buffer.Length - position);
+            var run = buffer.AsSpan(position, (int)length);
+            if (knownZero)
+            {
+                run.Clear();
+            }
+            else
+            {
+                ReadFully(offset + position, run);
+            }
+
+            position += run.Length;
+        }
+
+        return buffer;
+    }
+
+    private void ReadFully(long offset, Span<byte> data)
+    {
+        int done = 0;
+        while (done < data.Length)
+        {
+            int n = _disk.ReadAt(offset + done, data[done..]);
+            if (n <= 0)
+            {
+                throw new Qcow2Exception(Qcow2ErrorCode.Io, $"unexpected end of the disk at guest offset {offset + done:#x}");
+            }
+
+            done += n;
+        }
+    }
+}
