@@ -61,7 +61,7 @@ internal static class HashCommand
         }
 
         var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
-        var digests = new ImageHasher(disk, readAhead: 2 * Environment.ProcessorCount)
+        var digests = new ImageHasher(disk, readAhead: Math.Clamp(2 * Environment.ProcessorCount, 4, 16))
             .Hash(names.Select(n => ImageHasher.Algorithms[n]).ToList(), bar is null ? null : bar.Report);
         bar?.Finish();
 
