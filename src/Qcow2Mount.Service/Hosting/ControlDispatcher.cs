@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
 using Qcow2Mount.Service.Mounts;
 
@@ -90,7 +90,7 @@ internal sealed class ControlDispatcher(MountManager manager, string endpoint, I
     private ServiceStatus Status() => new()
     {
         ProcessId = Environment.ProcessId,
-        Version = typeof(ControlDispatcher).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+        Version = BuildVersion.Current,
         Endpoint = endpoint,
         MountCount = manager.Count,
         StartedAt = _startedAt,
