@@ -78,9 +78,12 @@ public sealed class ControlClient : IAsyncDisposable, IDisposable
         return response.Status ?? throw Garbled("status");
     }
 
-    /// <summary>Asks the service to unmount everything and exit; returns once it has accepted (it stops afterwards).</summary>
-    public Task ShutdownAsync(CancellationToken cancellationToken = default) =>
-        SendCheckedAsync(new ControlRequest { Op = ControlOperations.Shutdown }, cancellationToken);
+    /// <summary>
+    /// Asks the service to unmount everything and exit; returns once it has accepted (it stops afterwards). With
+    /// <paramref name="ifIdle"/> a service with mounts refuses (<see cref="ErrorCodes.Busy"/>) and keeps serving.
+    /// </summary>
+    public Task ShutdownAsync(bool ifIdle = false, CancellationToken cancellationToken = default) =>
+        SendCheckedAsync(new ControlRequest { Op = ControlOperations.Shutdown, IfIdle = ifIdle ? true : null }, cancellationToken);
 
     /// <summary>Sends one request (a numeric id is assigned when it has none) and returns the response, ok or not.</summary>
     public async Task<ControlResponse> SendAsync(ControlRequest request, CancellationToken cancellationToken = default)

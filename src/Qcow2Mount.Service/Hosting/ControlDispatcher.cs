@@ -54,7 +54,7 @@ internal sealed class ControlDispatcher(MountManager manager, string endpoint, I
                 ControlOperations.Unmount => (await UnmountAsync(id, request).ConfigureAwait(false), false),
                 ControlOperations.List => (new ControlResponse { Id = id, Ok = true, Mounts = manager.List() }, false),
                 ControlOperations.Status => (new ControlResponse { Id = id, Ok = true, Status = Status() }, false),
-                ControlOperations.Shutdown => (new ControlResponse { Id = id, Ok = true }, true),
+                ControlOperations.Shutdown => (await ShutdownAsync(id, request).ConfigureAwait(false), true),
                 null => (ControlResponse.Failure(id, ErrorCodes.MalformedRequest, "The request has no \"op\"."), false),
                 _ => (ControlResponse.Failure(id, ErrorCodes.UnknownOperation,
                     $"Unknown operation '{request.Op}' (known: {string.Join(", ", ControlOperations.All)})."), false),
@@ -85,6 +85,17 @@ internal sealed class ControlDispatcher(MountManager manager, string endpoint, I
         string mountPoint = MountRequest.Required(request.MountPoint, "mountPoint");
         var info = await Task.Run(() => manager.Unmount(mountPoint, request.Force ?? false)).ConfigureAwait(false);
         return new ControlResponse { Id = id, Ok = true, Mount = info };
+    }
+
+    private async Task<ControlResponse> ShutdownAsync(JsonElement? id, ControlRequest request)
+    {
+        if (request.IfIdle == true)
+        {
+            // Waits for a mount under way; from here on the manager mounts nothing, so the service exits without mounts.
+            await Task.Run(manager.CloseIfIdle).ConfigureAwait(false);
+        }
+
+        return new ControlResponse { Id = id, Ok = true };
     }
 
     private ServiceStatus Status() => new()
