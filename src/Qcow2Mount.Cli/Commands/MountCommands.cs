@@ -72,7 +72,12 @@ internal static class MountCommands
                 return ExitCodes.Success;
             }
 
-            using var client = await ServiceLauncher.EnsureRunningAsync(ServiceLaunchOptions.ForCurrentProcess(settings.Control.Endpoint), cancel);
+            var error = parse.InvocationConfiguration.Error;
+            using var client = await ServiceLauncher.EnsureCurrentAsync(ServiceLaunchOptions.ForCurrentProcess(settings.Control.Endpoint),
+                keptOtherVersion: service => error.WriteLine(
+                    $"{Cli.Name}: warning: the running service (pid {service.ProcessId}) is version {service.Version}, this command is version "
+                    + $"{BuildVersion.Current}; it keeps serving until it is stopped ('{Cli.Name} stop' unmounts everything)"),
+                cancel);
             var mounted = await client.MountAsync(request.ImagePath, request.MountPoint,
                 mode is { } m ? MountRequest.ToProtocol(m) : null, request.Snapshot, request.OverlayPath, request.KeepOverlay, cancel);
             output.WriteLine(Describe(mounted));
