@@ -120,7 +120,17 @@ public sealed class ControlClient : IAsyncDisposable, IDisposable
                 throw new ControlException(ErrorCodes.ServiceUnavailable, $"The service at {Endpoint} closed the connection: {e.Message}", e);
             }
 
-            var result = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            LineReadResult result;
+            try
+            {
+                result = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                // A service that exits with our request unread resets the connection instead of closing it.
+                throw new ControlException(ErrorCodes.ServiceUnavailable, $"The service at {Endpoint} closed the connection: {e.Message}", e);
+            }
+
             return result.Status switch
             {
                 LineStatus.Line => Parse(result.Line),
