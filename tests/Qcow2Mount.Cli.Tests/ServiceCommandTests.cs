@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Qcow2Mount.Control;
 using Qcow2Mount.Fuse;
@@ -16,7 +15,6 @@ public sealed class ServiceCommandTests
 
     private TempDir _dir = null!;
     private string? _previousSocket;
-    private readonly List<int> _servicePids = [];
     private readonly List<string> _mountDirs = [];
 
     private string SocketPath => _dir.Combine("run", "control.sock");
@@ -32,7 +30,6 @@ public sealed class ServiceCommandTests
         _dir = new TempDir("svccmd");
         _previousSocket = Environment.GetEnvironmentVariable(SocketVariable);
         Environment.SetEnvironmentVariable(SocketVariable, SocketPath);
-        _servicePids.Clear();
         _mountDirs.Clear();
     }
 
@@ -40,26 +37,19 @@ public sealed class ServiceCommandTests
     public void TearDown()
     {
         Environment.SetEnvironmentVariable(SocketVariable, _previousSocket);
-        foreach (int pid in _servicePids)
+        if (_dir is null)
         {
-            try
-            {
-                using var process = Process.GetProcessById(pid);
-                process.Kill();
-                process.WaitForExit(10_000);
-            }
-            catch (ArgumentException)
-            {
-                // Exited already (stop did its job).
-            }
+            return;
         }
 
+        // The service started here names the test's folder in its command line (the socket is in it); stop kills none.
+        StrayServices.KillThoseNaming(_dir.Path);
         foreach (string dir in _mountDirs.Where(IsMountPoint))
         {
             ExternalTool.Run("fusermount3", ["-u", "-z", dir]);
         }
 
-        _dir?.Dispose();
+        _dir.Dispose();
     }
 
     [Test]
@@ -179,7 +169,6 @@ public sealed class ServiceCommandTests
         using var client = await ServiceLauncher.EnsureRunningAsync(options);
         int pid = (await client.StatusAsync()).ProcessId;
         Assert.That(pid, Is.Not.EqualTo(Environment.ProcessId), "a service process of its own");
-        _servicePids.Add(pid);
         return pid;
     }
 
