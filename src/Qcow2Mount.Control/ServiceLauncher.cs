@@ -94,51 +94,82 @@ public static class ServiceLauncher
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var client = await TryConnectAsync(options.Endpoint, cancellationToken).ConfigureAwait(false);
-        if (client is null)
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
         {
-            return await EnsureRunningAsync(options, cancellationToken).ConfigureAwait(false);
-        }
+            var client = await TryConnectAsync(options.Endpoint, cancellationToken).ConfigureAwait(false);
+            if (client is null)
+            {
+                return await EnsureRunningAsync(options, cancellationToken).ConfigureAwait(false);
+            }
 
-        try
-        {
-            var status = await client.StatusAsync(cancellationToken).ConfigureAwait(false);
+            ServiceStatus status;
+            try
+            {
+                status = await client.StatusAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ControlException e) when (e.Code == ErrorCodes.ServiceUnavailable && stopwatch.Elapsed < ReplaceTimeout)
+            {
+                // Gone between connecting and answering: another client of this build is replacing it. Look again.
+                await client.DisposeAsync().ConfigureAwait(false);
+                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            catch
+            {
+                await client.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
             if (status.Version == BuildVersion.Current)
             {
                 return client;
             }
 
-            if (status.MountCount == 0)
+            if (status.MountCount > 0)
             {
-                try
+                keptOtherVersion?.Invoke(status);
+                return client;
+            }
+
+            try
+            {
+                if (!await ShutdownIfIdleAsync(client, cancellationToken).ConfigureAwait(false))
                 {
-                    // ifIdle: a mount another client makes after our status check keeps the service (and its mount) alive.
-                    await client.ShutdownAsync(ifIdle: true, cancellationToken).ConfigureAwait(false);
-                }
-                catch (ControlException e) when (e.Code == ErrorCodes.Busy)
-                {
-                    status = await client.StatusAsync(cancellationToken).ConfigureAwait(false);
-                    keptOtherVersion?.Invoke(status);
+                    keptOtherVersion?.Invoke(await client.StatusAsync(cancellationToken).ConfigureAwait(false));
                     return client;
                 }
-
-                await client.DisposeAsync().ConfigureAwait(false);
-                client = null;
-                await WaitUntilGoneAsync(options.Endpoint, status.ProcessId, ReplaceTimeout, cancellationToken).ConfigureAwait(false);
-                return await EnsureRunningAsync(options, cancellationToken).ConfigureAwait(false);
             }
-
-            keptOtherVersion?.Invoke(status);
-            return client;
-        }
-        catch
-        {
-            if (client is not null)
+            catch
             {
                 await client.DisposeAsync().ConfigureAwait(false);
+                throw;
             }
 
-            throw;
+            await client.DisposeAsync().ConfigureAwait(false);
+            await WaitUntilGoneAsync(options.Endpoint, status.ProcessId, ReplaceTimeout, cancellationToken).ConfigureAwait(false);
+            return await EnsureRunningAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Asks for a shutdown if idle: true when the service accepted, or is gone already (another client asked first);
+    /// false when it refused because it has mounts, which may have come after the caller's status check.
+    /// </summary>
+    private static async Task<bool> ShutdownIfIdleAsync(ControlClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.ShutdownAsync(ifIdle: true, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (ControlException e) when (e.Code == ErrorCodes.Busy)
+        {
+            return false;
+        }
+        catch (ControlException e) when (e.Code == ErrorCodes.ServiceUnavailable)
+        {
+            return true;
         }
     }
 

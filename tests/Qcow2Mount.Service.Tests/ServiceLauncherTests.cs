@@ -19,7 +19,6 @@ public sealed class ServiceLauncherTests
     private const string OldVersion = "0.0.9+0123456789abcdef0123456789abcdef01234567";
 
     private TempDir _dir = null!;
-    private readonly List<int> _servicePids = [];
     private readonly List<ServiceStatus> _warnings = [];
 
     private ControlEndpoint Endpoint => new() { SocketPath = _dir.Combine("run", "control.sock") };
@@ -36,28 +35,18 @@ public sealed class ServiceLauncherTests
         }
 
         _dir = new TempDir("launcher");
-        _servicePids.Clear();
         _warnings.Clear();
     }
 
     [TearDown]
     public void TearDown()
     {
-        foreach (int pid in _servicePids)
+        if (_dir is not null)
         {
-            try
-            {
-                using var process = Process.GetProcessById(pid);
-                process.Kill();
-                process.WaitForExit(10_000);
-            }
-            catch (ArgumentException)
-            {
-                // Exited already.
-            }
+            // The services started here name the test's folder in their command line (the socket is in it).
+            StrayServices.KillThoseNaming(_dir.Path);
+            _dir.Dispose();
         }
-
-        _dir?.Dispose();
     }
 
     [Test]
@@ -67,18 +56,48 @@ public sealed class ServiceLauncherTests
 
         using var client = await ServiceLauncher.EnsureCurrentAsync(TestHostProcess.LaunchOptions(Endpoint), _warnings.Add);
         var status = await client.StatusAsync();
-        if (status.ProcessId != Environment.ProcessId)
-        {
-            _servicePids.Add(status.ProcessId);
-        }
 
         Assert.Multiple(() =>
         {
             Assert.That(old.Requests.Where(r => r.Op == ControlOperations.Shutdown).Select(r => r.IfIdle), Is.EqualTo(new bool?[] { true }),
                 "one shutdown, if idle");
             Assert.That(old.IsListening, Is.False, "the old service stopped");
+            Assert.That(File.Exists(Endpoint.SocketPath), Is.True, "the new one listens on the same socket");
             Assert.That(status.Version, Is.EqualTo(BuildVersion.Current), "the new service is of this build");
             Assert.That(status.ProcessId, Is.Not.EqualTo(Environment.ProcessId), "a service process, not the fake");
+            Assert.That(_warnings, Is.Empty);
+        });
+    }
+
+    /// <summary>Several mounts right after an upgrade: every client replaces the old service, and all end up on one new one.</summary>
+    [Test]
+    public async Task Clients_replacing_the_same_old_service_at_once_share_one_new_service()
+    {
+        await using var old = FakeService.Start(Endpoint.SocketPath!, OldVersion, mountCount: 0);
+
+        var clients = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ =>
+            Task.Run(() => ServiceLauncher.EnsureCurrentAsync(TestHostProcess.LaunchOptions(Endpoint), _warnings.Add))));
+        var statuses = new List<ServiceStatus>();
+        foreach (var client in clients)
+        {
+            using (client)
+            {
+                statuses.Add(await client.StatusAsync());
+            }
+        }
+
+        // The services that lost the race exit on their own; none may stay behind, unreachable.
+        for (var waited = Stopwatch.StartNew(); StrayServices.Naming(_dir.Path).Count > 1 && waited.Elapsed < TimeSpan.FromSeconds(10);)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(statuses.Select(s => (s.ProcessId, s.Version)).Distinct().ToList(), Has.Count.EqualTo(1), "one service");
+            Assert.That(StrayServices.Naming(_dir.Path), Is.EqualTo(new[] { statuses[0].ProcessId }), "service processes left running");
+            Assert.That(statuses[0].Version, Is.EqualTo(BuildVersion.Current));
+            Assert.That(old.IsListening, Is.False);
             Assert.That(_warnings, Is.Empty);
         });
     }
@@ -135,7 +154,6 @@ public sealed class ServiceLauncherTests
         using (var client = await ServiceLauncher.EnsureRunningAsync(TestHostProcess.LaunchOptions(Endpoint)))
         {
             pid = (await client.StatusAsync()).ProcessId;
-            _servicePids.Add(pid);
         }
 
         var stopped = await ServiceLauncher.StopAsync(Endpoint, TimeSpan.FromSeconds(30));

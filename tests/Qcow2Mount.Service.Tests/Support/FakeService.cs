@@ -13,7 +13,6 @@ namespace Qcow2Mount.Service.Tests.Support;
 internal sealed class FakeService : IAsyncDisposable
 {
     private readonly Socket _listener;
-    private readonly string _path;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<ControlRequest> _requests = [];
     private readonly Task _accepting;
@@ -21,7 +20,6 @@ internal sealed class FakeService : IAsyncDisposable
 
     private FakeService(string path, ServiceStatus status, FakeBehaviour behaviour)
     {
-        _path = path;
         _status = status with { ProcessId = Environment.ProcessId, Endpoint = path };
         Behaviour = behaviour;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -156,9 +154,9 @@ internal sealed class FakeService : IAsyncDisposable
                 return;
             }
 
+            // .NET removes the socket file it bound; deleting it again here could hit a new service's socket.
             _stop.Cancel();
             _listener.Dispose();
-            File.Delete(_path);
         }
     }
 }
