@@ -70,7 +70,7 @@ internal static class ExitCodes
             $"  {Usage,3}  command-line usage error",
         };
         lines.AddRange(Table.Select(row => $"  {row.Exit,3}  {row.Meaning}"));
-        lines.Add($"  {Service,3}  mount service error (mount point missing or busy, service unreachable, not mounted)");
+        lines.Add($"  {Service,3}  mount service error (mount point missing or busy, service unreachable or not running, not mounted)");
         lines.Add($"  {Internal,3}  internal error (a bug: run with --verbose and report it)");
         return string.Join(Environment.NewLine, lines);
     }

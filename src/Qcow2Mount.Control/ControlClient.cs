@@ -79,9 +79,12 @@ public sealed class ControlClient : IAsyncDisposable, IDisposable
         return response.Status ?? throw Garbled("status");
     }
 
-    /// <summary>Asks the service to unmount everything and exit; returns once it has accepted (it stops afterwards).</summary>
-    public Task ShutdownAsync(CancellationToken cancellationToken = default) =>
-        SendCheckedAsync(new ControlRequest { Op = ControlOperations.Shutdown }, cancellationToken);
+    /// <summary>
+    /// Asks the service to unmount everything and exit; returns once it has accepted (it stops afterwards). With
+    /// <paramref name="ifIdle"/> a service with mounts refuses (<see cref="ErrorCodes.Busy"/>) and keeps serving.
+    /// </summary>
+    public Task ShutdownAsync(bool ifIdle = false, CancellationToken cancellationToken = default) =>
+        SendCheckedAsync(new ControlRequest { Op = ControlOperations.Shutdown, IfIdle = ifIdle ? true : null }, cancellationToken);
 
     /// <summary>Sends one request (a numeric id is assigned when it has none) and returns the response, ok or not.</summary>
     public async Task<ControlResponse> SendAsync(ControlRequest request, CancellationToken cancellationToken = default)
@@ -118,7 +121,17 @@ public sealed class ControlClient : IAsyncDisposable, IDisposable
                 throw new ControlException(ErrorCodes.ServiceUnavailable, $"The service at {Endpoint} closed the connection: {e.Message}", e);
             }
 
-            var result = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            LineReadResult result;
+            try
+            {
+                result = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                // A service that exits with our request unread resets the connection instead of closing it.
+                throw new ControlException(ErrorCodes.ServiceUnavailable, $"The service at {Endpoint} closed the connection: {e.Message}", e);
+            }
+
             return result.Status switch
             {
                 LineStatus.Line => Parse(result.Line),

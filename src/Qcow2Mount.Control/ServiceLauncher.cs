@@ -75,11 +75,193 @@ public sealed record ServiceLaunchOptions
     }
 }
 
-/// <summary>Connects to the user's mount service, starting it first when none answers.</summary>
+/// <summary>Connects to the user's mount service, starting it first when none answers; stops it.</summary>
 public static class ServiceLauncher
 {
+    /// <summary>How long an outdated service without mounts may take to exit before <see cref="EnsureCurrentAsync"/> gives up.</summary>
+    public static readonly TimeSpan ReplaceTimeout = TimeSpan.FromSeconds(10);
+
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// <see cref="EnsureRunningAsync"/> for a client of this build: a running service whose version is not
+    /// <see cref="BuildVersion.Current"/> (the one before an upgrade or rebuild) is replaced by a new one when it has
+    /// no mounts. With mounts it keeps serving, since stopping it would end them: <paramref name="keptOtherVersion"/>
+    /// is told its status, so the caller can say so, and the client returned talks to it.
+    /// </summary>
+    public static async Task<ControlClient> EnsureCurrentAsync(ServiceLaunchOptions options, Action<ServiceStatus>? keptOtherVersion = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            var client = await TryConnectAsync(options.Endpoint, cancellationToken).ConfigureAwait(false);
+            if (client is null)
+            {
+                return await EnsureRunningAsync(options, cancellationToken).ConfigureAwait(false);
+            }
+
+            ServiceStatus status;
+            try
+            {
+                status = await client.StatusAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ControlException e) when (e.Code == ErrorCodes.ServiceUnavailable && stopwatch.Elapsed < ReplaceTimeout)
+            {
+                // Gone between connecting and answering: another client of this build is replacing it. Look again.
+                await client.DisposeAsync().ConfigureAwait(false);
+                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            catch
+            {
+                await client.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            if (status.Version == BuildVersion.Current)
+            {
+                return client;
+            }
+
+            if (status.MountCount > 0)
+            {
+                keptOtherVersion?.Invoke(status);
+                return client;
+            }
+
+            try
+            {
+                if (!await ShutdownIfIdleAsync(client, cancellationToken).ConfigureAwait(false))
+                {
+                    keptOtherVersion?.Invoke(await client.StatusAsync(cancellationToken).ConfigureAwait(false));
+                    return client;
+                }
+            }
+            catch
+            {
+                await client.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            await client.DisposeAsync().ConfigureAwait(false);
+            await WaitUntilGoneAsync(options.Endpoint, status.ProcessId, ReplaceTimeout, cancellationToken).ConfigureAwait(false);
+            return await EnsureRunningAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Asks for a shutdown if idle: true when the service accepted, or is gone already (another client asked first);
+    /// false when it refused because it has mounts, which may have come after the caller's status check.
+    /// </summary>
+    private static async Task<bool> ShutdownIfIdleAsync(ControlClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.ShutdownAsync(ifIdle: true, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (ControlException e) when (e.Code == ErrorCodes.Busy)
+        {
+            return false;
+        }
+        catch (ControlException e) when (e.Code == ErrorCodes.ServiceUnavailable)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Asks the service at <paramref name="endpoint"/> to unmount everything and exit, and waits until it has.
+    /// Returns its status from just before (its pid, the mounts it had), or null when no service answers. Throws
+    /// <see cref="ControlException"/> (<see cref="ErrorCodes.Timeout"/>) when it is still there after <paramref name="timeout"/>.
+    /// </summary>
+    public static async Task<ServiceStatus?> StopAsync(ControlEndpoint endpoint, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ServiceStatus status;
+        using (var client = await TryConnectAsync(endpoint, cancellationToken).ConfigureAwait(false))
+        {
+            if (client is null)
+            {
+                return null;
+            }
+
+            status = await client.StatusAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await client.ShutdownAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (ControlException e) when (e.Code == ErrorCodes.ServiceUnavailable)
+            {
+                // Gone between the two requests (another client stopped it first): wait for it all the same.
+            }
+        }
+
+        await WaitUntilGoneAsync(endpoint, status.ProcessId, timeout, cancellationToken).ConfigureAwait(false);
+        return status;
+    }
+
+    /// <summary>
+    /// Waits until the service that accepted a shutdown is gone: its process has exited (so its mounts are closed),
+    /// or, for a service hosted in this very process, its endpoint is gone.
+    /// </summary>
+    private static async Task WaitUntilGoneAsync(ControlEndpoint endpoint, int processId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        bool inThisProcess = processId == System.Environment.ProcessId;
+        var stopwatch = Stopwatch.StartNew();
+        while (inThisProcess ? await IsAnsweringAsync(endpoint, cancellationToken).ConfigureAwait(false) : IsRunning(processId))
+        {
+            if (stopwatch.Elapsed > timeout)
+            {
+                throw new ControlException(ErrorCodes.Timeout,
+                    $"The qcow2mount service (pid {processId}) at {endpoint} accepted the shutdown but had not exited after {timeout.TotalSeconds:0} s.");
+            }
+
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<bool> IsAnsweringAsync(ControlEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        using var client = await TryConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        return client is not null;
+    }
+
+    /// <summary>Whether the process is alive; an exited one its parent has not reaped yet (a zombie) is not.</summary>
+    private static bool IsRunning(int processId)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(processId);
+            if (process.HasExited)
+            {
+                return false;
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
+
+        if (!OperatingSystem.IsLinux())
+        {
+            return true;
+        }
+
+        try
+        {
+            // /proc/PID/stat: "pid (comm) S ...", the state after the last parenthesis (comm may contain some).
+            string stat = File.ReadAllText($"/proc/{processId}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..] is not ['Z', ..];
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// Returns a client connected to the service at <c>options.Endpoint</c>. When none answers, starts

@@ -50,23 +50,9 @@ public sealed class CrashRecoveryTests
         _dir.Dispose();
     }
 
-    /// <summary>The test host's dll, built beside this project's output (same configuration).</summary>
-    private static string TestHostDll()
-    {
-        string path = TestContext.CurrentContext.TestDirectory.Replace("Qcow2Mount.Service.Tests", "Qcow2Mount.Service.TestHost", StringComparison.Ordinal);
-        string dll = Path.Combine(path, "Qcow2Mount.Service.TestHost.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build tests/Qcow2Mount.Service.TestHost first.", dll);
-    }
-
     private async Task<(ControlClient Client, int Pid)> LaunchServiceAsync(ControlEndpoint endpoint)
     {
-        var options = new ServiceLaunchOptions
-        {
-            Endpoint = endpoint,
-            FileName = Environment.ProcessPath!,
-            Arguments = [TestHostDll(), "serve", .. ServiceLaunchOptions.ServeArguments(endpoint), "--Mount:TimeoutSeconds=15"],
-        };
-        var client = await ServiceLauncher.EnsureRunningAsync(options);
+        var client = await ServiceLauncher.EnsureRunningAsync(TestHostProcess.LaunchOptions(endpoint, "--Mount:TimeoutSeconds=15"));
         int pid = (await client.StatusAsync()).ProcessId;
         _servicePids.Add(pid);
         return (client, pid);
@@ -161,12 +147,7 @@ public sealed class CrashRecoveryTests
     public async Task The_launcher_reports_a_service_that_exits_before_answering()
     {
         var endpoint = new ControlEndpoint { SocketPath = _dir.Combine("run", "control.sock") };
-        var options = new ServiceLaunchOptions
-        {
-            Endpoint = endpoint,
-            FileName = Environment.ProcessPath!,
-            Arguments = [TestHostDll(), "serve", .. ServiceLaunchOptions.ServeArguments(endpoint), "--Qcow2:L2CacheBytes=abc"],
-        };
+        var options = TestHostProcess.LaunchOptions(endpoint, "--Qcow2:L2CacheBytes=abc");
 
         var error = Assert.ThrowsAsync<ControlException>(() => ServiceLauncher.EnsureRunningAsync(options));
 

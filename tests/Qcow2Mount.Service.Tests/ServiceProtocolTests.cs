@@ -387,6 +387,43 @@ public sealed class ServiceProtocolTests
         Images.AssertCheckClean(writable);
     }
 
+    /// <summary>
+    /// What replacing an outdated service relies on: a shutdown "if idle" never takes mounts down with it, and the
+    /// service that refused it goes on serving them.
+    /// </summary>
+    [Test]
+    public async Task A_shutdown_if_idle_is_refused_while_an_image_is_mounted()
+    {
+        var mount = await _client.MountAsync(Images.Make("plain", _images), _service.NewMountDir());
+
+        var refused = Assert.ThrowsAsync<ControlException>(() => _client.ShutdownAsync(ifIdle: true))!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(refused.Code, Is.EqualTo(ErrorCodes.Busy));
+            Assert.That(refused.Message, Does.Contain(mount.MountPoint));
+            Assert.That(ServiceSession.IsMountPoint(mount.MountPoint), Is.True, "still mounted");
+        });
+        await AssertStillServing();
+        // Still taking mounts too: the refusal left the mount table open.
+        await _client.MountAsync(Images.Make("zlib", _images), _service.NewMountDir());
+        Assert.That(await _client.ListAsync(), Has.Count.EqualTo(2));
+    }
+
+    [Test]
+    public async Task A_shutdown_if_idle_stops_a_service_without_mounts()
+    {
+        string dir = _service.NewMountDir();
+        await _client.MountAsync(Images.Make("plain", _images), dir);
+        await _client.UnmountAsync(dir);
+
+        await _client.ShutdownAsync(ifIdle: true);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _service.Host.WaitForShutdownAsync(timeout.Token);
+
+        Assert.That(File.Exists(_service.Endpoint.SocketPath), Is.False, "the socket is removed");
+    }
+
     [Test]
     public async Task A_second_service_on_the_same_socket_refuses_to_start()
     {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Qcow2Mount.Cli.Output;
 using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
@@ -10,8 +11,8 @@ using Qcow2Mount.Service.Mounts;
 namespace Qcow2Mount.Cli.Commands;
 
 /// <summary>
-/// <c>mount</c>, <c>unmount</c>, <c>list</c>, <c>serve</c> and <c>config</c>: thin clients of the mount service
-/// (started on demand), or with <c>--foreground</c> a mount in this process.
+/// <c>mount</c>, <c>unmount</c>, <c>list</c>, <c>status</c>, <c>stop</c>, <c>serve</c> and <c>config</c>: thin clients
+/// of the mount service (started on demand), or with <c>--foreground</c> a mount in this process.
 /// </summary>
 internal static class MountCommands
 {
@@ -20,6 +21,8 @@ internal static class MountCommands
         yield return Mount();
         yield return Unmount();
         yield return List();
+        yield return Status();
+        yield return Stop();
         yield return Serve();
         yield return Config();
     }
@@ -77,7 +80,12 @@ internal static class MountCommands
                 return ExitCodes.Success;
             }
 
-            using var client = await ServiceLauncher.EnsureRunningAsync(ServiceLaunchOptions.ForCurrentProcess(settings.Control.Endpoint), cancel);
+            var error = parse.InvocationConfiguration.Error;
+            using var client = await ServiceLauncher.EnsureCurrentAsync(ServiceLaunchOptions.ForCurrentProcess(settings.Control.Endpoint),
+                keptOtherVersion: service => error.WriteLine(
+                    $"{Cli.Name}: warning: the running service (pid {service.ProcessId}) is version {service.Version}, this command is version "
+                    + $"{BuildVersion.Current}; it keeps serving until it is stopped ('{Cli.Name} stop' unmounts everything)"),
+                cancel);
             var mounted = await client.MountAsync(request.ImagePath, request.MountPoint,
                 mode is { } m ? MountRequest.ToProtocol(m) : null, request.Snapshot, request.OverlayPath, request.KeepOverlay, request.ForceShare, cancel);
             output.WriteLine(Describe(mounted));
@@ -201,6 +209,87 @@ internal static class MountCommands
                 }
             }
 
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Status()
+    {
+        var json = CommonOptions.Json("Print the status as JSON");
+        var command = new Command("status", "Show the running mount service (exit code 13 when none runs)") { json };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var endpoint = LoadSettings().Control.Endpoint;
+            using var client = await ServiceLauncher.TryConnectAsync(endpoint, cancel);
+            var status = client is null ? null : await client.StatusAsync(cancel);
+            // Names as in list --json; the same in the text, one "key: value" a line.
+            (string Key, object Value)[] fields = status is null ? [] :
+            [
+                ("pid", status.ProcessId),
+                ("version", status.Version),
+                ("endpoint", status.Endpoint),
+                ("file-system", status.FileSystem),
+                ("started-at", status.StartedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)),
+                ("mount-count", status.MountCount),
+            ];
+            if (parse.GetValue(json))
+            {
+                JsonOutput.Write(output, writer =>
+                {
+                    writer.WriteStartObject();
+                    writer.WriteBoolean("running", status is not null);
+                    if (status is null)
+                    {
+                        writer.WriteString("endpoint", endpoint.ToString());
+                    }
+
+                    foreach (var (key, value) in fields)
+                    {
+                        if (value is int number)
+                        {
+                            writer.WriteNumber(key, number);
+                        }
+                        else
+                        {
+                            writer.WriteString(key, (string)value);
+                        }
+                    }
+
+                    writer.WriteEndObject();
+                });
+            }
+            else if (status is null)
+            {
+                output.WriteLine($"no mount service is running at {endpoint}");
+            }
+            else
+            {
+                foreach (var (key, value) in fields)
+                {
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key}: {value}"));
+                }
+            }
+
+            // Scripts test "is it running" by the exit code.
+            return status is null ? ExitCodes.Service : ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Stop()
+    {
+        var command = new Command("stop", "Unmount everything and stop the mount service (nothing running is not an error)");
+        command.SetAction(async (parse, cancel) =>
+        {
+            var settings = LoadSettings();
+            // The service's own budget for unmounting everything at exit is twice the mount timeout (ServiceHost).
+            var timeout = TimeSpan.FromSeconds(2 * settings.Mount.TimeoutSeconds + 5);
+            var stopped = await ServiceLauncher.StopAsync(settings.Control.Endpoint, timeout, cancel);
+            parse.InvocationConfiguration.Output.WriteLine(stopped is null
+                ? $"no mount service is running at {settings.Control.Endpoint}"
+                : $"stopped the mount service (pid {stopped.ProcessId}; unmounted {stopped.MountCount})");
             return ExitCodes.Success;
         });
         return command;

@@ -4,7 +4,7 @@ namespace Qcow2Mount.Control.Protocol;
 
 /// <summary>
 /// One request line. <c>v</c>, <c>id</c> and <c>op</c> are common; the rest belong to the operations that use them
-/// (mount: image, mountPoint, mode, snapshot, overlay, keepOverlay; unmount: mountPoint, force).
+/// (mount: image, mountPoint, mode, snapshot, overlay, keepOverlay; unmount: mountPoint, force; shutdown: ifIdle).
 /// </summary>
 public sealed record ControlRequest
 {
@@ -40,6 +40,9 @@ public sealed record ControlRequest
 
     /// <summary>Unmount even with open files.</summary>
     public bool? Force { get; init; }
+
+    /// <summary>Shut down only when nothing is mounted; refused with <see cref="ErrorCodes.Busy"/> otherwise.</summary>
+    public bool? IfIdle { get; init; }
 }
 
 /// <summary>One response line: <c>ok</c> with the operation's result, or an <c>error</c>.</summary>

@@ -5,6 +5,13 @@ namespace Qcow2Mount.Control.Protocol;
 /// Each request is one line, <c>{"v":1,"id":..,"op":"mount|unmount|list|status|shutdown",...}</c>, answered by one
 /// line, <c>{"v":1,"id":..,"ok":true,...}</c> or <c>{"v":1,"id":..,"ok":false,"error":{"code":..,"message":..}}</c>.
 /// A connection may carry any number of requests, one at a time.
+/// <para>
+/// Fields added within a version are optional, and a service ignores fields it does not know. Such additions:
+/// <c>shutdown</c> takes <c>"ifIdle":true</c>, which makes the service refuse (<see cref="ErrorCodes.Busy"/>) while
+/// anything is mounted, and otherwise stop taking mounts at once, so no mount can slip in before it exits. A service
+/// older than the field ignores it and shuts down regardless: a client that must not end mounts asks
+/// <c>status</c> first.
+/// </para>
 /// </summary>
 public static class ControlProtocol
 {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
 using Qcow2Mount.Service.Mounts;
 
@@ -54,7 +54,7 @@ internal sealed class ControlDispatcher(MountManager manager, string endpoint, I
                 ControlOperations.Unmount => (await UnmountAsync(id, request).ConfigureAwait(false), false),
                 ControlOperations.List => (new ControlResponse { Id = id, Ok = true, Mounts = manager.List() }, false),
                 ControlOperations.Status => (new ControlResponse { Id = id, Ok = true, Status = Status() }, false),
-                ControlOperations.Shutdown => (new ControlResponse { Id = id, Ok = true }, true),
+                ControlOperations.Shutdown => (await ShutdownAsync(id, request).ConfigureAwait(false), true),
                 null => (ControlResponse.Failure(id, ErrorCodes.MalformedRequest, "The request has no \"op\"."), false),
                 _ => (ControlResponse.Failure(id, ErrorCodes.UnknownOperation,
                     $"Unknown operation '{request.Op}' (known: {string.Join(", ", ControlOperations.All)})."), false),
@@ -87,10 +87,21 @@ internal sealed class ControlDispatcher(MountManager manager, string endpoint, I
         return new ControlResponse { Id = id, Ok = true, Mount = info };
     }
 
+    private async Task<ControlResponse> ShutdownAsync(JsonElement? id, ControlRequest request)
+    {
+        if (request.IfIdle == true)
+        {
+            // Waits for a mount under way; from here on the manager mounts nothing, so the service exits without mounts.
+            await Task.Run(manager.CloseIfIdle).ConfigureAwait(false);
+        }
+
+        return new ControlResponse { Id = id, Ok = true };
+    }
+
     private ServiceStatus Status() => new()
     {
         ProcessId = Environment.ProcessId,
-        Version = typeof(ControlDispatcher).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+        Version = BuildVersion.Current,
         Endpoint = endpoint,
         MountCount = manager.Count,
         StartedAt = _startedAt,

@@ -139,13 +139,25 @@ public sealed class MountService : BackgroundService
                     }
 
                     byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(response, ControlJsonContext.Default.ControlResponse);
-                    await stream.WriteAsync(bytes, stoppingToken).ConfigureAwait(false);
-                    await stream.WriteAsync("\n"u8.ToArray(), stoppingToken).ConfigureAwait(false);
-                    await stream.FlushAsync(stoppingToken).ConfigureAwait(false);
+                    try
+                    {
+                        await stream.WriteAsync(bytes, stoppingToken).ConfigureAwait(false);
+                        await stream.WriteAsync("\n"u8.ToArray(), stoppingToken).ConfigureAwait(false);
+                        await stream.FlushAsync(stoppingToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        // An accepted shutdown happens even when its client is gone before the answer: after an
+                        // ifIdle one the manager takes no more mounts, and a service that only refuses must not stay.
+                        if (shutdown)
+                        {
+                            _logger.LogInformation("Shutdown requested by a client");
+                            _lifetime.StopApplication();
+                        }
+                    }
+
                     if (shutdown)
                     {
-                        _logger.LogInformation("Shutdown requested by a client");
-                        _lifetime.StopApplication();
                         return;
                     }
                 }

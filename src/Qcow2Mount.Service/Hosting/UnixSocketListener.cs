@@ -8,13 +8,17 @@ namespace Qcow2Mount.Service.Hosting;
 /// The Linux endpoint: a Unix domain socket, mode 0600, and each connection's peer checked to be the user who
 /// started the service (SO_PEERCRED; root included, which the mode alone would let in). The default socket's own folder is kept at mode 0700;
 /// a folder the user chose for <c>Control:SocketPath</c> (/run, a home directory) is left as it is. Refuses to start
-/// while another service answers on the socket; removes a stale one.
+/// while another service answers on the socket; removes a stale one. Services starting at once on the same socket
+/// take turns through a lock file beside it (<c>PATH.lock</c>), so exactly one of them ends up listening.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal sealed class UnixSocketListener : IControlListener
 {
     internal const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     internal const UnixFileMode SocketMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>How long a starting service waits for another one that is taking the same socket.</summary>
+    private static readonly TimeSpan TurnTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Socket _socket;
     private readonly string _path;
@@ -32,6 +36,10 @@ internal sealed class UnixSocketListener : IControlListener
         string directory = Path.GetDirectoryName(path) ?? throw new ServiceStartException($"'{path}' has no directory.");
         bool dedicated = directory == Path.GetDirectoryName(ControlEndpoint.DefaultSocketPath());
         PrepareDirectory(directory, dedicated);
+        // Services starting at once (clients that found none, or replaced an outdated one, together) take turns from
+        // the check to listen: otherwise one can take the other's new socket, bound but not listening yet, for a
+        // stale one, delete it and bind its own, and the other listens forever on a socket nobody can reach.
+        using var turn = TakeTurn(path);
         if (File.Exists(path) || Directory.Exists(path))
         {
             if (IsAnswering(path))
@@ -95,6 +103,38 @@ internal sealed class UnixSocketListener : IControlListener
         catch (IOException)
         {
             // Gone already, or the folder went away: nothing to clean.
+        }
+    }
+
+    /// <summary>An exclusive lock (flock) on <c>PATH.lock</c> beside the socket, released when disposed or when the process dies.</summary>
+    private static FileStream TakeTurn(string path)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.None,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path + ".lock", options);
+            }
+            catch (IOException) when (waited.Elapsed < TurnTimeout)
+            {
+                Thread.Sleep(20);
+            }
+            catch (IOException e)
+            {
+                throw new ServiceStartException($"Another qcow2mount service has been starting at {path} for {TurnTimeout.TotalSeconds:0} s ({path}.lock is locked).", e);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new ServiceStartException($"Cannot listen at {path}: {e.Message}", e);
+            }
         }
     }
 

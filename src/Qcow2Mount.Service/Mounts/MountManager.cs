@@ -131,6 +131,33 @@ public sealed class MountManager : IDisposable
     /// </summary>
     private static bool ClosesSoon(ActiveMount entry) => ((IAsyncResult)entry.Closed.Task).AsyncWaitHandle.WaitOne(ForcedCloseWait);
 
+    /// <summary>
+    /// Refuses new mounts from now on, provided nothing is mounted; throws <see cref="ErrorCodes.Busy"/> (and changes
+    /// nothing) otherwise. A mount under way is waited for, so it either counts or is refused: none slips in between
+    /// this check and the service's exit.
+    /// </summary>
+    public void CloseIfIdle()
+    {
+        _mountGate.Wait();
+        try
+        {
+            lock (_tableLock)
+            {
+                if (_mounts.Count > 0)
+                {
+                    throw new MountException(ErrorCodes.Busy,
+                        $"{_mounts.Count} image(s) are mounted (first at '{_mounts[0].Info.MountPoint}'); a shutdown if idle leaves them and the service alone.");
+                }
+
+                _closed = true;
+            }
+        }
+        finally
+        {
+            _mountGate.Release();
+        }
+    }
+
     /// <summary>Unmounts everything (forcibly: the service is stopping) and refuses new mounts from now on.</summary>
     public void UnmountAll()
     {
