@@ -64,7 +64,10 @@ internal static partial class ImageLock
             return;
         }
 
+        // As QEMU (raw_handle_perm_lock): apply our bytes first, then check the other side's, so that two openers
+        // racing always see each other; a conflict releases everything again.
         int fd = (int)handle.DangerousGetHandle();
+        TakeQemuLocks(fd, HeldPermissions, UnsharedPermissions);
         if (IsLockedByOthers(fd, ReaderOffset))
         {
             Release(handle);
@@ -74,18 +77,16 @@ internal static partial class ImageLock
         if (QemuConflict(fd, HeldPermissions, UnsharedPermissions) is { } conflict)
         {
             Release(handle);
-            throw new Qcow2Exception(Qcow2ErrorCode.Locked,
-                $"{path}: image is in use by another program (QEMU or qemu-img: it holds or refuses to share the \"{conflict}\" lock)");
+            throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is in use by another program (QEMU or qemu-img {conflict})");
         }
-
-        TakeQemuLocks(fd, HeldPermissions, UnsharedPermissions);
     }
 
     /// <summary>
     /// Holds the reader lock of a long-lived read-only open: this tool's writers refuse the image while it is held,
-    /// and it is refused while one of them writes. Unless <paramref name="forceShare"/>, also takes QEMU's reader
-    /// locks, refusing an image that QEMU or qemu-img has open for writing (or resizing). A file system without OFD
-    /// locks simply goes unprotected.
+    /// and it is refused while one of them writes. It also takes what a QEMU reader takes (consistent read held;
+    /// write and resize not shared), refusing an image that QEMU or qemu-img has open for writing or resizing;
+    /// with <paramref name="forceShare"/> it shares everything, as qemu-img -U. A file system without OFD locks
+    /// simply goes unprotected.
     /// </summary>
     public static void AcquireReader(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path, bool forceShare)
     {
@@ -94,28 +95,29 @@ internal static partial class ImageLock
             return;
         }
 
+        // Apply, then check (see AcquireWriter).
         int fd = (int)handle.DangerousGetHandle();
+        int[] unshared = forceShare ? [] : UnsharedPermissions;
+        SetShared(fd, ReaderOffset);
+        TakeQemuLocks(fd, ReaderHeldPermissions, unshared);
         if (IsLockedByOthers(fd, LockOffset))
         {
+            Release(handle);
             throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is being written by qcow2mount (a writable mount, snapshot, resize or check --repair); try again when it is done");
         }
 
-        if (!forceShare && QemuConflict(fd, ReaderHeldPermissions, UnsharedPermissions) is { } conflict)
+        if (QemuConflict(fd, ReaderHeldPermissions, unshared) is { } conflict)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Locked,
-                $"{path}: image is in use by another program (a running VM or qemu-img holds the \"{conflict}\" lock); force-share (mount --force-share) reads it anyway, though reads of an image being written can be inconsistent");
-        }
-
-        SetShared(fd, ReaderOffset);
-        if (!forceShare)
-        {
-            TakeQemuLocks(fd, ReaderHeldPermissions, UnsharedPermissions);
+            Release(handle);
+            throw new Qcow2Exception(Qcow2ErrorCode.Locked, forceShare
+                ? $"{path}: image is in use by another program (QEMU {conflict})"
+                : $"{path}: image is in use by another program (a running VM or qemu-img {conflict}); force-share (mount --force-share) reads it anyway, though reads of an image being written can be inconsistent");
         }
     }
 
     /// <summary>
     /// QEMU's raw_check_lock_bytes for the given permissions: nobody may refuse to share what we hold (200 + bit),
-    /// and nobody may hold what we refuse to share (100 + bit). Returns the permission in conflict, or null.
+    /// and nobody may hold what we refuse to share (100 + bit). Returns what the other side does, or null.
     /// </summary>
     private static string? QemuConflict(int fd, int[] held, int[] unshared)
     {
@@ -123,7 +125,7 @@ internal static partial class ImageLock
         {
             if (IsLockedByOthers(fd, SharedBase + bit))
             {
-                return PermissionNames[bit];
+                return $"does not share \"{PermissionNames[bit]}\"";
             }
         }
 
@@ -131,7 +133,7 @@ internal static partial class ImageLock
         {
             if (IsLockedByOthers(fd, PermBase + bit))
             {
-                return PermissionNames[bit];
+                return $"holds the \"{PermissionNames[bit]}\" lock";
             }
         }
 
