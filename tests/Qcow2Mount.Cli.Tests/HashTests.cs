@@ -113,6 +113,68 @@ public sealed class HashTests
         Assert.That(ParseLines(result.Output)["sha256"], Is.EqualTo(Convert.ToHexStringLower(SHA256.HashData(bytes))));
     }
 
+    /// <summary>A read failing half-way (data past the end of a truncated image) ends the command with one line.</summary>
+    [Test]
+    public void A_read_failing_half_way_is_a_one_line_error()
+    {
+        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "cut.qcow2", "40M");
+        QemuImg.Io(_dir.Path, "cut.qcow2", "write -P 0x11 0 40M");
+        using (var file = File.OpenHandle(_dir.Combine("cut.qcow2"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.SetLength(file, 24 << 20);
+        }
+
+        var result = CliRunner.Run("hash", _dir.Combine("cut.qcow2"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(6), result.Error);
+            Assert.That(result.Error, Does.Contain("past the end of the image"));
+            Assert.That(result.Error.Trim().Split('\n'), Has.Length.EqualTo(1));
+            Assert.That(result.Output, Is.Empty);
+        });
+    }
+
+    /// <summary>Like a mount, hash holds QEMU's reader locks: an image a VM writes is refused unless -U.</summary>
+    [Test]
+    public void An_image_QEMU_is_writing_is_hashed_only_with_force_share()
+    {
+        // Its own image: another test hashing a shared one would hold the locks that keep qemu-io out.
+        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "live.qcow2", "4M");
+        string image = _dir.Combine("live.qcow2");
+        using var vm = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("qemu-io")
+        {
+            ArgumentList = { "-f", "qcow2", image },
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (CliRunner.Run("hash", image).ExitCode == 0)
+            {
+                Assert.That(vm.HasExited, Is.False, () => "qemu-io exited: " + vm.StandardError.ReadToEnd() + vm.StandardOutput.ReadToEnd());
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "qemu-io did not take its locks");
+                Thread.Sleep(50);
+            }
+
+            var refused = CliRunner.Run("hash", image);
+            var forced = CliRunner.Run("hash", "-U", image);
+            Assert.Multiple(() =>
+            {
+                Assert.That(refused.ExitCode, Is.EqualTo(10));
+                Assert.That(refused.Error, Does.Contain("in use by another program"));
+                Assert.That(forced.ExitCode, Is.Zero, forced.Error);
+            });
+        }
+        finally
+        {
+            vm.Kill();
+            vm.WaitForExit();
+        }
+    }
+
     [Test]
     public void Bad_algorithms_and_missing_images_are_one_line_errors()
     {

@@ -8,11 +8,12 @@ namespace Qcow2Mount.Cli.Commands;
 
 /// <summary>
 /// <c>qcow2mount hash IMAGE</c>: digests of the guest bytes, equal to hashing <c>disk.raw</c> of a mount or the
-/// output of <c>qemu-img convert -O raw</c>, without either. Opens the image read-only and takes no lock.
+/// output of <c>qemu-img convert -O raw</c>, without either. Opens the image read-only and, like a mount, holds
+/// the reader locks while it reads: neither QEMU nor this tool's writers may change it underneath (-U: no QEMU lock).
 /// </summary>
 internal static class HashCommand
 {
-    internal sealed record Options(string Image, string? Format, string? Snapshot, string Algorithms, bool Json, bool Progress);
+    internal sealed record Options(string Image, string? Format, string? Snapshot, string Algorithms, bool Json, bool Progress, bool ForceShare = false);
 
     public static Command Create()
     {
@@ -27,9 +28,13 @@ internal static class HashCommand
         };
         var json = CommonOptions.Json("Print JSON: the image, its guest size and each digest");
         var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
+        var forceShare = new Option<bool>("-U", "--force-share")
+        {
+            Description = "Hash even while QEMU writes the image, as qemu-img -U (the digest is then of no particular moment)",
+        };
         var command = new Command("hash", "Hash the guest bytes (what disk.raw holds), e.g. to verify evidence")
         {
-            image, format, snapshot, algorithms, json, progress,
+            image, format, snapshot, algorithms, json, progress, forceShare,
         };
         command.SetAction(parse =>
         {
@@ -37,7 +42,7 @@ internal static class HashCommand
             bool showProgress = parse.GetValue(progress) || (ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
             return Execute(
                 new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(snapshot), parse.GetValue(algorithms)!,
-                    parse.GetValue(json), showProgress),
+                    parse.GetValue(json), showProgress, parse.GetValue(forceShare)),
                 parse.InvocationConfiguration.Output, error);
         });
         return command;
@@ -53,7 +58,14 @@ internal static class HashCommand
         }
 
         // A sequential pass never reads a compressed cluster twice: a small decompressed-cluster cache is enough.
-        var openOptions = new Qcow2OpenOptions { Snapshot = options.Snapshot, DecompressedCacheBytes = 1 << 20 };
+        // A digest is of one moment: hold the reader locks, so that nothing writes the image until it is done.
+        var openOptions = new Qcow2OpenOptions
+        {
+            Snapshot = options.Snapshot,
+            DecompressedCacheBytes = 1 << 20,
+            HoldReaderLock = true,
+            ForceShare = options.ForceShare,
+        };
         using var disk = VirtualDisk.Open(options.Image, options.Format, openOptions);
         if (options.Snapshot is not null && disk is not Qcow2Image)
         {

@@ -23,6 +23,7 @@ internal sealed class ImageHasher
 
     private readonly IVirtualDisk _disk;
     private readonly int _readAhead;
+    private readonly System.Collections.Concurrent.ConcurrentStack<byte[]> _free = new();
 
     public ImageHasher(IVirtualDisk disk, int readAhead)
     {
@@ -34,10 +35,10 @@ internal sealed class ImageHasher
     public IReadOnlyList<string> Hash(IReadOnlyList<HashAlgorithmName> algorithms, Action<long>? onProgress = null)
     {
         var hashes = algorithms.Select(IncrementalHash.CreateHash).ToList();
+        var pending = new Queue<Task<byte[]>>();
         try
         {
             long chunks = (_disk.Length + ChunkSize - 1) / ChunkSize;
-            var pending = new Queue<Task<byte[]>>();
             long next = 0;
             for (long chunk = 0; chunk < chunks; chunk++)
             {
@@ -51,7 +52,7 @@ internal sealed class ImageHasher
                 int length = (int)Math.Min(ChunkSize, _disk.Length - chunk * ChunkSize);
                 // Several algorithms hash the same chunk side by side.
                 Parallel.ForEach(hashes, hash => hash.AppendData(data, 0, length));
-
+                _free.Push(data);
                 onProgress?.Invoke(chunk * ChunkSize + length);
             }
 
@@ -59,6 +60,12 @@ internal sealed class ImageHasher
         }
         finally
         {
+            // After a failed read, the reads still under way end before the caller disposes the disk.
+            foreach (var task in pending)
+            {
+                ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
+            }
+
             foreach (var hash in hashes)
             {
                 hash.Dispose();
@@ -68,13 +75,15 @@ internal sealed class ImageHasher
 
     private byte[] ReadChunk(long offset)
     {
-        var buffer = GC.AllocateUninitializedArray<byte>((int)Math.Min(ChunkSize, _disk.Length - offset));
+        // Buffers go round (at most read-ahead + 1 of them): a new 4 MiB array per chunk would keep the GC busy.
+        var buffer = _free.TryPop(out var reused) ? reused : GC.AllocateUninitializedArray<byte>(ChunkSize);
+        int size = (int)Math.Min(ChunkSize, _disk.Length - offset);
         int position = 0;
-        while (position < buffer.Length)
+        while (position < size)
         {
             var (knownZero, length) = _disk is Qcow2Image image
-                ? image.GetBlockStatus(offset + position, buffer.Length - position)
-                : (false, buffer.Length - position);
+                ? image.GetBlockStatus(offset + position, size - position)
+                : (false, size - position);
             var run = buffer.AsSpan(position, (int)length);
             if (knownZero)
             {
