@@ -53,4 +53,20 @@ public sealed class SocketTakeoverTests
 
         Assert.That(rounds, Is.All.EqualTo(1), "services listening in each round");
     }
+
+    /// <summary>Taking turns leaves nothing behind: a folder the user chose for the socket is as it was.</summary>
+    [Test]
+    public void A_stopped_service_leaves_its_socket_folder_as_it_found_it()
+    {
+        using var dir = new TempDir("takeover");
+        File.WriteAllText(dir.Combine("mine.txt"), "the user's");
+
+        UnixSocketListener.Bind(dir.Combine("control.sock"), NullLogger.Instance).Dispose();
+        using (UnixSocketListener.Bind(dir.Combine("control.sock"), NullLogger.Instance))
+        {
+            Assert.That(File.Exists(dir.Combine("control.sock")), Is.True, "a second service after the first stopped listens");
+        }
+
+        Assert.That(Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName), Is.EqualTo(new[] { "mine.txt" }));
+    }
 }

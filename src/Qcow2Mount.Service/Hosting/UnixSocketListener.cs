@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Control;
@@ -8,11 +9,12 @@ namespace Qcow2Mount.Service.Hosting;
 /// The Linux endpoint: a Unix domain socket, mode 0600, and each connection's peer checked to be the user who
 /// started the service (SO_PEERCRED; root included, which the mode alone would let in). The default socket's own folder is kept at mode 0700;
 /// a folder the user chose for <c>Control:SocketPath</c> (/run, a home directory) is left as it is. Refuses to start
-/// while another service answers on the socket; removes a stale one. Services starting at once on the same socket
-/// take turns through a lock file beside it (<c>PATH.lock</c>), so exactly one of them ends up listening.
+/// while another service answers on the socket; removes a stale one. Services starting or stopping at once on the
+/// same socket take turns (an flock on the socket's folder, which leaves no file behind), so exactly one of them ends
+/// up listening and none deletes another's socket.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-internal sealed class UnixSocketListener : IControlListener
+internal sealed partial class UnixSocketListener : IControlListener
 {
     internal const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     internal const UnixFileMode SocketMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -95,7 +97,9 @@ internal sealed class UnixSocketListener : IControlListener
 
     public void Dispose()
     {
-        _socket.Dispose();
+        // The file is ours while we still listen on it, and no service starting now gets past its turn until we
+        // are done: delete it, then close (the runtime's own delete at close then finds nothing to take).
+        using var turn = TryTakeTurn(_path);
         try
         {
             File.Delete(_path);
@@ -104,39 +108,72 @@ internal sealed class UnixSocketListener : IControlListener
         {
             // Gone already, or the folder went away: nothing to clean.
         }
+
+        _socket.Dispose();
     }
 
-    /// <summary>An exclusive lock (flock) on <c>PATH.lock</c> beside the socket, released when disposed or when the process dies.</summary>
-    private static FileStream TakeTurn(string path)
+    /// <summary>
+    /// An exclusive flock on the socket's folder, held until disposed (or the process dies). Waits while another
+    /// service starting or stopping there holds it; throws after <see cref="TurnTimeout"/>.
+    /// </summary>
+    private static FolderTurn TakeTurn(string path)
     {
-        var options = new FileStreamOptions
+        string folder = Path.GetDirectoryName(path)!;
+        int fd = Open(folder, OpenReadOnlyCloseOnExec);
+        if (fd < 0)
         {
-            Mode = FileMode.OpenOrCreate,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.None,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        };
+            throw new ServiceStartException($"Cannot listen at {path}: cannot open its folder (errno {Marshal.GetLastPInvokeError()}).");
+        }
+
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
+        while (Flock(fd, LockExclusive | LockNonBlocking) != 0)
         {
-            try
+            if (Marshal.GetLastPInvokeError() != EWouldBlock)
             {
-                return new FileStream(path + ".lock", options);
+                break; // a file system without flock: go on unguarded rather than refuse to start
             }
-            catch (IOException) when (waited.Elapsed < TurnTimeout)
+
+            if (waited.Elapsed > TurnTimeout)
             {
-                Thread.Sleep(20);
+                _ = Close(fd);
+                throw new ServiceStartException($"Another qcow2mount service has been starting or stopping at {path} for {TurnTimeout.TotalSeconds:0} s.");
             }
-            catch (IOException e)
-            {
-                throw new ServiceStartException($"Another qcow2mount service has been starting at {path} for {TurnTimeout.TotalSeconds:0} s ({path}.lock is locked).", e);
-            }
-            catch (UnauthorizedAccessException e)
-            {
-                throw new ServiceStartException($"Cannot listen at {path}: {e.Message}", e);
-            }
+
+            Thread.Sleep(20);
+        }
+
+        return new FolderTurn(fd);
+    }
+
+    /// <summary><see cref="TakeTurn"/>, or null when the turn cannot be had (stopping goes on regardless).</summary>
+    private static FolderTurn? TryTakeTurn(string path)
+    {
+        try
+        {
+            return TakeTurn(path);
+        }
+        catch (ServiceStartException)
+        {
+            return null;
         }
     }
+
+    private sealed class FolderTurn(int fd) : IDisposable
+    {
+        public void Dispose() => _ = Close(fd);
+    }
+
+    private const int OpenReadOnlyCloseOnExec = 0x80000; // O_RDONLY | O_CLOEXEC
+    private const int LockExclusive = 2, LockNonBlocking = 4, EWouldBlock = 11;
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(int fd, int operation);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
 
     /// <param name="dedicated">The default socket's own folder, which the service may create and tighten; any
     /// other folder belongs to the user and keeps its mode (chmod 0700 of /run or /tmp would break the system).</param>
