@@ -126,7 +126,9 @@ public static class ServiceLauncher
                 return client;
             }
 
-            if (status.MountCount > 0)
+            // A service older than shutdown's ifIdle would take it as a plain shutdown and end mounts still starting,
+            // which its mount count does not show: only a service that says it understands ifIdle is replaced.
+            if (status.MountCount > 0 || !status.Features.Contains(ServiceFeatures.ShutdownIfIdle))
             {
                 keptOtherVersion?.Invoke(status);
                 return client;

@@ -118,6 +118,25 @@ public sealed class ServiceLauncherTests
         });
     }
 
+    /// <summary>
+    /// A service older than shutdown's ifIdle would take it as a plain shutdown and end a mount still starting (which
+    /// its count does not show): without the feature in its status, it is kept even when it reports no mounts.
+    /// </summary>
+    [Test]
+    public async Task A_service_that_does_not_know_shutdown_if_idle_is_kept_even_when_idle()
+    {
+        await using var old = FakeService.Start(Endpoint.SocketPath!, OldVersion, mountCount: 0, features: []);
+
+        using var client = await ServiceLauncher.EnsureCurrentAsync(NoLaunch, _warnings.Add);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(old.Requests.Select(r => r.Op), Has.None.EqualTo(ControlOperations.Shutdown));
+            Assert.That(_warnings.Select(w => w.Version), Is.EqualTo(new[] { OldVersion }));
+            Assert.That(old.IsListening, Is.True);
+        });
+    }
+
     /// <summary>Another client mounts on the old service between the status check and the shutdown: the shutdown if idle is refused.</summary>
     [Test]
     public async Task A_mount_arriving_before_the_shutdown_keeps_the_old_service()

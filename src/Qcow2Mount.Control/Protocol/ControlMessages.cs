@@ -128,4 +128,10 @@ public sealed record ServiceStatus
 
     /// <summary>The OS adapter mounts go through ("fuse", "winfsp", "dokan").</summary>
     public string FileSystem { get; init; } = "";
+
+    /// <summary>
+    /// Protocol additions this service understands (<see cref="ServiceFeatures"/>); empty from services older than
+    /// the field, which a client must then not count on.
+    /// </summary>
+    public IReadOnlyList<string> Features { get; init; } = [];
 }

@@ -9,8 +9,8 @@ namespace Qcow2Mount.Control.Protocol;
 /// Fields added within a version are optional, and a service ignores fields it does not know. Such additions:
 /// <c>shutdown</c> takes <c>"ifIdle":true</c>, which makes the service refuse (<see cref="ErrorCodes.Busy"/>) while
 /// anything is mounted, and otherwise stop taking mounts at once, so no mount can slip in before it exits. A service
-/// older than the field ignores it and shuts down regardless: a client that must not end mounts asks
-/// <c>status</c> first.
+/// older than the field ignores it and shuts down regardless, so a client sends it only to a service whose
+/// <c>status</c> lists <see cref="ServiceFeatures.ShutdownIfIdle"/> in <c>features</c>.
 /// </para>
 /// </summary>
 public static class ControlProtocol
@@ -23,6 +23,16 @@ public static class ControlProtocol
 
     /// <summary>Longest response line a client reads (a list of many mounts is bigger than any request).</summary>
     public const int MaxResponseBytes = 4 * 1024 * 1024;
+}
+
+/// <summary>Protocol additions within version 1 that a service lists in its status (<c>features</c>).</summary>
+public static class ServiceFeatures
+{
+    /// <summary><c>shutdown</c> honours <c>"ifIdle":true</c>; an older service would shut down with mounts.</summary>
+    public const string ShutdownIfIdle = "shutdown-if-idle";
+
+    /// <summary>What this build's service understands.</summary>
+    public static IReadOnlyList<string> All { get; } = [ShutdownIfIdle];
 }
 
 /// <summary>The operations (<c>op</c>).</summary>

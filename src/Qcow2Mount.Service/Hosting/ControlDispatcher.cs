@@ -102,6 +102,7 @@ internal sealed class ControlDispatcher(MountManager manager, string endpoint, I
     {
         ProcessId = Environment.ProcessId,
         Version = BuildVersion.Current,
+        Features = ServiceFeatures.All,
         Endpoint = endpoint,
         MountCount = manager.Count,
         StartedAt = _startedAt,

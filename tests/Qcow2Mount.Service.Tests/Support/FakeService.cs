@@ -58,8 +58,17 @@ internal sealed class FakeService : IAsyncDisposable
 
     /// <param name="version">What <c>status</c> reports as the service's version.</param>
     /// <param name="mountCount">What <c>status</c> reports as its number of mounts.</param>
-    public static FakeService Start(string socketPath, string version, int mountCount, FakeBehaviour behaviour = FakeBehaviour.AsAService) =>
-        new(socketPath, new ServiceStatus { Version = version, MountCount = mountCount, FileSystem = "fake", StartedAt = DateTimeOffset.UtcNow }, behaviour);
+    /// <param name="features">What its status lists; null for this build's (<see cref="ServiceFeatures.All"/>), empty for a service older than the field.</param>
+    public static FakeService Start(string socketPath, string version, int mountCount, FakeBehaviour behaviour = FakeBehaviour.AsAService,
+        IReadOnlyList<string>? features = null) =>
+        new(socketPath, new ServiceStatus
+        {
+            Version = version,
+            MountCount = mountCount,
+            FileSystem = "fake",
+            StartedAt = DateTimeOffset.UtcNow,
+            Features = features ?? ServiceFeatures.All,
+        }, behaviour);
 
     public async ValueTask DisposeAsync()
     {
