@@ -66,6 +66,7 @@ internal static unsafe class FuseCallbacks
             if (mount.ZeroCopyReads && (connection->Capable & FuseConnInfo.SpliceWrite) != 0)
             {
                 connection->Want |= FuseConnInfo.SpliceWrite;
+                mount.OnSpliceGranted();
             }
 
             mount.OnInitialized();
@@ -267,7 +268,7 @@ internal static unsafe class FuseCallbacks
     }
 
     /// <summary>Smallest reply libfuse splices (two pages); it copies shorter ones into memory first.</summary>
-    private const int MinSplicedReply = 2 * 4096;
+    private static readonly int MinSplicedReply = 2 * Environment.SystemPageSize;
 
     /// <summary>Whether every zero segment fits in the zero file (requests never exceed it; this keeps it so).</summary>
     private static bool ZerosFit(ReadOnlySpan<HostSegment> segments)

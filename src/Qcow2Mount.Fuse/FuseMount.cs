@@ -74,10 +74,17 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
     [ThreadStatic]
     private static ReplyBuffer? t_replyBuffer;
 
+    /// <summary>The mount for which this thread could not have a reply buffer: it does not ask again on every read.</summary>
+    [ThreadStatic]
+    private static FuseMount? t_noReplyBuffer;
+
+    private bool _repliesSpliced;
+
     /// <summary>
     /// The calling FUSE thread's reply buffer for this mount, created on first use; null when zero-copy reads are
-    /// off or no buffer can be had. A thread answers one request at a time, and libfuse has spliced (copied) the
-    /// previous reply before the thread takes the next request, so one buffer per thread is enough.
+    /// off, the kernel does not take spliced replies (libfuse would copy the buffer once more), or no buffer can be
+    /// had. A thread answers one request at a time, and libfuse has spliced (copied) the previous reply before the
+    /// thread takes the next request, so one buffer per thread is enough.
     /// </summary>
     internal ReplyBuffer? ThreadReplyBuffer()
     {
@@ -87,7 +94,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
             return buffer;
         }
 
-        if (!ZeroCopyReads)
+        if (!Volatile.Read(ref _repliesSpliced) || t_noReplyBuffer == this)
         {
             return null;
         }
@@ -96,6 +103,7 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         {
             if (_replyBuffers.Count >= MaxReplyBuffers || (buffer = ReplyBuffer.TryCreate(this, (int)MaxReadSize)) is null)
             {
+                t_noReplyBuffer = this;
                 return null;
             }
 
@@ -105,6 +113,9 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
         t_replyBuffer = buffer;
         return buffer;
     }
+
+    /// <summary>Init granted spliced replies (FUSE_CAP_SPLICE_WRITE): reply buffers are worth having.</summary>
+    internal void OnSpliceGranted() => Volatile.Write(ref _repliesSpliced, true);
 
     /// <summary>Mounts and returns once the kernel has connected (libfuse ran init).</summary>
     internal static FuseMount Start(Volume volume, string mountPoint, MountOptions options, Action<string>? log)
