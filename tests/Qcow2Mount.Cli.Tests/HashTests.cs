@@ -142,37 +142,17 @@ public sealed class HashTests
         // Its own image: another test hashing a shared one would hold the locks that keep qemu-io out.
         QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "live.qcow2", "4M");
         string image = _dir.Combine("live.qcow2");
-        using var vm = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("qemu-io")
-        {
-            ArgumentList = { "-f", "qcow2", image },
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        try
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (CliRunner.Run("hash", image).ExitCode == 0)
-            {
-                Assert.That(vm.HasExited, Is.False, () => "qemu-io exited: " + vm.StandardError.ReadToEnd() + vm.StandardOutput.ReadToEnd());
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "qemu-io did not take its locks");
-                Thread.Sleep(50);
-            }
+        using var vm = QemuWriter.Hold(image);
 
-            var refused = CliRunner.Run("hash", image);
-            var forced = CliRunner.Run("hash", "-U", image);
-            Assert.Multiple(() =>
-            {
-                Assert.That(refused.ExitCode, Is.EqualTo(10));
-                Assert.That(refused.Error, Does.Contain("in use by another program"));
-                Assert.That(forced.ExitCode, Is.Zero, forced.Error);
-            });
-        }
-        finally
+        var refused = CliRunner.Run("hash", image);
+        var forced = CliRunner.Run("hash", "-U", image);
+
+        Assert.Multiple(() =>
         {
-            vm.Kill();
-            vm.WaitForExit();
-        }
+            Assert.That(refused.ExitCode, Is.EqualTo(10));
+            Assert.That(refused.Error, Does.Contain("in use by another program"));
+            Assert.That(forced.ExitCode, Is.Zero, forced.Error);
+        });
     }
 
     [Test]

@@ -119,7 +119,7 @@ public sealed class ServiceCommandTests
             Assert.That(root.GetProperty("mount-count").GetInt32(), Is.Zero);
 
             Assert.That(stop.Output.Trim(), Is.EqualTo($"stopped the mount service (pid {pid}; unmounted 0)"));
-            Assert.That(IsRunning(pid), Is.False, "stop returned once the service had exited");
+            Assert.That(Processes.IsRunning(pid), Is.False, "stop returned once the service had exited");
             Assert.That(after.ExitCode, Is.EqualTo(ExitCodes.Service));
         });
     }
@@ -188,18 +188,4 @@ public sealed class ServiceCommandTests
 
     private static bool IsMountPoint(string path) =>
         File.ReadLines("/proc/self/mountinfo").Any(line => line.Split(' ')[4] == path);
-
-    /// <summary>Alive, and not a zombie waiting for this process (which started it) to reap it.</summary>
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
 }

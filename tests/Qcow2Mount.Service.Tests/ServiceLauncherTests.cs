@@ -181,7 +181,7 @@ public sealed class ServiceLauncherTests
         {
             Assert.That(stopped?.ProcessId, Is.EqualTo(pid));
             Assert.That(stopped?.MountCount, Is.Zero);
-            Assert.That(IsRunning(pid), Is.False, "the process has exited");
+            Assert.That(Processes.IsRunning(pid), Is.False, "the process has exited");
             Assert.That(File.Exists(Endpoint.SocketPath), Is.False, "the socket is removed");
         });
     }
@@ -204,19 +204,5 @@ public sealed class ServiceLauncherTests
             Assert.That(error.Message, Does.Contain("had not exited after 1 s"));
             Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)));
         });
-    }
-
-    /// <summary>Alive, and not a zombie waiting for its parent (this process, which started it) to reap it.</summary>
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 }

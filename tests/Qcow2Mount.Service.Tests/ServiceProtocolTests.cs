@@ -193,41 +193,20 @@ public sealed class ServiceProtocolTests
     {
         string image = Images.Make("plain", _images);
         string dir = _service.NewMountDir();
-        using (var vm = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("qemu-io")
+        using (QemuWriter.Hold(image))
         {
-            ArgumentList = { "-f", "qcow2", image },
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!)
-        {
-            try
+            var refused = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, dir))!;
+            var writableForced = Assert.ThrowsAsync<ControlException>(() =>
+                _client.MountAsync(image, dir, ControlMountModes.Writable, forceShare: true))!;
+            var forced = await _client.MountAsync(image, dir, forceShare: true);
+            Assert.Multiple(() =>
             {
-                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-                while (ExternalTool.Run("qemu-img", ["info", image]).ExitCode == 0)
-                {
-                    Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "qemu-io did not take its locks");
-                    await Task.Delay(50);
-                }
-
-                var refused = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, dir))!;
-                var writableForced = Assert.ThrowsAsync<ControlException>(() =>
-                    _client.MountAsync(image, dir, ControlMountModes.Writable, forceShare: true))!;
-                var forced = await _client.MountAsync(image, dir, forceShare: true);
-                Assert.Multiple(() =>
-                {
-                    Assert.That(refused.Code, Is.EqualTo(ErrorCodes.Locked));
-                    Assert.That(refused.Message, Does.Contain("in use by another program").And.Contain("force-share"));
-                    Assert.That(writableForced.Code, Is.EqualTo(ErrorCodes.InvalidArgument));
-                    Assert.That(forced.ForceShare, Is.True);
-                });
-                await _client.UnmountAsync(dir);
-            }
-            finally
-            {
-                vm.Kill();
-                await vm.WaitForExitAsync();
-            }
+                Assert.That(refused.Code, Is.EqualTo(ErrorCodes.Locked));
+                Assert.That(refused.Message, Does.Contain("in use by another program").And.Contain("force-share"));
+                Assert.That(writableForced.Code, Is.EqualTo(ErrorCodes.InvalidArgument));
+                Assert.That(forced.ForceShare, Is.True);
+            });
+            await _client.UnmountAsync(dir);
         }
 
         await _client.MountAsync(image, dir);

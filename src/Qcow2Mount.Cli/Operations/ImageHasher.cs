@@ -91,7 +91,7 @@ internal sealed class ImageHasher
             }
             else
             {
-                ReadFully(offset + position, run);
+                DiskReads.ReadFully(_disk, offset + position, run);
             }
 
             position += run.Length;
@@ -100,18 +100,4 @@ internal sealed class ImageHasher
         return buffer;
     }
 
-    private void ReadFully(long offset, Span<byte> data)
-    {
-        int done = 0;
-        while (done < data.Length)
-        {
-            int n = _disk.ReadAt(offset + done, data[done..]);
-            if (n <= 0)
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.Io, $"unexpected end of the disk at guest offset {offset + done:#x}");
-            }
-
-            done += n;
-        }
-    }
 }

@@ -226,7 +226,7 @@ internal sealed class Qcow2Converter
     {
         if (_source is not Qcow2Image image)
         {
-            ReadFully(offset, destination);
+            DiskReads.ReadFully(_source, offset, destination);
             return;
         }
 
@@ -242,25 +242,10 @@ internal sealed class Qcow2Converter
             }
             else
             {
-                ReadFully(offset + position, run);
+                DiskReads.ReadFully(_source, offset + position, run);
             }
 
             position += run.Length;
-        }
-    }
-
-    private void ReadFully(long offset, Span<byte> destination)
-    {
-        int done = 0;
-        while (done < destination.Length)
-        {
-            int n = _source.ReadAt(offset + done, destination[done..]);
-            if (n <= 0)
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.Io, $"unexpected end of the source at guest offset {offset + done}");
-            }
-
-            done += n;
         }
     }
 

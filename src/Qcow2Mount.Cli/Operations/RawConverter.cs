@@ -96,7 +96,7 @@ internal sealed class RawConverter
     {
         if (_source is not Qcow2Image image)
         {
-            ReadFully(offset, chunk);
+            DiskReads.ReadFully(_source, offset, chunk);
             WriteNonZeroRuns(offset, chunk);
             return;
         }
@@ -108,26 +108,11 @@ internal sealed class RawConverter
             var run = chunk.Slice(position, (int)length);
             if (!knownZero)
             {
-                ReadFully(offset + position, run);
+                DiskReads.ReadFully(_source, offset + position, run);
                 WriteNonZeroRuns(offset + position, run);
             }
 
             position += run.Length;
-        }
-    }
-
-    private void ReadFully(long offset, Span<byte> data)
-    {
-        int done = 0;
-        while (done < data.Length)
-        {
-            int n = _source.ReadAt(offset + done, data[done..]);
-            if (n <= 0)
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.Io, $"unexpected end of the source at guest offset {offset + done}");
-            }
-
-            done += n;
         }
     }
 

@@ -215,39 +215,16 @@ public sealed class WriteSafetyTests
         using var dir = new TempDir("engine");
         string image = dir.Combine("live.qcow2");
         QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
-        using var vm = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(QemuTools.QemuIo)
-        {
-            // Interactive: it keeps the image open for writing until its standard input closes.
-            ArgumentList = { "-f", "qcow2", image },
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        try
-        {
-            // qemu-io has the image (and its locks) once qemu-img can no longer open it without -U.
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (QemuTools.Run(QemuTools.QemuImg, "info", image).ExitCode == 0)
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "qemu-io did not take its locks");
-                Assert.That(vm.HasExited, Is.False, "qemu-io exited");
-                Thread.Sleep(50);
-            }
+        using var vm = QemuWriter.Hold(image);
 
-            var refused = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true }).Dispose())!;
-            Assert.Multiple(() =>
-            {
-                Assert.That(refused.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
-                Assert.That(refused.Message, Does.StartWith(image + ": image is in use by another program").And.Contain("\"write\" lock").And.Contain("force-share"));
-            });
-            using var forced = Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true, ForceShare = true });
-            using var plain = Qcow2Image.Open(image);
-        }
-        finally
+        var refused = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true }).Dispose())!;
+        Assert.Multiple(() =>
         {
-            vm.Kill();
-            vm.WaitForExit();
-        }
+            Assert.That(refused.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
+            Assert.That(refused.Message, Does.StartWith(image + ": image is in use by another program").And.Contain("\"write\" lock").And.Contain("force-share"));
+        });
+        using var forced = Qcow2Image.Open(image, new Qcow2OpenOptions { HoldReaderLock = true, ForceShare = true });
+        using var plain = Qcow2Image.Open(image);
     }
 
     /// <summary>QEMU's lock bytes: while we write, qemu-img refuses to open the image unless told to share (-U).</summary>
