@@ -5,7 +5,7 @@ namespace Qcow2Mount.TestSupport;
 
 /// <summary>
 /// A stand-in for a running VM: qemu-io holding a qcow2 image open for writing, with QEMU's locks, until disposed.
-/// <see cref="Hold"/> returns once the locks are taken (qemu-img can no longer open the image without -U).
+/// <see cref="Hold"/> returns once qemu-io has answered a command, so the image is open and locked.
 /// </summary>
 public sealed class QemuWriter : IDisposable
 {
@@ -26,16 +26,17 @@ public sealed class QemuWriter : IDisposable
         var writer = new QemuWriter(process);
         try
         {
-            var waited = Stopwatch.StartNew();
-            while (ExternalTool.Run("qemu-img", ["info", image]).ExitCode == 0)
+            // One command's answer shows the image is open with its locks. Polling with `qemu-img info` instead
+            // would race: while info has the image open, qemu-io cannot take its write lock and gives up.
+            string answer = writer.Command("read 0 512");
+            if (!answer.Contains("read 512/512 bytes", StringComparison.Ordinal))
             {
-                if (process.HasExited)
+                if (!process.WaitForExit(5_000))
                 {
-                    Assert.Fail($"qemu-io could not open {image}: {process.StandardError.ReadToEnd().Trim()}");
+                    process.Kill();
                 }
 
-                Assert.That(waited.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "qemu-io did not take its locks");
-                Thread.Sleep(50);
+                Assert.Fail($"qemu-io could not open {image}: {answer} {process.StandardError.ReadToEnd().Trim()}");
             }
 
             return writer;
@@ -44,6 +45,33 @@ public sealed class QemuWriter : IDisposable
         {
             writer.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs one qemu-io read or write command and returns its output: "read|wrote N/N bytes at offset X", then
+    /// the line with the timing, which ends the answer. Empty when qemu-io has exited.
+    /// </summary>
+    public string Command(string command)
+    {
+        _process.StandardInput.WriteLine(command);
+        var lines = new List<string>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var next = _process.StandardOutput.ReadLineAsync();
+            var left = deadline - DateTime.UtcNow;
+            Assert.That(left > TimeSpan.Zero && next.Wait(left), Is.True, $"qemu-io did not answer '{command}'");
+            if (next.Result is not { } line)
+            {
+                return string.Join('\n', lines);
+            }
+
+            lines.Add(line);
+            if (line.Contains(" ops/sec)", StringComparison.Ordinal))
+            {
+                return string.Join('\n', lines);
+            }
         }
     }
 

@@ -256,31 +256,14 @@ public sealed class WriteSafetyTests
         using var dir = new TempDir("engine");
         string image = dir.Combine("qemu-writer.qcow2");
         QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", image, "1M");
-        var start = new System.Diagnostics.ProcessStartInfo(QemuTools.QemuIo) { RedirectStandardInput = true, RedirectStandardOutput = true };
-        foreach (string arg in new[] { "-f", "qcow2", image })
+        using (var vm = QemuWriter.Hold(image))
         {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var qemu = System.Diagnostics.Process.Start(start)!;
-        try
-        {
-            // qemu-io holds the image from open until it exits; an interactive prompt shows it has opened it.
-            qemu.StandardInput.WriteLine("write -P 0x33 0 4k");
-            Assert.That(qemu.StandardOutput.ReadLine(), Does.Contain("wrote"));
+            Assert.That(vm.Command("write -P 0x33 0 4k"), Does.Contain("wrote"));
             var e = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true }));
             Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
             Assert.That(e.Message, Does.Contain("QEMU"));
             using var reader = Qcow2Image.Open(image);
             Assert.That(reader.Length, Is.EqualTo(1 << 20));
-        }
-        finally
-        {
-            qemu.StandardInput.WriteLine("quit");
-            if (!qemu.WaitForExit(10_000))
-            {
-                qemu.Kill();
-            }
         }
 
         using var after = Qcow2Image.Open(image, new Qcow2OpenOptions { Writable = true });
