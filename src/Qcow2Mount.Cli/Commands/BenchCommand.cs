@@ -42,7 +42,7 @@ internal static class BenchCommand
         var pattern = new Option<string?>("--pattern") { Description = "Byte written by write tests (default 0)", HelpName = "PATTERN" };
         var flushInterval = new Option<long?>("--flush-interval") { Description = "Flush after every FLUSH_INTERVAL requests (write tests only)", HelpName = "FLUSH_INTERVAL" };
         var noDrain = new Option<bool>("--no-drain") { Description = "Do not wait for requests in flight before each flush (with --flush-interval)" };
-        var forceShare = new Option<bool>("-U", "--force-share") { Description = "Do not lock the image" };
+        var forceShare = CommonOptions.ForceShare("Do not lock the image (qemu-img -U): read an image QEMU is writing, or write one another program has open");
         var command = new Command("bench", "Measure read or write throughput like 'qemu-img bench' (MB = 1,000,000 bytes)")
         {
             image, format, count, depth, offset, bufferSize, stepSize, random, quiet, cache, aio, native, write,
@@ -66,7 +66,7 @@ internal static class BenchCommand
         // Writes go through the engine's write path with lazy refcounts, as qemu-img bench -w on a
         // lazy_refcounts=on image: the refcounts are written once, at the close (outside the timed run).
         using var disk = VirtualDisk.Open(options.Image, options.Format,
-            new Qcow2OpenOptions { Lock = !options.NoLock, Writable = options.Write, LazyRefcounts = true });
+            new Qcow2OpenOptions { Lock = !options.NoLock, HoldReaderLock = !options.NoLock && !options.Write, Writable = options.Write, LazyRefcounts = true });
         if (!options.Quiet && options.Cache is "none" or "off" or "directsync")
         {
             output.WriteLine($"Note: cache mode '{options.Cache}' does not bypass the host page cache here; reads go through it.");

@@ -10,7 +10,7 @@ namespace Qcow2Mount.Cli.Commands;
 /// </summary>
 internal static class CheckCommand
 {
-    internal sealed record Options(string Image, string? Repair, bool Json, bool Progress = false);
+    internal sealed record Options(string Image, string? Repair, bool Json, bool Progress = false, bool ForceShare = false);
 
     public static Command Create()
     {
@@ -22,15 +22,16 @@ internal static class CheckCommand
         repair.AcceptOnlyFromAmong("leaks", "all");
         var json = CommonOptions.Json("Print the result as 'qemu-img check --output=json' does");
         var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
+        var forceShare = CommonOptions.ForceShare("Check even an image that is being written, as qemu-img -U (it may then look corrupt); not with --repair");
         var command = new Command("check", "Check (and optionally repair) an image's metadata; exit 0 clean, 1 failed, 2 corrupt, 3 leaks")
         {
-            image, repair, json, progress,
+            image, repair, json, progress, forceShare,
         };
         command.SetAction(parse =>
         {
             var error = parse.InvocationConfiguration.Error;
             bool showProgress = parse.GetValue(progress) || (ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
-            return Run(new Options(parse.GetValue(image)!, parse.GetValue(repair), parse.GetValue(json), showProgress),
+            return Run(new Options(parse.GetValue(image)!, parse.GetValue(repair), parse.GetValue(json), showProgress, parse.GetValue(forceShare)),
                 parse.InvocationConfiguration.Output, error);
         });
         return command;
@@ -38,9 +39,18 @@ internal static class CheckCommand
 
     internal static int Run(Options options, TextWriter output, TextWriter? error = null)
     {
+        if (options.ForceShare && options.Repair is not null)
+        {
+            throw new UsageException("-U/--force-share cannot be used with --repair: a repair needs the image to itself");
+        }
+
         const int Steps = 1000;
         var bar = options.Progress && error is not null ? new ProgressBar(error, Steps) : null;
-        var checkOptions = new CheckOptions { Progress = bar is null ? null : fraction => bar.Report((long)(fraction * Steps)) };
+        var checkOptions = new CheckOptions
+        {
+            Progress = bar is null ? null : fraction => bar.Report((long)(fraction * Steps)),
+            ForceShare = options.ForceShare,
+        };
         var result = options.Repair switch
         {
             "leaks" => ImageChecker.Repair(options.Image, RepairMode.Leaks, checkOptions),

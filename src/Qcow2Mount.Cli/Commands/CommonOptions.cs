@@ -19,4 +19,11 @@ internal static class CommonOptions
         new("--snapshot", "-l") { Description = description, HelpName = "NAME" };
 
     public static Option<bool> Json(string description) => new("--json") { Description = description };
+
+    /// <summary>
+    /// qemu-img's -U. Without it a command that reads an image takes what a QEMU reader takes, so an image a running
+    /// VM or qemu-img is writing is refused instead of read half-updated; with it the command takes no lock at all.
+    /// </summary>
+    public static Option<bool> ForceShare(string description = "Read even an image QEMU or a writable mount is writing, as qemu-img -U (what is read may be inconsistent)") =>
+        new("-U", "--force-share") { Description = description };
 }

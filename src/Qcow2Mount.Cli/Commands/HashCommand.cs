@@ -28,10 +28,7 @@ internal static class HashCommand
         };
         var json = CommonOptions.Json("Print JSON: the image, its guest size and each digest");
         var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
-        var forceShare = new Option<bool>("-U", "--force-share")
-        {
-            Description = "Hash even while QEMU writes the image, as qemu-img -U (the digest is then of no particular moment)",
-        };
+        var forceShare = CommonOptions.ForceShare("Hash even an image that is being written, as qemu-img -U (the digest is then of no particular moment)");
         var command = new Command("hash", "Hash the guest bytes (what disk.raw holds), e.g. to verify evidence")
         {
             image, format, snapshot, algorithms, json, progress, forceShare,
@@ -59,12 +56,12 @@ internal static class HashCommand
 
         // A sequential pass never reads a compressed cluster twice: a small decompressed-cluster cache is enough.
         // A digest is of one moment: hold the reader locks, so that nothing writes the image until it is done.
+        // -U takes no lock at all, as for the other commands that read.
         var openOptions = new Qcow2OpenOptions
         {
             Snapshot = options.Snapshot,
             DecompressedCacheBytes = 1 << 20,
-            HoldReaderLock = true,
-            ForceShare = options.ForceShare,
+            HoldReaderLock = !options.ForceShare,
         };
         using var disk = VirtualDisk.Open(options.Image, options.Format, openOptions);
         if (options.Snapshot is not null && disk is not Qcow2Image)

@@ -7,7 +7,7 @@ namespace Qcow2Mount.Cli.Commands;
 /// <summary><c>qcow2mount info IMAGE</c>: what <c>qemu-img info</c> shows.</summary>
 internal static class InfoCommand
 {
-    internal sealed record Options(string Image, string? Format, bool Json, bool BackingChain, string? Snapshot);
+    internal sealed record Options(string Image, string? Format, bool Json, bool BackingChain, string? Snapshot, bool ForceShare = false);
 
     public static Command Create()
     {
@@ -16,19 +16,21 @@ internal static class InfoCommand
         var json = CommonOptions.Json("Print JSON with the fields of 'qemu-img info --output=json'");
         var backingChain = new Option<bool>("--backing-chain") { Description = "Describe every image of the backing chain, overlay first" };
         var snapshot = CommonOptions.Snapshot("Describe the image as seen through this internal snapshot (id or name)");
+        var forceShare = CommonOptions.ForceShare();
         var command = new Command("info", "Show the format, sizes, backing file, snapshots and qcow2 features of an image")
         {
-            image, format, json, backingChain, snapshot,
+            image, format, json, backingChain, snapshot, forceShare,
         };
         command.SetAction(parse => Execute(
-            new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(json), parse.GetValue(backingChain), parse.GetValue(snapshot)),
+            new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(json), parse.GetValue(backingChain), parse.GetValue(snapshot),
+                parse.GetValue(forceShare)),
             parse.InvocationConfiguration.Output));
         return command;
     }
 
     internal static int Execute(Options options, TextWriter output)
     {
-        var images = ImageInspector.Inspect(options.Image, options.Format, options.Snapshot, options.BackingChain);
+        var images = ImageInspector.Inspect(options.Image, options.Format, options.Snapshot, options.BackingChain, options.ForceShare);
         if (options.Json)
         {
             InfoJson.Write(images, asArray: options.BackingChain, output);

@@ -10,7 +10,7 @@ namespace Qcow2Mount.Cli.Commands;
 /// </summary>
 internal static class SnapshotCommand
 {
-    internal sealed record ListOptions(string Image, bool Json);
+    internal sealed record ListOptions(string Image, bool Json, bool ForceShare = false);
 
     internal enum Change
     {
@@ -25,8 +25,10 @@ internal static class SnapshotCommand
     {
         var image = CommonOptions.Image(description: "qcow2 image file");
         var json = CommonOptions.Json("Print a JSON array of the snapshot objects of 'qemu-img info --output=json'");
-        var list = new Command("list", "List the internal snapshots (columns of 'qemu-img snapshot -l')") { image, json };
-        list.SetAction(parse => List(new ListOptions(parse.GetValue(image)!, parse.GetValue(json)), parse.InvocationConfiguration.Output));
+        var forceShare = CommonOptions.ForceShare();
+        var list = new Command("list", "List the internal snapshots (columns of 'qemu-img snapshot -l')") { image, json, forceShare };
+        list.SetAction(parse => List(new ListOptions(parse.GetValue(image)!, parse.GetValue(json), parse.GetValue(forceShare)),
+            parse.InvocationConfiguration.Output));
         return new Command("snapshot", "Work with internal snapshots")
         {
             list,
@@ -77,7 +79,7 @@ internal static class SnapshotCommand
 
     internal static int List(ListOptions options, TextWriter output)
     {
-        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { IgnoreBacking = true });
+        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { IgnoreBacking = true, HoldReaderLock = !options.ForceShare });
         var snapshots = image.Snapshots;
         if (options.Json)
         {

@@ -11,7 +11,8 @@ internal static class ImageInspector
     /// <param name="format">"qcow2" or "raw", or null to probe.</param>
     /// <param name="snapshot">Describe the image as seen through this internal snapshot (id or name).</param>
     /// <param name="backingChain">Also describe every backing image, overlay first.</param>
-    public static IReadOnlyList<ImageDescription> Inspect(string path, string? format, string? snapshot, bool backingChain)
+    /// <param name="forceShare">Take no lock (qemu-img -U); otherwise an image being written is refused.</param>
+    public static IReadOnlyList<ImageDescription> Inspect(string path, string? format, string? snapshot, bool backingChain, bool forceShare = false)
     {
         var result = new List<ImageDescription>();
         var chain = new BackingChainState();
@@ -23,7 +24,7 @@ internal static class ImageInspector
 
             // Each image is opened on its own (backing ignored), so info works even where a backing file is missing,
             // as qemu-img info does.
-            var options = new Qcow2OpenOptions { IgnoreBacking = true, Snapshot = result.Count == 0 ? snapshot : null };
+            var options = new Qcow2OpenOptions { IgnoreBacking = true, Snapshot = result.Count == 0 ? snapshot : null, HoldReaderLock = !forceShare };
             using var disk = VirtualDisk.Open(openPath, format, options);
             if (options.Snapshot is not null && disk is not Qcow2Image)
             {

@@ -15,4 +15,10 @@ public sealed record CheckOptions
 
     /// <summary>Told how far the check is, from 0 to 1 (the walk of the active L2 tables is most of the work).</summary>
     public Action<double>? Progress { get; init; }
+
+    /// <summary>
+    /// A read-only check of a path takes no lock (qemu-img check -U), so it also checks an image that is being
+    /// written, whose metadata may then look corrupt. Repairs always take the writer lock.
+    /// </summary>
+    public bool ForceShare { get; init; }
 }

@@ -9,10 +9,13 @@ namespace Qcow2Mount.Qcow2.Check;
 /// </summary>
 public static class ImageChecker
 {
-    /// <summary>Checks the image at <paramref name="path"/>, read-only.</summary>
+    /// <summary>
+    /// Checks the image at <paramref name="path"/>, read-only, holding it as a QEMU reader does (an image being
+    /// written is refused, since its metadata would be checked half-updated) unless <see cref="CheckOptions.ForceShare"/>.
+    /// </summary>
     public static CheckResult Check(string path, CheckOptions? options = null)
     {
-        using var file = HostFile.Open(path, writable: false);
+        using var file = HostFile.Open(path, writable: false, lockReader: options?.ForceShare != true);
         return Check(file, options);
     }
 

@@ -9,10 +9,11 @@ namespace Qcow2Mount.Qcow2.Storage;
 /// permission held and 200 + bit for each permission it does not share, checked against the other side's bytes
 /// first. A writable open takes what a QEMU qcow2 writer takes (consistent read, write and resize held; write and
 /// resize not shared), so a running VM or a qemu-img that writes the image refuses us and we refuse them.
-/// Short read-only opens (info, convert, check) take no lock, like QEMU's force-share (-U). A long-lived read-only
-/// open (a mount) holds a shared lock on the byte after ours, which this tool's writers check (qcow2mount snapshot,
-/// resize and check --repair then leave an image under a read-only mount alone), and, unless it forces sharing,
-/// what a QEMU reader holds (consistent read held; write and resize not shared), as qemu-img does without -U.
+/// A read-only open that asks for it (a mount, and info, convert, check, hash and snapshot list unless given -U) holds
+/// a shared lock on the byte after ours, which this tool's writers check (qcow2mount snapshot, resize and
+/// check --repair then leave an image being read alone), and, unless it forces sharing, what a QEMU reader holds
+/// (consistent read held; write and resize not shared), as qemu-img does without -U. Other read-only opens take no
+/// lock, like QEMU's force-share.
 /// On Windows the share mode of the writable handle does the one-writer job.
 /// </summary>
 internal static partial class ImageLock
@@ -111,7 +112,7 @@ internal static partial class ImageLock
             Release(handle);
             throw new Qcow2Exception(Qcow2ErrorCode.Locked, forceShare
                 ? $"{path}: image is in use by another program (QEMU {conflict})"
-                : $"{path}: image is in use by another program (a running VM or qemu-img {conflict}); force-share (mount --force-share) reads it anyway, though reads of an image being written can be inconsistent");
+                : $"{path}: image is in use by another program (a running VM or qemu-img {conflict}); -U (--force-share) reads it anyway, though reads of an image being written can be inconsistent");
         }
     }
 

@@ -269,7 +269,9 @@ public class ImageCheckerTests
             var e = Assert.Throws<Qcow2Exception>(() => ImageChecker.Repair(img, RepairMode.All));
             Assert.That(e!.Code, Is.EqualTo(Qcow2ErrorCode.Locked));
             Assert.That(File.ReadAllBytes(img), Is.EqualTo(before), "the refused repair wrote nothing");
-            Assert.That(ImageChecker.Check(img).CheckErrors, Is.Zero, "a read-only check still runs");
+            Assert.That(Assert.Throws<Qcow2Exception>(() => ImageChecker.Check(img))!.Code, Is.EqualTo(Qcow2ErrorCode.Locked),
+                "a plain check would read metadata half-written");
+            Assert.That(ImageChecker.Check(img, new CheckOptions { ForceShare = true }).CheckErrors, Is.Zero, "a forced check still runs");
         }
 
         Assert.That(ImageChecker.Repair(img, RepairMode.All).ExitCode, Is.Zero);
