@@ -7,7 +7,7 @@ public enum Qcow2ErrorCode
     NotQcow2,
     /// <summary>A header or table field is out of range or inconsistent.</summary>
     InvalidHeader,
-    /// <summary>The image uses a feature this engine does not implement (unknown incompatible bit, encryption).</summary>
+    /// <summary>The image uses a feature this engine does not implement (unknown incompatible bit, a cipher other than AES).</summary>
     Unsupported,
     /// <summary>Metadata points somewhere impossible (past EOF, misaligned, overlapping).</summary>
     Corrupt,
@@ -25,6 +25,8 @@ public enum Qcow2ErrorCode
     InvalidArgument,
     /// <summary>The host file failed (I/O error, disk full).</summary>
     Io,
+    /// <summary>An encrypted image needs a password that was not given, or the one given opens no key slot.</summary>
+    Password,
 }
 
 /// <summary>The one error type of the engine: a code for machines, a one-line message for people.</summary>

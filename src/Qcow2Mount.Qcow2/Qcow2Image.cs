@@ -3,6 +3,7 @@ using System.Text;
 using Qcow2Mount.Qcow2.Backing;
 using Qcow2Mount.Qcow2.Caching;
 using Qcow2Mount.Qcow2.Compression;
+using Qcow2Mount.Qcow2.Crypto;
 using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Mapping;
 using Qcow2Mount.Qcow2.Snapshots;
@@ -22,14 +23,17 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
     private readonly ClusterMap _map;
     private readonly Geometry _geometry;
     private readonly DecompressedClusterCache _decompressed;
+    private readonly SectorCipher? _cipher;
     private List<SnapshotEntry> _snapshots;
     private bool _disposed;
 
     private Qcow2Image(string path, IHostFile file, Qcow2Header header, HeaderExtensions extensions, string? backingFile,
         IHostFile? dataFile, IVirtualDisk? backing, List<SnapshotEntry> snapshots, ulong[] l1, long length,
-        SnapshotEntry? view, Qcow2OpenOptions options)
+        SnapshotEntry? view, Qcow2OpenOptions options, ImageEncryption? encryption)
     {
         Path = path;
+        Encryption = encryption;
+        _cipher = encryption?.Cipher;
         _file = file;
         Header = header;
         Extensions = extensions;
@@ -50,6 +54,9 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
     public Qcow2Header Header { get; private set; }
     public HeaderExtensions Extensions { get; }
     public Qcow2OpenOptions Options { get; }
+
+    /// <summary>The image's encryption (null for a plain image); its cipher is null when opened without password.</summary>
+    public ImageEncryption? Encryption { get; }
 
     /// <summary>The backing file name as stored in the image (not resolved).</summary>
     public string? BackingFile { get; }
@@ -119,12 +126,14 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
             ?? HostFile.Open(path, options.Writable, lockWriter: options.Writable && options.Lock, lockReader: options.HoldReaderLock, forceShare: options.ForceShare);
         IHostFile? dataFile = null;
         IVirtualDisk? backing = null;
+        ImageEncryption? encryption = null;
         try
         {
             var (header, cluster0) = ReadHeader(file);
-            if (header.CryptMethod != CryptMethod.None)
+            if (header.CryptMethod != CryptMethod.None && options.Writable)
             {
-                throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{path}: encrypted image: not supported yet");
+                throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
+                    $"{path}: writing encrypted images is not supported yet (open it read-only, or write to an overlay)");
             }
 
             int extensionsEnd = header.BackingFileOffset != 0 && header.BackingFileOffset > (ulong)header.ExtensionsOffset
@@ -136,6 +145,16 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
             {
                 throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
                     $"{path}: unsupported qcow2 feature(s): {extensions.DescribeIncompatible(unknown)}");
+            }
+
+            if (header.CryptMethod != CryptMethod.None)
+            {
+                encryption = NameFile(path, () => ImageEncryption.Open(file, header, extensions, options.Password));
+                if (encryption.Cipher is null && !options.MetadataOnly)
+                {
+                    throw new Qcow2Exception(Qcow2ErrorCode.Password,
+                        $"{path}: image is encrypted ({(header.CryptMethod == CryptMethod.Luks ? "LUKS" : "legacy AES")}); give its password (--password-file FILE)");
+                }
             }
 
             string? backingName = null;
@@ -213,7 +232,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
                 backing = VirtualDisk.Open(backingPath, extensions.BackingFormat, backingOptions, chain);
             }
 
-            var image = new Qcow2Image(path, file, header, extensions, backingName, dataFile, backing, snapshots, l1, length, view, options);
+            var image = new Qcow2Image(path, file, header, extensions, backingName, dataFile, backing, snapshots, l1, length, view, options, encryption);
             image.DirtyRepair = repair;
             if (options.Writable)
             {
@@ -224,6 +243,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
         }
         catch
         {
+            encryption?.Dispose();
             backing?.Dispose();
             dataFile?.Dispose();
             file.Dispose();
@@ -306,6 +326,9 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
             var part = remaining[..extent.Length];
             switch (extent.Kind)
             {
+                case ClusterKind.Normal when Encryption is not null:
+                    ReadEncrypted(extent.HostOffset, guest, part);
+                    break;
                 case ClusterKind.Normal:
                     ReadHost(extent.HostOffset, part);
                     break;
@@ -333,7 +356,8 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
     public bool TryMapRead(long offset, int length, Span<HostSegment> segments, out int count)
     {
         count = 0;
-        if (_disposed || Options.Writable || CanWrite || offset < 0 || length <= 0 || offset > Length - length)
+        // Encrypted data must pass through the cipher: no host ranges to hand out.
+        if (_disposed || Options.Writable || CanWrite || Encryption is not null || offset < 0 || length <= 0 || offset > Length - length)
         {
             return false;
         }
@@ -442,6 +466,31 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
 
             // Past the end of a shorter data file (or a partly written last cluster): zeros, as QEMU reads it.
             destination[n..].Clear();
+        }
+    }
+
+    /// <summary>
+    /// Reads and decrypts the whole 512-byte sectors around <paramref name="destination"/>: LUKS counts IVs in host
+    /// sectors, legacy AES in guest sectors (the two are aligned alike, clusters being whole sectors).
+    /// </summary>
+    private void ReadEncrypted(long host, long guest, Span<byte> destination)
+    {
+        var cipher = _cipher ?? throw new Qcow2Exception(Qcow2ErrorCode.Password, $"{Path}: image is encrypted and was opened without its password");
+        const int Sector = SectorCipher.SectorSize;
+        int lead = (int)(host % Sector);
+        int length = (lead + destination.Length + Sector - 1) / Sector * Sector;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var sectors = buffer.AsSpan(0, length);
+            ReadHost(host - lead, sectors);
+            cipher.Decrypt(((Encryption!.UsesHostSectors ? host : guest) - lead) / Sector, sectors);
+            sectors.Slice(lead, destination.Length).CopyTo(destination);
+            sectors.Clear();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -577,6 +626,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
         {
             CloseFiles();
             _decompressed.Dispose();
+            Encryption?.Dispose();
         }
     }
 

@@ -7,6 +7,18 @@ public sealed record Qcow2OpenOptions
     public bool Writable { get; init; }
 
     /// <summary>
+    /// The password of an encrypted image (UTF-8 bytes), tried on every encrypted image of the backing chain.
+    /// Without it an encrypted image opens only with <see cref="MetadataOnly"/>.
+    /// </summary>
+    public byte[]? Password { get; init; }
+
+    /// <summary>
+    /// The caller reads metadata only (info, snapshot list): an encrypted image opens without its password, and a
+    /// read of its data clusters fails.
+    /// </summary>
+    public bool MetadataOnly { get; init; }
+
+    /// <summary>
     /// Bytes of L2 tables kept in memory. The default (32 MiB) maps a 256 GiB disk with 64 KiB clusters
     /// (4 TiB with 1 MiB clusters) entirely.
     /// </summary>

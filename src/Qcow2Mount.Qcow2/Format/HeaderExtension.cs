@@ -51,6 +51,9 @@ public sealed class HeaderExtensions
     public IReadOnlyList<FeatureName> FeatureNames { get; private init; } = [];
     public bool HasBitmaps { get; private init; }
 
+    /// <summary>Where a LUKS-encrypted image keeps its LUKS header: offset and length in the image file.</summary>
+    public (long Offset, long Length)? LuksHeaderLocation { get; private init; }
+
     /// <summary>Parses the extensions in <paramref name="cluster0"/> starting at <paramref name="offset"/>.</summary>
     /// <param name="limit">End of the area extensions may use (the backing file name, or the end of cluster 0).</param>
     public static HeaderExtensions Parse(ReadOnlySpan<byte> cluster0, int offset, int limit)
@@ -60,6 +63,7 @@ public sealed class HeaderExtensions
         string? backingFormat = null, dataFile = null;
         var features = new List<FeatureName>();
         bool bitmaps = false;
+        (long, long)? luks = null;
         while (true)
         {
             if (offset + 8 > limit)
@@ -106,6 +110,21 @@ public sealed class HeaderExtensions
                 case HeaderExtensionType.Bitmaps:
                     bitmaps = true;
                     break;
+                case HeaderExtensionType.LuksHeader:
+                    if (data.Length < 16)
+                    {
+                        throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"LUKS header extension has length {data.Length}, not 16");
+                    }
+
+                    ulong luksOffset = BinaryPrimitives.ReadUInt64BigEndian(data);
+                    ulong luksLength = BinaryPrimitives.ReadUInt64BigEndian(data[8..]);
+                    if (luksOffset > long.MaxValue || luksLength > long.MaxValue)
+                    {
+                        throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"LUKS header extension points at {luksOffset} (+{luksLength})");
+                    }
+
+                    luks = ((long)luksOffset, (long)luksLength);
+                    break;
                 default:
                     break;
             }
@@ -121,6 +140,7 @@ public sealed class HeaderExtensions
             ExternalDataFile = dataFile,
             FeatureNames = features,
             HasBitmaps = bitmaps,
+            LuksHeaderLocation = luks,
         };
     }
 
