@@ -20,7 +20,7 @@ internal static class ExitCodes
         (Qcow2ErrorCode.Io, 2, "host file I/O error (read, write, permission, disk full)"),
         (Qcow2ErrorCode.NotQcow2, 3, "not a qcow2 image"),
         (Qcow2ErrorCode.InvalidHeader, 4, "invalid qcow2 header"),
-        (Qcow2ErrorCode.Unsupported, 5, "unsupported feature (encryption, unknown feature bits, options not supported yet)"),
+        (Qcow2ErrorCode.Unsupported, 5, "unsupported feature (unknown feature bits, writes to encrypted images, options not supported yet)"),
         (Qcow2ErrorCode.Corrupt, 6, "corrupt image metadata"),
         (Qcow2ErrorCode.MissingFile, 7, "file not found (image, backing file, data file)"),
         (Qcow2ErrorCode.BackingChain, 8, "backing chain loops or is too deep"),
@@ -28,6 +28,7 @@ internal static class ExitCodes
         (Qcow2ErrorCode.Locked, 10, "image is locked by another process"),
         (Qcow2ErrorCode.SnapshotNotFound, 11, "snapshot not found"),
         (Qcow2ErrorCode.InvalidArgument, 12, "invalid argument (offset or size out of range)"),
+        (Qcow2ErrorCode.Password, 14, "encrypted image: password missing or wrong"),
     ];
 
     public static int For(Qcow2ErrorCode code)
@@ -54,6 +55,7 @@ internal static class ExitCodes
         "unsupported" => For(Qcow2ErrorCode.Unsupported),
         "backing_chain" => For(Qcow2ErrorCode.BackingChain),
         "read_only" => For(Qcow2ErrorCode.ReadOnly),
+        "password" => For(Qcow2ErrorCode.Password),
         "io_error" or "access_denied" => For(Qcow2ErrorCode.Io),
         // Contradicting mount options, a directory given as the image: what the CLI calls usage errors.
         "invalid_argument" => Usage,

@@ -36,7 +36,8 @@ public sealed class ControlClient : IAsyncDisposable, IDisposable
 
     /// <summary>Mounts <paramref name="image"/> at <paramref name="mountPoint"/>; <paramref name="mode"/> is one of <see cref="ControlMountModes"/> (null: the service's default).</summary>
     public async Task<MountInfo> MountAsync(string image, string mountPoint, string? mode = null, string? snapshot = null,
-        string? overlay = null, bool keepOverlay = false, bool forceShare = false, CancellationToken cancellationToken = default)
+        string? overlay = null, bool keepOverlay = false, bool forceShare = false, string? password = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(image);
         ArgumentException.ThrowIfNullOrEmpty(mountPoint);
@@ -50,6 +51,7 @@ public sealed class ControlClient : IAsyncDisposable, IDisposable
             Overlay = overlay is null ? null : Path.GetFullPath(overlay),
             KeepOverlay = keepOverlay ? true : null,
             ForceShare = forceShare ? true : null,
+            Password = password,
         }, cancellationToken).ConfigureAwait(false);
         return response.Mount ?? throw Garbled("mount");
     }

@@ -49,6 +49,14 @@ public sealed class InfoTests
         QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "sub/mid.qcow2", "-F", "qcow2", "top.qcow2");
         QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "plain.qcow2", "-F", "qcow2", "unnamed-format.qcow2");
         HideBackingFormat(_dir.Combine("unnamed-format.qcow2"));
+
+        // Encrypted: info needs no password (nor does qemu-img info). LUKS with two cipher modes, legacy AES over a
+        // plain backing file, and a plain overlay over a LUKS image.
+        EncryptedImages.Create(_dir.Combine("luks.qcow2"), "pw");
+        EncryptedImages.Create(_dir.Combine("essiv.qcow2"), "pw",
+            "encrypt.format=luks,encrypt.iter-time=50,encrypt.cipher-alg=aes-128,encrypt.cipher-mode=cbc,encrypt.ivgen-alg=essiv,encrypt.ivgen-hash-alg=sha256,encrypt.hash-alg=sha1");
+        EncryptedImages.Create(_dir.Combine("aes-top.qcow2"), "pw", "encrypt.format=aes", size: "64M", extraOptions: "backing_file=plain.qcow2,backing_fmt=qcow2");
+        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "luks.qcow2", "-F", "qcow2", "over-luks.qcow2");
     }
 
     [OneTimeTearDown]
@@ -58,6 +66,7 @@ public sealed class InfoTests
     [
         "plain.qcow2", "v2.qcow2", "zstd.qcow2", "extl2.qcow2", "datafile-raw.qcow2", "datafile.qcow2", "dirty.qcow2",
         "corrupt.qcow2", "top.qcow2", "sub/mid.qcow2", "sub/base.raw", "unnamed-format.qcow2",
+        "luks.qcow2", "essiv.qcow2", "aes-top.qcow2", "over-luks.qcow2",
     ];
 
     [TestCaseSource(nameof(Images))]

@@ -137,4 +137,56 @@ public sealed class MountContentTests
         Assert.That(error!.Code, Is.EqualTo(ErrorCodes.SnapshotNotFound));
         Assert.That(error.Message, Does.Contain("nope"));
     }
+
+    /// <summary>
+    /// A LUKS image mounts with its password: disk.raw holds what qemu-img decrypts, an overlay mount writes into an
+    /// unencrypted overlay over it; no password, a wrong one, or a writable mount is refused and the service serves on.
+    /// </summary>
+    [Test]
+    public async Task An_encrypted_image_mounts_with_its_password()
+    {
+        string image = _images.Combine("luks.qcow2");
+        EncryptedImages.Create(image, "s3cret", size: $"{Images.Size}");
+        EncryptedImages.QemuIo(EncryptedImages.ImageOpts(image), "s3cret", "write -P 0x5e 0 1M", "write -P 0x5f 5000000 70000");
+        EncryptedImages.ConvertToRaw(image, "s3cret", _images.Combine("expected.raw"));
+        string expected = Images.Sha256(_images.Combine("expected.raw"));
+        byte[] before = File.ReadAllBytes(image);
+        string mountDir = _service.NewMountDir();
+
+        var missing = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir))!;
+        var wrong = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir, password: "guess"))!;
+        var writable = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir, ControlMountModes.Writable, password: "s3cret"))!;
+        await _client.MountAsync(image, mountDir, password: "s3cret");
+        string actual = Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName));
+        await _client.UnmountAsync(mountDir);
+
+        await _client.MountAsync(image, mountDir, ControlMountModes.Overlay, password: "s3cret");
+        string disk = Path.Combine(mountDir, Volume.DiskFileName);
+        using (var file = new FileStream(disk, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Write(Enumerable.Repeat((byte)0x61, 4096).ToArray());
+            file.Flush(flushToDisk: true);
+        }
+
+        byte[] head = new byte[8192];
+        using (var file = File.OpenRead(disk))
+        {
+            file.ReadExactly(head);
+        }
+
+        await _client.UnmountAsync(mountDir);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(missing.Code, Is.EqualTo(ErrorCodes.Password));
+            Assert.That(missing.Message, Does.Contain("image is encrypted (LUKS)"));
+            Assert.That(wrong.Code, Is.EqualTo(ErrorCodes.Password));
+            Assert.That(wrong.Message, Does.Contain("wrong password"));
+            Assert.That(writable.Code, Is.EqualTo(ErrorCodes.Unsupported));
+            Assert.That(actual, Is.EqualTo(expected));
+            Assert.That(head.AsSpan(0, 4096).ToArray(), Is.All.EqualTo(0x61), "the overlay took the write");
+            Assert.That(head.AsSpan(4096).ToArray(), Is.All.EqualTo(0x5e), "the rest reads through the encrypted original");
+            Assert.That(File.ReadAllBytes(image), Is.EqualTo(before), "the encrypted image never changed");
+        });
+    }
 }

@@ -14,7 +14,7 @@ internal static class BenchCommand
     internal sealed record Options(
         string Image, string? Format, long Count, int Depth, string Offset, string BufferSize, string? StepSize,
         bool Random, bool Quiet, string? Cache, string? Aio, bool Write, string? Pattern, long? FlushInterval,
-        bool NoDrain, bool NoLock);
+        bool NoDrain, bool NoLock, string? PasswordFile = null);
 
     private static readonly string[] CacheModes = ["none", "off", "writeback", "writethrough", "directsync", "unsafe"];
     private static readonly string[] AioModes = ["threads", "native", "io_uring"];
@@ -43,16 +43,17 @@ internal static class BenchCommand
         var flushInterval = new Option<long?>("--flush-interval") { Description = "Flush after every FLUSH_INTERVAL requests (write tests only)", HelpName = "FLUSH_INTERVAL" };
         var noDrain = new Option<bool>("--no-drain") { Description = "Do not wait for requests in flight before each flush (with --flush-interval)" };
         var forceShare = CommonOptions.ForceShare("Do not lock the image (qemu-img -U): read an image QEMU is writing, or write one another program has open");
+        var passwordFile = CommonOptions.PasswordFile();
         var command = new Command("bench", "Measure read or write throughput like 'qemu-img bench' (MB = 1,000,000 bytes)")
         {
             image, format, count, depth, offset, bufferSize, stepSize, random, quiet, cache, aio, native, write,
-            pattern, flushInterval, noDrain, forceShare,
+            pattern, flushInterval, noDrain, forceShare, passwordFile,
         };
         command.SetAction(parse => Execute(
             new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(count), parse.GetValue(depth),
                 parse.GetValue(offset)!, parse.GetValue(bufferSize)!, parse.GetValue(stepSize), parse.GetValue(random),
                 parse.GetValue(quiet), parse.GetValue(cache), parse.GetValue(aio), parse.GetValue(write), parse.GetValue(pattern),
-                parse.GetValue(flushInterval), parse.GetValue(noDrain), parse.GetValue(forceShare)),
+                parse.GetValue(flushInterval), parse.GetValue(noDrain), parse.GetValue(forceShare), parse.GetValue(passwordFile)),
             parse.InvocationConfiguration.Output));
         return command;
     }
@@ -66,7 +67,14 @@ internal static class BenchCommand
         // Writes go through the engine's write path with lazy refcounts, as qemu-img bench -w on a
         // lazy_refcounts=on image: the refcounts are written once, at the close (outside the timed run).
         using var disk = VirtualDisk.Open(options.Image, options.Format,
-            new Qcow2OpenOptions { Lock = !options.NoLock, HoldReaderLock = !options.NoLock && !options.Write, Writable = options.Write, LazyRefcounts = true });
+            new Qcow2OpenOptions
+            {
+                Lock = !options.NoLock,
+                HoldReaderLock = !options.NoLock && !options.Write,
+                Writable = options.Write,
+                LazyRefcounts = true,
+                Password = CommonOptions.ReadPassword(options.PasswordFile),
+            });
         if (!options.Quiet && options.Cache is "none" or "off" or "directsync")
         {
             output.WriteLine($"Note: cache mode '{options.Cache}' does not bypass the host page cache here; reads go through it.");

@@ -20,6 +20,35 @@ internal static class CommonOptions
 
     public static Option<bool> Json(string description) => new("--json") { Description = description };
 
+    /// <summary>The password of an encrypted image, read from a file (its first line; "-" reads standard input).</summary>
+    public static Option<string?> PasswordFile() =>
+        new("--password-file")
+        {
+            Description = "Encrypted images (LUKS, legacy AES): read the password from the first line of this file ('-': standard input)",
+            HelpName = "FILE",
+        };
+
+    /// <summary>Reads the password <see cref="PasswordFile"/> names: its first line, as UTF-8; null when none was named.</summary>
+    public static byte[]? ReadPassword(string? file)
+    {
+        if (file is null)
+        {
+            return null;
+        }
+
+        string text;
+        try
+        {
+            text = file == "-" ? Console.In.ReadLine() ?? "" : File.ReadLines(file).FirstOrDefault() ?? "";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--password-file {file}: {e.Message}");
+        }
+
+        return System.Text.Encoding.UTF8.GetBytes(text);
+    }
+
     /// <summary>
     /// qemu-img's -U. Without it a command that reads an image takes what a QEMU reader takes, so an image a running
     /// VM or qemu-img is writing is refused instead of read half-updated; with it the command takes no lock at all.

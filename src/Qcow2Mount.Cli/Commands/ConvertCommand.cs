@@ -13,7 +13,7 @@ internal static class ConvertCommand
 
     internal sealed record Options(string Source, string Destination, string OutputFormat, string? SourceFormat,
         string? Snapshot, bool Progress, int? Workers, bool Compress = false, string[]? TargetOptions = null, string Cache = "unsafe",
-        bool ForceShare = false);
+        bool ForceShare = false, string? PasswordFile = null);
 
     /// <summary>qemu-img's cache modes. All but unsafe fsync the output; the page cache is used either way.</summary>
     private static readonly string[] CacheModes = ["unsafe", "writeback", "writethrough", "none", "directsync"];
@@ -50,9 +50,10 @@ internal static class ConvertCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var forceShare = CommonOptions.ForceShare();
+        var passwordFile = CommonOptions.PasswordFile();
         var command = new Command("convert", "Write the guest bytes of an image to a raw file (sparse where zero) or a new qcow2 image")
         {
-            source, destination, outputFormat, format, snapshot, progress, workers, compress, targetOptions, cache, forceShare,
+            source, destination, outputFormat, format, snapshot, progress, workers, compress, targetOptions, cache, forceShare, passwordFile,
         };
         command.SetAction(parse =>
         {
@@ -62,7 +63,8 @@ internal static class ConvertCommand
             return Execute(
                 new Options(parse.GetValue(source)!, parse.GetValue(destination)!, parse.GetValue(outputFormat)!,
                     parse.GetValue(format), parse.GetValue(snapshot), showProgress, parse.GetValue(workers),
-                    parse.GetValue(compress), parse.GetValue(targetOptions), parse.GetValue(cache)!, parse.GetValue(forceShare)),
+                    parse.GetValue(compress), parse.GetValue(targetOptions), parse.GetValue(cache)!, parse.GetValue(forceShare),
+                    parse.GetValue(passwordFile)),
                 error);
         });
         return command;
@@ -124,6 +126,7 @@ internal static class ConvertCommand
             Snapshot = options.Snapshot,
             DecompressedCacheBytes = 1 << 20,
             HoldReaderLock = !options.ForceShare,
+            Password = CommonOptions.ReadPassword(options.PasswordFile),
         };
         using var disk = VirtualDisk.Open(options.Source, options.SourceFormat, openOptions);
         if (options.Snapshot is not null && disk is not Qcow2Image)

@@ -13,7 +13,7 @@ namespace Qcow2Mount.Cli.Commands;
 /// </summary>
 internal static class HashCommand
 {
-    internal sealed record Options(string Image, string? Format, string? Snapshot, string Algorithms, bool Json, bool Progress, bool ForceShare = false);
+    internal sealed record Options(string Image, string? Format, string? Snapshot, string Algorithms, bool Json, bool Progress, bool ForceShare = false, string? PasswordFile = null);
 
     public static Command Create()
     {
@@ -29,9 +29,10 @@ internal static class HashCommand
         var json = CommonOptions.Json("Print JSON: the image, its guest size and each digest");
         var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
         var forceShare = CommonOptions.ForceShare("Hash even an image that is being written, as qemu-img -U (the digest is then of no particular moment)");
+        var passwordFile = CommonOptions.PasswordFile();
         var command = new Command("hash", "Hash the guest bytes (what disk.raw holds), e.g. to verify evidence")
         {
-            image, format, snapshot, algorithms, json, progress, forceShare,
+            image, format, snapshot, algorithms, json, progress, forceShare, passwordFile,
         };
         command.SetAction(parse =>
         {
@@ -39,7 +40,7 @@ internal static class HashCommand
             bool showProgress = parse.GetValue(progress) || (ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
             return Execute(
                 new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(snapshot), parse.GetValue(algorithms)!,
-                    parse.GetValue(json), showProgress, parse.GetValue(forceShare)),
+                    parse.GetValue(json), showProgress, parse.GetValue(forceShare), parse.GetValue(passwordFile)),
                 parse.InvocationConfiguration.Output, error);
         });
         return command;
@@ -62,6 +63,7 @@ internal static class HashCommand
             Snapshot = options.Snapshot,
             DecompressedCacheBytes = 1 << 20,
             HoldReaderLock = !options.ForceShare,
+            Password = CommonOptions.ReadPassword(options.PasswordFile),
         };
         using var disk = VirtualDisk.Open(options.Image, options.Format, openOptions);
         if (options.Snapshot is not null && disk is not Qcow2Image)

@@ -45,9 +45,10 @@ internal static class MountCommands
         {
             Description = "Mount even while QEMU writes the image (a running VM), as qemu-img -U; reads may then be inconsistent",
         };
+        var passwordFile = CommonOptions.PasswordFile();
         var command = new Command("mount", "Mount an image: its guest bytes appear as MOUNTPOINT/disk.raw")
         {
-            image, mountPoint, readOnly, writable, overlay, keepOverlay, snapshot, forceShare, foreground,
+            image, mountPoint, readOnly, writable, overlay, keepOverlay, snapshot, forceShare, passwordFile, foreground,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -71,6 +72,7 @@ internal static class MountCommands
                 OverlayPath = parse.GetValue(overlay) is { } path ? Path.GetFullPath(path) : null,
                 KeepOverlay = parse.GetValue(keepOverlay),
                 ForceShare = parse.GetValue(forceShare),
+                Password = CommonOptions.ReadPassword(parse.GetValue(passwordFile)),
             };
             var settings = LoadSettings();
             if (parse.GetValue(foreground))
@@ -87,7 +89,8 @@ internal static class MountCommands
                     + $"{BuildVersion.Current}; it keeps serving until it is stopped ('{Cli.Name} stop' unmounts everything)"),
                 cancel);
             var mounted = await client.MountAsync(request.ImagePath, request.MountPoint,
-                mode is { } m ? MountRequest.ToProtocol(m) : null, request.Snapshot, request.OverlayPath, request.KeepOverlay, request.ForceShare, cancel);
+                mode is { } m ? MountRequest.ToProtocol(m) : null, request.Snapshot, request.OverlayPath, request.KeepOverlay, request.ForceShare,
+                request.Password is null ? null : System.Text.Encoding.UTF8.GetString(request.Password), cancel);
             output.WriteLine(Describe(mounted));
             return ExitCodes.Success;
         });

@@ -79,7 +79,7 @@ internal static class SnapshotCommand
 
     internal static int List(ListOptions options, TextWriter output)
     {
-        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { IgnoreBacking = true, HoldReaderLock = !options.ForceShare });
+        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { IgnoreBacking = true, HoldReaderLock = !options.ForceShare, MetadataOnly = true });
         var snapshots = image.Snapshots;
         if (options.Json)
         {

@@ -1,3 +1,4 @@
+using Qcow2Mount.Qcow2.Crypto;
 using Qcow2Mount.Qcow2.Snapshots;
 
 namespace Qcow2Mount.Cli.Operations;
@@ -17,7 +18,10 @@ internal sealed record ImageDescription(
     string? FullBackingFilename,
     string? BackingFormat,
     IReadOnlyList<SnapshotInfo> Snapshots,
-    Qcow2Details? Qcow2);
+    Qcow2Details? Qcow2)
+{
+    public bool Encrypted => Qcow2?.Encrypt is not null;
+}
 
 /// <summary>qemu-img's "format specific information" for qcow2; null members are absent for v2 images.</summary>
 internal sealed record Qcow2Details(
@@ -28,4 +32,18 @@ internal sealed record Qcow2Details(
     string? DataFile,
     bool? DataFileRaw,
     bool? Corrupt,
-    bool? ExtendedL2);
+    bool? ExtendedL2,
+    EncryptDetails? Encrypt = null);
+
+/// <summary>qemu-img's "encrypt" block: the format, and for LUKS the header's cipher and key slots.</summary>
+internal sealed record EncryptDetails(string Format, LuksHeader? Luks)
+{
+    /// <summary>"aes-256": the AES key size; XTS keys hold two AES keys.</summary>
+    public string CipherAlg => $"{Luks!.CipherName}-{(Mode == "xts" ? Luks.KeyBytes / 2 : Luks.KeyBytes) * 8}";
+
+    public string Mode => Luks!.CipherMode.Split('-')[0];
+
+    public string IvgenAlg => Luks!.CipherMode.Split('-', 2) is [_, var iv] ? iv.Split(':')[0] : "";
+
+    public string? IvgenHashAlg => Luks!.CipherMode.Split(':', 2) is [_, var hash] ? hash : null;
+}

@@ -24,7 +24,7 @@ internal static class ImageInspector
 
             // Each image is opened on its own (backing ignored), so info works even where a backing file is missing,
             // as qemu-img info does.
-            var options = new Qcow2OpenOptions { IgnoreBacking = true, Snapshot = result.Count == 0 ? snapshot : null, HoldReaderLock = !forceShare };
+            var options = new Qcow2OpenOptions { IgnoreBacking = true, Snapshot = result.Count == 0 ? snapshot : null, HoldReaderLock = !forceShare, MetadataOnly = true };
             using var disk = VirtualDisk.Open(openPath, format, options);
             if (options.Snapshot is not null && disk is not Qcow2Image)
             {
@@ -62,7 +62,8 @@ internal static class ImageInspector
             DataFile: image.DataFile,
             DataFileRaw: image.DataFile is null ? null : header.HasRawExternalData,
             Corrupt: v3 ? header.IsCorrupt : null,
-            ExtendedL2: v3 ? header.HasExtendedL2 : null);
+            ExtendedL2: v3 ? header.HasExtendedL2 : null,
+            Encrypt: image.Encryption is { } e ? new EncryptDetails(e.Method == CryptMethod.Luks ? "luks" : "aes", e.Luks) : null);
         return new ImageDescription(
             displayName,
             "qcow2",

@@ -64,6 +64,10 @@ internal static class InfoJson
             json.WriteString("compression-type", q.CompressionType);
             WriteOptional(json, "lazy-refcounts", q.LazyRefcounts);
             json.WriteNumber("refcount-bits", q.RefcountBits);
+            if (q.Encrypt is { } encrypt)
+            {
+                WriteEncrypt(json, encrypt);
+            }
             if (q.DataFile is not null)
             {
                 json.WriteString("data-file", q.DataFile);
@@ -79,10 +83,70 @@ internal static class InfoJson
         if (image.BackingFilename is not null)
         {
             json.WriteString("full-backing-filename", image.FullBackingFilename);
+            WriteEncrypted(json, image);
             json.WriteString("backing-filename", image.BackingFilename);
+        }
+        else
+        {
+            WriteEncrypted(json, image);
         }
 
         json.WriteBoolean("dirty-flag", image.DirtyFlag);
+        json.WriteEndObject();
+    }
+
+    private static void WriteEncrypted(Utf8JsonWriter json, ImageDescription image)
+    {
+        if (image.Encrypted)
+        {
+            json.WriteBoolean("encrypted", true);
+        }
+    }
+
+    private static void WriteEncrypt(Utf8JsonWriter json, EncryptDetails encrypt)
+    {
+        json.WriteStartObject("encrypt");
+        if (encrypt.Luks is { } luks)
+        {
+            json.WriteString("ivgen-alg", encrypt.IvgenAlg);
+            json.WriteString("hash-alg", luks.HashSpec);
+            json.WriteString("cipher-alg", encrypt.CipherAlg);
+            json.WriteString("uuid", luks.Uuid);
+            if (encrypt.IvgenHashAlg is { } ivgenHash)
+            {
+                json.WriteString("ivgen-hash-alg", ivgenHash);
+            }
+
+            json.WriteString("format", encrypt.Format);
+            json.WriteString("cipher-mode", encrypt.Mode);
+            json.WriteStartArray("slots");
+            foreach (var slot in luks.Slots)
+            {
+                json.WriteStartObject();
+                json.WriteBoolean("active", slot.Active);
+                if (slot.Active)
+                {
+                    json.WriteNumber("iters", slot.Iterations);
+                }
+
+                json.WriteNumber("key-offset", (long)slot.KeyMaterialSector * 512);
+                if (slot.Active)
+                {
+                    json.WriteNumber("stripes", slot.Stripes);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("payload-offset", (long)luks.PayloadOffsetSector * 512);
+            json.WriteNumber("master-key-iters", luks.MasterKeyDigestIterations);
+        }
+        else
+        {
+            json.WriteString("format", encrypt.Format);
+        }
+
         json.WriteEndObject();
     }
 

@@ -38,6 +38,12 @@ public sealed record ControlRequest
     /// </summary>
     public bool? ForceShare { get; init; }
 
+    /// <summary>
+    /// The password of an encrypted image (and of encrypted images in its backing chain). It travels only over the
+    /// owner-only endpoint, is never logged, and is kept by the service only while the image is open.
+    /// </summary>
+    public string? Password { get; init; }
+
     /// <summary>Unmount even with open files.</summary>
     public bool? Force { get; init; }
 

@@ -26,6 +26,9 @@ public static class ErrorCodes
     public const string AccessDenied = "access_denied";
     public const string Io = "io_error";
 
+    /// <summary>An encrypted image needs a password that was not given, or the one given is wrong.</summary>
+    public const string Password = "password";
+
     // The mount point and the mount table.
     public const string NotDirectory = "not_directory";
     public const string Busy = "busy";

@@ -314,7 +314,8 @@ public static class ImageCreator
                 throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"backing file {backingPath} not found; give a size to create the image without opening it");
             }
 
-            using var backing = VirtualDisk.Open(backingPath, o.BackingFormat);
+            // Only its size is needed: its own backing files need not open, nor an encrypted one its password.
+            using var backing = VirtualDisk.Open(backingPath, o.BackingFormat, new Qcow2OpenOptions { MetadataOnly = true, IgnoreBacking = true });
             size = backing.Length;
         }
         else

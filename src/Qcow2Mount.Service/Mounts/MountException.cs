@@ -41,6 +41,7 @@ public sealed class MountException : Exception
         Qcow2ErrorCode.Locked => ErrorCodes.Locked,
         Qcow2ErrorCode.SnapshotNotFound => ErrorCodes.SnapshotNotFound,
         Qcow2ErrorCode.InvalidArgument => ErrorCodes.InvalidArgument,
+        Qcow2ErrorCode.Password => ErrorCodes.Password,
         _ => ErrorCodes.Io,
     };
 

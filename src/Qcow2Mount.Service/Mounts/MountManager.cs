@@ -410,7 +410,7 @@ public sealed class MountManager : IDisposable
     {
         var qcow2 = _settings.Qcow2;
         Qcow2OpenOptions Options(bool writable, string? snapshot = null) =>
-            qcow2.ToOpenOptions(writable, snapshot) with { ForceShare = request.ForceShare };
+            qcow2.ToOpenOptions(writable, snapshot) with { ForceShare = request.ForceShare, Password = request.Password };
         var disks = new List<IVirtualDisk>();
         string? overlay = null;
         try

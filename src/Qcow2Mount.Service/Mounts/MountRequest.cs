@@ -26,6 +26,9 @@ public sealed record MountRequest
     /// <summary>Take none of QEMU's locks (qemu-img -U): a VM may be writing the image, and may go on.</summary>
     public bool ForceShare { get; init; }
 
+    /// <summary>The password of an encrypted image, UTF-8 (null: none given).</summary>
+    public byte[]? Password { get; init; }
+
     /// <summary>The protocol spelling of <paramref name="mode"/>.</summary>
     public static string ToProtocol(MountMode mode) => mode switch
     {
@@ -59,6 +62,7 @@ public sealed record MountRequest
             OverlayPath = request.Overlay,
             KeepOverlay = request.KeepOverlay ?? false,
             ForceShare = request.ForceShare ?? false,
+            Password = request.Password is null ? null : System.Text.Encoding.UTF8.GetBytes(request.Password),
         };
     }
 

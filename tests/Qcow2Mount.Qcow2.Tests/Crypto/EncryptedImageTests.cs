@@ -26,59 +26,20 @@ public sealed class EncryptedImageTests
     [TearDown]
     public void DeleteDir() => _dir.Dispose();
 
-    private static string Secret(string password = Password) => $"secret,id=sec0,data={password}";
-
-    /// <summary>qemu-img create with encryption options (iter-time kept short: PBKDF2 runs at every open; under 50 ms qemu-img cannot time it).</summary>
     private string Create(string name, string encrypt, string size = "8M", string? clusterSize = null)
     {
         string image = _dir.Combine(name);
-        string options = $"encrypt.key-secret=sec0,{encrypt}" + (clusterSize is null ? "" : $",cluster_size={clusterSize}");
-        for (int attempt = 1; ; attempt++)
-        {
-            var (code, stdout, stderr) = QemuTools.Run(QemuTools.QemuImg, "create", "-q", "-f", "qcow2", "--object", Secret(), "-o", options, image, size);
-            // A known QEMU bug (qemu-devel, January 2025): its PBKDF2 timing sometimes measures 0 ms and gives up.
-            if (code != 0 && stderr.Contains("Unable to get accurate CPU usage") && attempt < 10)
-            {
-                continue;
-            }
-
-            Assert.That(code, Is.Zero, $"qemu-img create -o {options} failed: {stderr}{stdout}");
-            return image;
-        }
+        EncryptedImages.Create(image, Password, encrypt, size, clusterSize is null ? null : $"cluster_size={clusterSize}");
+        return image;
     }
 
-    private static string ImageOpts(string image, string extra = "") =>
-        $"driver=qcow2,file.filename={image},encrypt.key-secret=sec0{extra}";
-
-    /// <summary>Writes through qemu-io with the image's secret.</summary>
-    private static void QemuWrite(string image, params string[] commands) => QemuWriteOpts(ImageOpts(image), commands);
-
-    private static void QemuWriteOpts(string imageOpts, params string[] commands)
-    {
-        var args = new List<string> { "--object", Secret(), "--image-opts" };
-        foreach (string c in commands)
-        {
-            args.Add("-c");
-            args.Add(c);
-        }
-
-        args.Add(imageOpts);
-        string output = QemuTools.Ok(QemuTools.QemuIo, [.. args]);
-        Assert.That(output, Does.Not.Contain("failed").IgnoreCase, output);
-    }
+    private static void QemuWrite(string image, params string[] commands) => EncryptedImages.QemuIo(EncryptedImages.ImageOpts(image), Password, commands);
 
     /// <summary>What qemu-img decrypts the guest to.</summary>
     private byte[] QemuGuest(string image, string? snapshot = null)
     {
         string raw = _dir.Combine(Guid.NewGuid().ToString("N") + ".raw");
-        var args = new List<string> { "convert", "--object", Secret() };
-        if (snapshot is not null)
-        {
-            args.AddRange(["-l", $"snapshot.name={snapshot}"]);
-        }
-
-        args.AddRange(["--image-opts", ImageOpts(image), "-O", "raw", raw]);
-        QemuTools.Ok(QemuTools.QemuImg, [.. args]);
+        EncryptedImages.ConvertToRaw(image, Password, raw, snapshot);
         byte[] bytes = File.ReadAllBytes(raw);
         File.Delete(raw);
         return bytes;
@@ -105,7 +66,7 @@ public sealed class EncryptedImageTests
 
     private static IEnumerable<TestCaseData> Ciphers()
     {
-        yield return new TestCaseData("encrypt.format=luks,encrypt.iter-time=50").SetName("LUKS aes-256-xts-plain64 sha256 (QEMU's default)");
+        yield return new TestCaseData(EncryptedImages.Luks).SetName("LUKS aes-256-xts-plain64 sha256 (QEMU's default)");
         yield return new TestCaseData("encrypt.format=luks,encrypt.iter-time=50,encrypt.cipher-alg=aes-128,encrypt.cipher-mode=cbc,encrypt.ivgen-alg=essiv,encrypt.ivgen-hash-alg=sha256,encrypt.hash-alg=sha1")
             .SetName("LUKS aes-128-cbc-essiv:sha256 sha1");
         yield return new TestCaseData("encrypt.format=luks,encrypt.iter-time=50,encrypt.cipher-alg=aes-256,encrypt.cipher-mode=cbc,encrypt.ivgen-alg=plain64,encrypt.hash-alg=sha512")
@@ -136,7 +97,7 @@ public sealed class EncryptedImageTests
     {
         foreach (string clusterSize in new[] { "512", "2M" })
         {
-            string image = Create($"c{clusterSize}.qcow2", "encrypt.format=luks,encrypt.iter-time=50", "6M", clusterSize);
+            string image = Create($"c{clusterSize}.qcow2", EncryptedImages.Luks, "6M", clusterSize);
             QemuWrite(image, "write -P 0x61 511 2k", "write -P 0x62 4M 1537");
             using var disk = Qcow2Image.Open(image, WithPassword());
             Assert.That(ReadAll(disk, 65536), Is.EqualTo(QemuGuest(image)), $"cluster size {clusterSize}");
@@ -146,13 +107,13 @@ public sealed class EncryptedImageTests
     [Test]
     public void Snapshots_and_an_unencrypted_overlay_read_through_the_password()
     {
-        string image = Create("base.qcow2", "encrypt.format=luks,encrypt.iter-time=50");
+        string image = Create("base.qcow2", EncryptedImages.Luks);
         QemuWrite(image, "write -P 0x71 0 2M");
-        QemuTools.Ok(QemuTools.QemuImg, "snapshot", "--object", Secret(), "--image-opts", ImageOpts(image), "-c", "before");
+        QemuTools.Ok(QemuTools.QemuImg, "snapshot", "--object", EncryptedImages.Secret(Password), "--image-opts", EncryptedImages.ImageOpts(image), "-c", "before");
         QemuWrite(image, "write -P 0x72 1M 64k");
         string overlay = _dir.Combine("overlay.qcow2");
         QemuTools.Ok(QemuTools.QemuImg, "create", "-q", "-f", "qcow2", "-b", image, "-F", "qcow2", overlay);
-        QemuWriteOpts($"driver=qcow2,file.filename={overlay},backing.encrypt.key-secret=sec0", "write -P 0x73 4M 64k");
+        EncryptedImages.QemuIo($"driver=qcow2,file.filename={overlay},backing.encrypt.key-secret=sec0", Password, "write -P 0x73 4M 64k");
 
         using (var snapshot = Qcow2Image.Open(image, WithPassword() with { Snapshot = "before" }))
         {
@@ -198,7 +159,7 @@ public sealed class EncryptedImageTests
     [Test]
     public void Luks_header_fields_are_read_as_qemu_img_reports_them()
     {
-        string image = Create("fields.qcow2", "encrypt.format=luks,encrypt.iter-time=50");
+        string image = Create("fields.qcow2", EncryptedImages.Luks);
         var info = QemuTools.Info(image).GetProperty("format-specific").GetProperty("data").GetProperty("encrypt");
 
         using var disk = Qcow2Image.Open(image, new Qcow2OpenOptions { MetadataOnly = true });
@@ -223,7 +184,7 @@ public sealed class EncryptedImageTests
     [TestCase(208, 0x12345678u, "key slot 0 has an invalid state")]
     public void Hostile_luks_headers_are_refused(int field, uint value, string message)
     {
-        string image = Create("hostile.qcow2", "encrypt.format=luks,encrypt.iter-time=50");
+        string image = Create("hostile.qcow2", EncryptedImages.Luks);
         long luksOffset;
         using (var disk = Qcow2Image.Open(image, new Qcow2OpenOptions { MetadataOnly = true }))
         {

@@ -1,0 +1,107 @@
+using System.Security.Cryptography;
+
+namespace Qcow2Mount.Cli.Tests;
+
+/// <summary>
+/// Commands that read guest data take an encrypted image's password from --password-file: convert and hash give
+/// what qemu-img decrypts; a missing or wrong password is one line and exit 14; nothing is written.
+/// </summary>
+[TestFixture]
+public sealed class EncryptedCliTests
+{
+    private TempDir _dir = null!;
+    private string _luks = null!;
+    private string _aes = null!;
+
+    [OneTimeSetUp]
+    public void CreateImages()
+    {
+        QemuImg.RequireInstalled();
+        _dir = new TempDir("cli-crypt");
+        _luks = _dir.Combine("luks.qcow2");
+        _aes = _dir.Combine("aes.qcow2");
+        EncryptedImages.Create(_luks, "open sesame", size: "6M");
+        EncryptedImages.Create(_aes, "open sesame", "encrypt.format=aes", size: "6M");
+        foreach (string image in new[] { _luks, _aes })
+        {
+            EncryptedImages.QemuIo(EncryptedImages.ImageOpts(image), "open sesame", "write -P 0x3c 0 100k", "write -P 0x3d 5M 4097");
+        }
+
+        File.WriteAllText(_dir.Combine("right"), "open sesame\n");
+        File.WriteAllText(_dir.Combine("wrong"), "open barley\n");
+    }
+
+    [OneTimeTearDown]
+    public void DeleteImages() => _dir?.Dispose();
+
+    private string Expected(string image)
+    {
+        string raw = _dir.Combine(Path.GetFileName(image) + ".qemu.raw");
+        if (!File.Exists(raw))
+        {
+            EncryptedImages.ConvertToRaw(image, "open sesame", raw);
+        }
+
+        return raw;
+    }
+
+    private static string Sha256(string file) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
+
+    [TestCase("luks.qcow2")]
+    [TestCase("aes.qcow2")]
+    public void Convert_and_hash_give_what_qemu_img_decrypts(string name)
+    {
+        string image = _dir.Combine(name);
+        string raw = _dir.Combine(name + ".ours.raw");
+        string qcow2 = _dir.Combine(name + ".ours.qcow2");
+
+        CliRunner.Run("convert", "--password-file", _dir.Combine("right"), image, raw).Succeeded();
+        CliRunner.Run("convert", "-O", "qcow2", "--password-file", _dir.Combine("right"), image, qcow2).Succeeded();
+        var hash = CliRunner.Run("hash", "--json", "--password-file", _dir.Combine("right"), image).Succeeded();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllBytes(raw), Is.EqualTo(File.ReadAllBytes(Expected(image))));
+            Assert.That(QemuImg.Img(_dir.Path, "compare", "-f", "qcow2", "-F", "raw", qcow2, Expected(image)), Does.Contain("identical"),
+                "the qcow2 copy is plain and equal");
+            Assert.That(hash.Output, Does.Contain(Sha256(Expected(image))));
+        });
+    }
+
+    [Test]
+    public void A_missing_or_wrong_password_is_exit_14_in_one_line_and_writes_nothing()
+    {
+        byte[] before = File.ReadAllBytes(_luks);
+        string raw = _dir.Combine("never.raw");
+
+        var missing = CliRunner.Run("convert", _luks, raw);
+        var wrong = CliRunner.Run("hash", "--password-file", _dir.Combine("wrong"), _luks);
+        var noFile = CliRunner.Run("hash", "--password-file", _dir.Combine("nothing-here"), _luks);
+        var writable = CliRunner.Run("snapshot", "create", _luks, "s1");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(missing.ExitCode, Is.EqualTo(14));
+            Assert.That(missing.Error.Trim(), Is.EqualTo($"qcow2mount: {_luks}: image is encrypted (LUKS); give its password (--password-file FILE)"));
+            Assert.That(File.Exists(raw), Is.False, "no destination without the password");
+            Assert.That(wrong.ExitCode, Is.EqualTo(14));
+            Assert.That(wrong.Error.Trim(), Is.EqualTo($"qcow2mount: {_luks}: wrong password: it opens none of the image's LUKS key slots"));
+            Assert.That(noFile.ExitCode, Is.EqualTo(1));
+            Assert.That(noFile.Error.Trim().Split('\n'), Has.Length.EqualTo(1));
+            Assert.That(writable.ExitCode, Is.EqualTo(5), writable.Error);
+            Assert.That(writable.Error, Does.Contain("writing encrypted images is not supported yet"));
+            Assert.That(File.ReadAllBytes(_luks), Is.EqualTo(before));
+        });
+    }
+
+    [Test]
+    public void Check_and_snapshot_list_need_no_password()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(CliRunner.Run("check", _luks).ExitCode, Is.Zero);
+            Assert.That(CliRunner.Run("snapshot", "list", _luks).ExitCode, Is.Zero);
+            Assert.That(CliRunner.Run("info", _aes).Succeeded().Output, Does.Contain("encrypted: yes"));
+        });
+    }
+}
