@@ -193,27 +193,27 @@ public sealed class CbcAesCipher : SectorCipher
         }
     }
 
-    public override void Decrypt(long sector, Span<byte> data)
-    {
-        CheckSectors(data);
-        Span<byte> iv = stackalloc byte[16];
-        for (int at = 0; at < data.Length; at += SectorSize)
-        {
-            MakeIv(sector + (at / SectorSize), iv);
-            var s = data.Slice(at, SectorSize);
-            _aes.Value.DecryptCbc(s, iv, s, PaddingMode.None);
-        }
-    }
+    public override void Decrypt(long sector, Span<byte> data) => Transform(sector, data, encrypt: false);
 
-    public override void Encrypt(long sector, Span<byte> data)
+    public override void Encrypt(long sector, Span<byte> data) => Transform(sector, data, encrypt: true);
+
+    private void Transform(long sector, Span<byte> data, bool encrypt)
     {
         CheckSectors(data);
         Span<byte> iv = stackalloc byte[16];
+        var aes = _aes.Value;
         for (int at = 0; at < data.Length; at += SectorSize)
         {
             MakeIv(sector + (at / SectorSize), iv);
             var s = data.Slice(at, SectorSize);
-            _aes.Value.EncryptCbc(s, iv, s, PaddingMode.None);
+            if (encrypt)
+            {
+                aes.EncryptCbc(s, iv, s, PaddingMode.None);
+            }
+            else
+            {
+                aes.DecryptCbc(s, iv, s, PaddingMode.None);
+            }
         }
     }
 
