@@ -37,6 +37,7 @@ public sealed class VolumeException : Exception
         Qcow2ErrorCode.Unsupported => VolumeErrorCode.NotSupported,
         Qcow2ErrorCode.Locked => VolumeErrorCode.Busy,
         Qcow2ErrorCode.SnapshotNotFound => VolumeErrorCode.NotFound,
+        Qcow2ErrorCode.Password => VolumeErrorCode.AccessDenied,
         // Corrupt metadata, a vanished backing file or a failing host file all look like a bad disk to a reader.
         _ => VolumeErrorCode.IoError,
     };

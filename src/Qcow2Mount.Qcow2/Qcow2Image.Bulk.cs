@@ -66,7 +66,7 @@ public sealed partial class Qcow2Image
             }
 
             var part = data[..(count << g.ClusterBits)];
-            WriteData(host, part);
+            WriteData(host, offset, part);
 
             lock (_meta)
             {
@@ -107,10 +107,7 @@ public sealed partial class Qcow2Image
     {
         var g = _geometry;
         CheckClusterRun(offset, sizes.Length, lastPartial: false);
-        if (HasDataFile)
-        {
-            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{Path}: compressed clusters cannot be stored in an image with an external data file");
-        }
+        RefuseCompressedWrites();
 
         long total = 0;
         foreach (int size in sizes)
@@ -157,7 +154,7 @@ public sealed partial class Qcow2Image
                 _decompressed.Remove(hosts[i]);
                 if (i + 1 == count || hosts[i + 1] != hosts[i] + sizes[i])
                 {
-                    WriteData(hosts[runStart], payloads.Slice(payloadStart, runBytes));
+                    WritePayload(hosts[runStart], payloads.Slice(payloadStart, runBytes));
                     payloadStart += runBytes;
                     runStart = i + 1;
                     runBytes = 0;

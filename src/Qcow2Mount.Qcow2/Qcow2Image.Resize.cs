@@ -150,6 +150,23 @@ public sealed partial class Qcow2Image
     /// does not make the cluster smaller, it is written uncompressed. Compressed clusters are packed byte by byte
     /// into shared host clusters.
     /// </summary>
+    /// <summary>
+    /// Compressed clusters go neither into an external data file nor into an encrypted image (QEMU reads them
+    /// there unencrypted, so a compressed write would store guest data in the clear).
+    /// </summary>
+    private void RefuseCompressedWrites()
+    {
+        if (HasDataFile)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{Path}: compressed clusters cannot be stored in an image with an external data file");
+        }
+
+        if (Encryption is not null)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{Path}: compressed clusters cannot be stored in an encrypted image");
+        }
+    }
+
     public void WriteCompressed(long offset, ReadOnlySpan<byte> cluster)
     {
         var g = _geometry;
@@ -162,10 +179,7 @@ public sealed partial class Qcow2Image
         }
 
         CheckRange(offset, cluster.Length);
-        if (HasDataFile)
-        {
-            throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"{Path}: compressed clusters cannot be stored in an image with an external data file");
-        }
+        RefuseCompressedWrites();
 
         long l1Index = g.L1Index(offset);
         int index = g.L2Index(offset);
@@ -208,7 +222,7 @@ public sealed partial class Qcow2Image
                     host = _refcounts!.AllocateBytes(size);
                 }
 
-                WriteData(host, output.AsSpan(0, size));
+                WritePayload(host, output.AsSpan(0, size));
                 // A cluster once compressed at this host offset and since freed may still be in the cache.
                 _decompressed.Remove(host);
 

@@ -100,6 +100,11 @@ public sealed partial class Qcow2Image
             guard.Add((long)s.L1TableOffset, s.L1Size * 8L, MetadataKind.InactiveL1);
         }
 
+        if (Encryption is { Luks: not null } luks)
+        {
+            guard.Add(luks.LuksOffset, luks.LuksLength, MetadataKind.CryptoHeader);
+        }
+
         _guard = guard;
     }
 
@@ -196,6 +201,12 @@ public sealed partial class Qcow2Image
             throw ReadOnlyError();
         }
 
+        if (Encryption is not null && _cipher is null)
+        {
+            // Before anything is allocated: a write that failed later would leak its cluster.
+            throw new Qcow2Exception(Qcow2ErrorCode.Password, $"{Path}: image is encrypted and was opened without its password; its data cannot be written");
+        }
+
         if (offset < 0 || length < 0 || offset + length > Length)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument,
@@ -213,7 +224,7 @@ public sealed partial class Qcow2Image
             return false;
         }
 
-        WriteData(host + inCluster, data);
+        WriteData(host + inCluster, guest, data);
         return true;
     }
 
@@ -260,7 +271,7 @@ public sealed partial class Qcow2Image
                 run++;
             }
 
-            WriteData(host, data[..(run << g.ClusterBits)]);
+            WriteData(host, guest, data[..(run << g.ClusterBits)]);
             return run << g.ClusterBits;
         }
         finally
@@ -386,7 +397,7 @@ public sealed partial class Qcow2Image
             }
 
             data.CopyTo(region[(inCluster - regionStart)..]);
-            WriteData(host + regionStart, region);
+            WriteData(host + regionStart, clusterGuest + regionStart, region);
         }
         finally
         {
@@ -576,7 +587,20 @@ public sealed partial class Qcow2Image
         }
     }
 
-    private void WriteData(long host, ReadOnlySpan<byte> data)
+    /// <summary>Writes guest data (of guest offset <paramref name="guest"/>) at <paramref name="host"/>, encrypted if the image is.</summary>
+    private void WriteData(long host, long guest, ReadOnlySpan<byte> data)
+    {
+        if (Encryption is not null)
+        {
+            WriteEncrypted(host, guest, data);
+            return;
+        }
+
+        WritePayload(host, data);
+    }
+
+    /// <summary>Writes bytes as they are to be stored (plain data, a compressed payload) at <paramref name="host"/>.</summary>
+    private void WritePayload(long host, ReadOnlySpan<byte> data)
     {
         if (!HasDataFile)
         {
@@ -584,6 +608,43 @@ public sealed partial class Qcow2Image
         }
 
         _dataFile.WriteAt(host, data);
+    }
+
+    /// <summary>
+    /// Encrypts whole 512-byte sectors and writes them. A write that starts or ends inside a sector keeps the rest
+    /// of that sector: it is read and decrypted first (the caller holds the cluster's stripe lock, so nobody else
+    /// writes it meanwhile).
+    /// </summary>
+    private void WriteEncrypted(long host, long guest, ReadOnlySpan<byte> data)
+    {
+        var cipher = _cipher ?? throw new Qcow2Exception(Qcow2ErrorCode.Password,
+            $"{Path}: image is encrypted and was opened without its password; its data cannot be written");
+        const int Sector = Crypto.SectorCipher.SectorSize;
+        int lead = (int)(host % Sector);
+        int length = (lead + data.Length + Sector - 1) / Sector * Sector;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var sectors = buffer.AsSpan(0, length);
+            if (lead != 0)
+            {
+                ReadEncrypted(host - lead, guest - lead, sectors[..Sector]);
+            }
+
+            int tail = (lead + data.Length) % Sector;
+            if (tail != 0 && (length > Sector || lead == 0))
+            {
+                ReadEncrypted(host - lead + length - Sector, guest - lead + length - Sector, sectors[^Sector..]);
+            }
+
+            data.CopyTo(sectors[lead..]);
+            cipher.Encrypt(((Encryption!.UsesHostSectors ? host : guest) - lead) / Sector, sectors);
+            WritePayload(host - lead, sectors);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Before a write of <paramref name="length"/> bytes at <paramref name="host"/>: it may cover metadata of kind <paramref name="own"/> (its own), no other.</summary>

@@ -130,11 +130,6 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
         try
         {
             var (header, cluster0) = ReadHeader(file);
-            if (header.CryptMethod != CryptMethod.None && options.Writable)
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
-                    $"{path}: writing encrypted images is not supported yet (open it read-only, or write to an overlay)");
-            }
 
             int extensionsEnd = header.BackingFileOffset != 0 && header.BackingFileOffset > (ulong)header.ExtensionsOffset
                 ? (int)Math.Min(header.BackingFileOffset, (ulong)cluster0.Length)

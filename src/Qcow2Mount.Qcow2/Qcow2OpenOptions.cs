@@ -13,8 +13,8 @@ public sealed record Qcow2OpenOptions
     public byte[]? Password { get; init; }
 
     /// <summary>
-    /// The caller reads metadata only (info, snapshot list): an encrypted image opens without its password, and a
-    /// read of its data clusters fails.
+    /// The caller reads or changes metadata only (info, snapshot list, snapshot create, resize): an encrypted image
+    /// opens without its password, and a read or write of its data clusters fails.
     /// </summary>
     public bool MetadataOnly { get; init; }
 

@@ -450,6 +450,7 @@ public sealed class VolumeTests
     [TestCase(Qcow2ErrorCode.SnapshotNotFound, VolumeErrorCode.NotFound)]
     [TestCase(Qcow2ErrorCode.InvalidArgument, VolumeErrorCode.InvalidArgument)]
     [TestCase(Qcow2ErrorCode.Io, VolumeErrorCode.IoError)]
+    [TestCase(Qcow2ErrorCode.Password, VolumeErrorCode.AccessDenied)]
     public void Every_engine_error_code_has_one_volume_error_code(Qcow2ErrorCode engine, VolumeErrorCode expected)
     {
         Assert.That(VolumeException.FromEngine(new Qcow2Exception(engine, "x")).Code, Is.EqualTo(expected));
@@ -458,7 +459,7 @@ public sealed class VolumeTests
     [Test]
     public void Every_engine_error_code_is_covered_by_the_cases_above()
     {
-        Assert.That(Enum.GetValues<Qcow2ErrorCode>(), Has.Length.EqualTo(11), "add a TestCase for the new engine error code");
+        Assert.That(Enum.GetValues<Qcow2ErrorCode>(), Has.Length.EqualTo(12), "add a TestCase for the new engine error code");
     }
 
     [Test]

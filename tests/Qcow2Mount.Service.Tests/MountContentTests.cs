@@ -140,7 +140,7 @@ public sealed class MountContentTests
 
     /// <summary>
     /// A LUKS image mounts with its password: disk.raw holds what qemu-img decrypts, an overlay mount writes into an
-    /// unencrypted overlay over it; no password, a wrong one, or a writable mount is refused and the service serves on.
+    /// unencrypted overlay over it, a writable mount writes it encrypted; no password or a wrong one is refused.
     /// </summary>
     [Test]
     public async Task An_encrypted_image_mounts_with_its_password()
@@ -155,7 +155,6 @@ public sealed class MountContentTests
 
         var missing = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir))!;
         var wrong = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir, password: "guess"))!;
-        var writable = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir, ControlMountModes.Writable, password: "s3cret"))!;
         await _client.MountAsync(image, mountDir, password: "s3cret");
         string actual = Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName));
         await _client.UnmountAsync(mountDir);
@@ -182,11 +181,32 @@ public sealed class MountContentTests
             Assert.That(missing.Message, Does.Contain("image is encrypted (LUKS)"));
             Assert.That(wrong.Code, Is.EqualTo(ErrorCodes.Password));
             Assert.That(wrong.Message, Does.Contain("wrong password"));
-            Assert.That(writable.Code, Is.EqualTo(ErrorCodes.Unsupported));
             Assert.That(actual, Is.EqualTo(expected));
             Assert.That(head.AsSpan(0, 4096).ToArray(), Is.All.EqualTo(0x61), "the overlay took the write");
             Assert.That(head.AsSpan(4096).ToArray(), Is.All.EqualTo(0x5e), "the rest reads through the encrypted original");
             Assert.That(File.ReadAllBytes(image), Is.EqualTo(before), "the encrypted image never changed");
+        });
+
+        // Writable: what goes through disk.raw is what qemu-img decrypts afterwards, and the image checks clean.
+        await _client.MountAsync(image, mountDir, ControlMountModes.Writable, password: "s3cret");
+        byte[] written = Enumerable.Range(0, 10000).Select(i => (byte)(i * 7)).ToArray();
+        using (var file = new FileStream(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = 123457;
+            file.Write(written);
+            file.Flush(flushToDisk: true);
+        }
+
+        await _client.UnmountAsync(mountDir);
+        string after = _images.Combine("after.raw");
+        EncryptedImages.ConvertToRaw(image, "s3cret", after);
+        byte[] model = File.ReadAllBytes(_images.Combine("expected.raw"));
+        written.CopyTo(model, 123457);
+        var check = EncryptedImages.Check(image, "s3cret");
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllBytes(after), Is.EqualTo(model));
+            Assert.That(check.ExitCode, Is.Zero, check.StandardOutput + check.StandardError);
         });
     }
 }

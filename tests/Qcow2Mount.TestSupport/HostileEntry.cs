@@ -10,8 +10,10 @@ public enum HostileCategory
     NotQcow2,
     /// <summary>A header or table field is out of range or inconsistent.</summary>
     InvalidHeader,
-    /// <summary>A feature the engine does not implement: unknown incompatible bit, encryption, unknown version.</summary>
+    /// <summary>A feature the engine does not implement: unknown incompatible bit, unknown version.</summary>
     Unsupported,
+    /// <summary>An encrypted image opened without its password.</summary>
+    Password,
     /// <summary>Metadata points somewhere impossible: past EOF, misaligned, overlapping the header.</summary>
     Corrupt,
     /// <summary>A backing file or external data file is missing.</summary>

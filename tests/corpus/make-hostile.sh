@@ -186,8 +186,8 @@ emit("compression-type-without-bit", patched("good.qcow2", t=(104, ">B", 1)), "I
 # External data file bit without a data file name extension: nothing to open.
 emit("data-file-bit-without-name", patched("good.qcow2", f=(72, ">Q", 1 << 2)), "MissingFile", "incompatible bit 2 (external data file) without a data-file-name extension")
 # Legacy AES / LUKS claimed in the header of an unencrypted image.
-emit("crypt-method-1-patched", patched("good.qcow2", cm=(32, ">I", 1)), "Unsupported", "crypt_method 1 (AES) patched into an unencrypted image")
-emit("crypt-method-2-patched", patched("good.qcow2", cm=(32, ">I", 2)), "Unsupported", "crypt_method 2 (LUKS) without a LUKS header extension")
+emit("crypt-method-1-patched", patched("good.qcow2", cm=(32, ">I", 1)), "Password", "crypt_method 1 (AES) patched into an unencrypted image, opened without a password")
+emit("crypt-method-2-patched", patched("good.qcow2", cm=(32, ">I", 2)), "InvalidHeader", "crypt_method 2 (LUKS) without a LUKS header extension")
 
 # --- Snapshot table --------------------------------------------------------------------------------------------
 s = info(load("snap.qcow2"))
@@ -235,10 +235,10 @@ PY
 # Cases qemu-img makes itself.
 mkdir -p hostile/enc hostile/missing hostile/loop hostile/self hostile/deep
 
-# Real encrypted images: the engine does not implement decryption, so it must refuse rather than return ciphertext.
+# Real encrypted images opened without their password: refused rather than returning ciphertext.
 qemu-img create -q -f qcow2 --object secret,id=sec0,data=hostile -o encrypt.format=aes,encrypt.key-secret=sec0 \
   hostile/enc/aes.qcow2 4M
-case_ encrypted-aes images/hostile/enc/aes.qcow2 Unsupported - - "legacy AES encryption (crypt_method 1), password 'hostile'"
+case_ encrypted-aes images/hostile/enc/aes.qcow2 Password - - "legacy AES encryption (crypt_method 1), password 'hostile'"
 # qemu-img times a PBKDF2 run with the thread's CPU clock to choose the iteration count, and gives up with
 # "Unable to get accurate CPU usage" when that run measured 0 ms (tick-based accounting): try again.
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
@@ -249,7 +249,7 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
   grep -q "accurate CPU usage" luks.err && [ "$attempt" -lt 10 ] || { cat luks.err >&2; exit 1; }
 done
 rm -f luks.err
-case_ encrypted-luks images/hostile/enc/luks.qcow2 Unsupported - - "LUKS encryption (crypt_method 2, LUKS header extension), password 'hostile'"
+case_ encrypted-luks images/hostile/enc/luks.qcow2 Password - - "LUKS encryption (crypt_method 2, LUKS header extension), password 'hostile'"
 
 # Backing file that does not exist.
 qemu-img create -q -f qcow2 -u -b does-not-exist.qcow2 -F qcow2 hostile/missing/backing.qcow2 4M

@@ -24,7 +24,7 @@ internal static class ResizeCommand
                 throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{path}: shrinking is not supported");
             }
 
-            using var disk = Qcow2Image.Open(path, new Qcow2OpenOptions { Writable = true });
+            using var disk = Qcow2Image.Open(path, new Qcow2OpenOptions { Writable = true, MetadataOnly = true });
             if (disk.DirtyRepair is { } repair)
             {
                 parse.InvocationConfiguration.Output.WriteLine($"{path}: {repair.DirtyRepairSummary}");

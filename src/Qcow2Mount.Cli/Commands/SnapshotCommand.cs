@@ -55,7 +55,7 @@ internal static class SnapshotCommand
             throw new UsageException("NAME: a snapshot name must not be empty");
         }
 
-        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { Writable = true });
+        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { Writable = true, MetadataOnly = true });
         if (image.DirtyRepair is { } repair)
         {
             output.WriteLine($"{options.Image}: {repair.DirtyRepairSummary}");

@@ -12,6 +12,8 @@ internal enum MetadataKind
     RefcountBlock = 16,
     SnapshotTable = 32,
     InactiveL1 = 64,
+    /// <summary>The LUKS header and key slots of an encrypted image: overwriting them loses every key.</summary>
+    CryptoHeader = 128,
 }
 
 /// <summary>
