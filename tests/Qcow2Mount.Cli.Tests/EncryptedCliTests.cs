@@ -110,6 +110,34 @@ public sealed class EncryptedCliTests
         Assert.That(File.ReadAllBytes(raw), Is.EqualTo(File.ReadAllBytes(Expected(_aes))));
     }
 
+    /// <summary>
+    /// At a terminal (here a pseudo-terminal from util-linux's script) without --password-file, convert asks for the
+    /// password without echoing it, then converts.
+    /// </summary>
+    [Test]
+    public void At_a_terminal_the_password_is_asked_for()
+    {
+        string script = ExternalTool.RequireTool("script");
+        string directory = TestContext.CurrentContext.TestDirectory;
+        bool underDotnet = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet";
+        string cli = underDotnet ? $"'{Environment.ProcessPath}' '{Path.Combine(directory, "qcow2mount.dll")}'" : $"'{Path.Combine(directory, "qcow2mount")}'";
+        string raw = _dir.Combine("prompted.raw");
+        string typed = _dir.Combine("typed");
+        // Typed after a pause, as a person would: the prompt must be waiting for it, not read ahead of it.
+        File.WriteAllText(typed, "open sesame\r");
+
+        var result = ExternalTool.Run("sh", ["-c", $"(sleep 2; cat '{typed}') | '{script}' -qec \"{cli} convert '{_luks}' '{raw}'\" /dev/null"],
+            timeout: TimeSpan.FromSeconds(60));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.Zero, result.StandardOutput + result.StandardError);
+            Assert.That(result.StandardOutput, Does.Contain($"Password for {_luks}: "));
+            Assert.That(result.StandardOutput, Does.Not.Contain("open sesame"), "the password is not echoed");
+            Assert.That(File.ReadAllBytes(raw), Is.EqualTo(File.ReadAllBytes(Expected(_luks))));
+        });
+    }
+
     [Test]
     public void Check_and_snapshot_list_need_no_password()
     {

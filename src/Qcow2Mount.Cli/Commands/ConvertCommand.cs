@@ -126,7 +126,7 @@ internal static class ConvertCommand
             Snapshot = options.Snapshot,
             DecompressedCacheBytes = 1 << 20,
             HoldReaderLock = !options.ForceShare,
-            Password = CommonOptions.ReadPassword(options.PasswordFile),
+            Password = CommonOptions.Password(options.PasswordFile, options.Source, options.SourceFormat, error),
         };
         using var disk = VirtualDisk.Open(options.Source, options.SourceFormat, openOptions);
         if (options.Snapshot is not null && disk is not Qcow2Image)

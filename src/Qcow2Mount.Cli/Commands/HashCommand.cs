@@ -63,7 +63,7 @@ internal static class HashCommand
             Snapshot = options.Snapshot,
             DecompressedCacheBytes = 1 << 20,
             HoldReaderLock = !options.ForceShare,
-            Password = CommonOptions.ReadPassword(options.PasswordFile),
+            Password = CommonOptions.Password(options.PasswordFile, options.Image, options.Format, error),
         };
         using var disk = VirtualDisk.Open(options.Image, options.Format, openOptions);
         if (options.Snapshot is not null && disk is not Qcow2Image)

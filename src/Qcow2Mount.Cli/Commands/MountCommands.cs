@@ -72,7 +72,7 @@ internal static class MountCommands
                 OverlayPath = parse.GetValue(overlay) is { } path ? Path.GetFullPath(path) : null,
                 KeepOverlay = parse.GetValue(keepOverlay),
                 ForceShare = parse.GetValue(forceShare),
-                Password = CommonOptions.ReadPassword(parse.GetValue(passwordFile)),
+                Password = CommonOptions.Password(parse.GetValue(passwordFile), parse.GetValue(image)!, null, parse.InvocationConfiguration.Error),
             };
             var settings = LoadSettings();
             if (parse.GetValue(foreground))
