@@ -20,7 +20,7 @@ internal static class ExitCodes
         (Qcow2ErrorCode.Io, 2, "host file I/O error (read, write, permission, disk full)"),
         (Qcow2ErrorCode.NotQcow2, 3, "not a qcow2 image"),
         (Qcow2ErrorCode.InvalidHeader, 4, "invalid qcow2 header"),
-        (Qcow2ErrorCode.Unsupported, 5, "unsupported feature (unknown feature bits, writes to encrypted images, options not supported yet)"),
+        (Qcow2ErrorCode.Unsupported, 5, "unsupported feature (unknown feature bits, ciphers other than AES, options not supported yet)"),
         (Qcow2ErrorCode.Corrupt, 6, "corrupt image metadata"),
         (Qcow2ErrorCode.MissingFile, 7, "file not found (image, backing file, data file)"),
         (Qcow2ErrorCode.BackingChain, 8, "backing chain loops or is too deep"),

@@ -56,6 +56,13 @@ public sealed partial class Qcow2Image
                 "backing data and v2 has no zero clusters to hide it (qemu-img refuses this too)");
         }
 
+        if (hideBacking && Encryption is not null && _cipher is null)
+        {
+            // Checked before the header changes: the zeros that hide the backing data must be written encrypted.
+            throw new Qcow2Exception(Qcow2ErrorCode.Password,
+                $"{Path}: growing this encrypted image over its longer backing file writes zeros, which needs its password (--password-file FILE)");
+        }
+
         lock (_meta)
         {
             MarkDirty();
@@ -145,12 +152,6 @@ public sealed partial class Qcow2Image
     }
 
     /// <summary>
-    /// Stores one whole, cluster-aligned cluster compressed (the disk's last cluster may be short; it is padded
-    /// with zeros). As in QEMU, only an unallocated or zero cluster may be written this way; when compression
-    /// does not make the cluster smaller, it is written uncompressed. Compressed clusters are packed byte by byte
-    /// into shared host clusters.
-    /// </summary>
-    /// <summary>
     /// Compressed clusters go neither into an external data file nor into an encrypted image (QEMU reads them
     /// there unencrypted, so a compressed write would store guest data in the clear).
     /// </summary>
@@ -167,6 +168,12 @@ public sealed partial class Qcow2Image
         }
     }
 
+    /// <summary>
+    /// Stores one whole, cluster-aligned cluster compressed (the disk's last cluster may be short; it is padded
+    /// with zeros). As in QEMU, only an unallocated or zero cluster may be written this way; when compression
+    /// does not make the cluster smaller, it is written uncompressed. Compressed clusters are packed byte by byte
+    /// into shared host clusters.
+    /// </summary>
     public void WriteCompressed(long offset, ReadOnlySpan<byte> cluster)
     {
         var g = _geometry;

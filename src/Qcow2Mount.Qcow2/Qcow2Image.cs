@@ -58,6 +58,9 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
     /// <summary>The image's encryption (null for a plain image); its cipher is null when opened without password.</summary>
     public ImageEncryption? Encryption { get; }
 
+    /// <summary>Whether this image or an opened image of its backing chain is encrypted.</summary>
+    public bool EncryptedChain => Encryption is not null || _backing is Qcow2Image { EncryptedChain: true };
+
     /// <summary>The backing file name as stored in the image (not resolved).</summary>
     public string? BackingFile { get; }
     public string? BackingFormat => Extensions.BackingFormat;
@@ -144,7 +147,7 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
 
             if (header.CryptMethod != CryptMethod.None)
             {
-                encryption = NameFile(path, () => ImageEncryption.Open(file, header, extensions, options.Password));
+                encryption = NameFile(path, () => ImageEncryption.Open(file, header, extensions, options.Password, options.UnlockedKeys));
                 if (encryption.Cipher is null && !options.MetadataOnly)
                 {
                     throw new Qcow2Exception(Qcow2ErrorCode.Password,

@@ -12,6 +12,9 @@ public sealed record Qcow2OpenOptions
     /// </summary>
     public byte[]? Password { get; init; }
 
+    /// <summary>Shares unlocked LUKS keys between opens of the same image (a mount's snapshot views).</summary>
+    public Crypto.UnlockedKeys? UnlockedKeys { get; init; }
+
     /// <summary>
     /// The caller reads or changes metadata only (info, snapshot list, snapshot create, resize): an encrypted image
     /// opens without its password, and a read or write of its data clusters fails.

@@ -14,7 +14,8 @@ internal static class ResizeCommand
     {
         var image = CommonOptions.Image(description: "qcow2 image to grow");
         var size = new Argument<string>("SIZE") { Description = "New size, or +DELTA to grow by (suffixes K, M, G, T); shrinking is refused" };
-        var command = new Command("resize", "Grow a qcow2 image's virtual disk") { image, size };
+        var passwordFile = CommonOptions.PasswordFile();
+        var command = new Command("resize", "Grow a qcow2 image's virtual disk") { image, size, passwordFile };
         command.SetAction(parse =>
         {
             string path = parse.GetValue(image)!;
@@ -24,7 +25,10 @@ internal static class ResizeCommand
                 throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{path}: shrinking is not supported");
             }
 
-            using var disk = Qcow2Image.Open(path, new Qcow2OpenOptions { Writable = true, MetadataOnly = true });
+            // Growing changes metadata only, unless zeros must hide a longer backing file: then an encrypted image
+            // needs its password.
+            var password = CommonOptions.ReadPassword(parse.GetValue(passwordFile));
+            using var disk = Qcow2Image.Open(path, new Qcow2OpenOptions { Writable = true, MetadataOnly = true, Password = password });
             if (disk.DirtyRepair is { } repair)
             {
                 parse.InvocationConfiguration.Output.WriteLine($"{path}: {repair.DirtyRepairSummary}");

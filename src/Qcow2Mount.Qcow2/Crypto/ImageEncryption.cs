@@ -42,7 +42,7 @@ public sealed class ImageEncryption : IDisposable
     public bool UsesHostSectors => Method == CryptMethod.Luks;
 
     /// <summary>Reads the image's encryption header and, given a password, unlocks it.</summary>
-    public static ImageEncryption Open(IHostFile file, Qcow2Header header, HeaderExtensions extensions, byte[]? password)
+    public static ImageEncryption Open(IHostFile file, Qcow2Header header, HeaderExtensions extensions, byte[]? password, UnlockedKeys? keys = null)
     {
         switch (header.CryptMethod)
         {
@@ -62,7 +62,8 @@ public sealed class ImageEncryption : IDisposable
                 SectorCipher? cipher = null;
                 if (password is not null)
                 {
-                    byte[] key = luks.Unlock(password, (at, n) => Read(file, offset + at, n));
+                    byte[] Unlock() => luks.Unlock(password, (at, n) => Read(file, offset + at, n));
+                    byte[] key = keys is null ? Unlock() : keys.GetOrUnlock(start, password, Unlock);
                     try
                     {
                         cipher = luks.CreateCipher(key);
@@ -101,4 +102,34 @@ public sealed class ImageEncryption : IDisposable
     }
 
     public void Dispose() => Cipher?.Dispose();
+}
+
+/// <summary>
+/// Master keys already unlocked, for opening the same LUKS image several times in a row (a mount opens it once per
+/// internal snapshot) without running PBKDF2, seconds of work by design, each time. A key is found by the LUKS header
+/// and the password: the header holds the digest the key was checked against, so an equal header takes the same key.
+/// Keep one only as long as the opens that share it.
+/// </summary>
+public sealed class UnlockedKeys
+{
+    private readonly Dictionary<string, byte[]> _keys = [];
+    private readonly Lock _lock = new();
+
+    internal byte[] GetOrUnlock(ReadOnlySpan<byte> header, byte[] password, Func<byte[]> unlock)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(header);
+        hash.AppendData(password);
+        string id = Convert.ToHexString(hash.GetHashAndReset());
+        lock (_lock)
+        {
+            if (!_keys.TryGetValue(id, out byte[]? key))
+            {
+                key = unlock();
+                _keys[id] = key;
+            }
+
+            return (byte[])key.Clone();
+        }
+    }
 }

@@ -83,10 +83,12 @@ public sealed record LuksHeader
     }
 
     /// <summary>
-    /// Most PBKDF2 iterations accepted per slot or digest. QEMU's default iter-time of 2 s gives a few million on
-    /// current machines; a hostile header asking for billions would keep an open busy for hours.
+    /// Most PBKDF2 work (iterations times output blocks, over the slots tried and the digest checks) one unlock may
+    /// do: about a minute at worst. QEMU's default iter-time of 2 s gives a few million iterations per slot on current
+    /// machines, and the right password usually opens the first slot; a hostile header asking for billions would
+    /// otherwise keep an open busy for hours.
     /// </summary>
-    public const uint MaxIterations = 1u << 26;
+    public const long MaxUnlockWork = 1L << 28;
 
     /// <summary>Most anti-forensic stripes: QEMU and cryptsetup write 4000.</summary>
     public const uint MaxStripes = 1u << 16;
@@ -98,16 +100,16 @@ public sealed record LuksHeader
             throw Invalid($"key size {KeyBytes} bytes is out of range (1..64)");
         }
 
-        if (MasterKeyDigestIterations is 0 or > MaxIterations)
+        if (MasterKeyDigestIterations is 0 or > int.MaxValue)
         {
-            throw Invalid($"master key digest iterations {MasterKeyDigestIterations} out of range (1..{MaxIterations})");
+            throw Invalid($"master key digest iterations {MasterKeyDigestIterations} out of range (1..{int.MaxValue})");
         }
 
         foreach (var slot in Slots.Where(s => s.Active))
         {
-            if (slot.Iterations is 0 or > MaxIterations)
+            if (slot.Iterations is 0 or > int.MaxValue)
             {
-                throw Invalid($"key slot {slot.Index} iterations {slot.Iterations} out of range (1..{MaxIterations})");
+                throw Invalid($"key slot {slot.Index} iterations {slot.Iterations} out of range (1..{int.MaxValue})");
             }
 
             if (slot.Stripes is 0 or > MaxStripes)
@@ -144,8 +146,17 @@ public sealed record LuksHeader
     {
         var hash = Hash;
         var (cipherFactory, _) = CipherFactory();
+        int hashLength = LuksHash.Digest(hash, []).Length;
+        long slotBlocks = (KeyBytes + hashLength - 1) / hashLength;
+        long work = 0;
         foreach (var slot in Slots.Where(s => s.Active))
         {
+            work += (slot.Iterations * slotBlocks) + MasterKeyDigestIterations;
+            if (work > MaxUnlockWork)
+            {
+                throw Invalid($"key slot {slot.Index} would take the unlock past {MaxUnlockWork} PBKDF2 rounds (iterations {slot.Iterations}, master key digest {MasterKeyDigestIterations})");
+            }
+
             byte[] slotKey = Rfc2898DeriveBytes.Pbkdf2(password, slot.Salt, (int)slot.Iterations, hash, (int)KeyBytes);
             byte[] material = readRegion((long)slot.KeyMaterialSector * SectorCipher.SectorSize, (int)KeyMaterialLength(slot));
             try
@@ -202,16 +213,29 @@ public sealed record LuksHeader
                 return (key => new XtsAesCipher(key, plain32), CipherMode);
             case "cbc" when KeyBytes is 16 or 24 or 32:
                 HashAlgorithmName? essiv = generator == IvGenerator.Essiv ? LuksHash.Parse(iv[1]) : null;
+                if (essiv is { } h && LuksHash.Digest(h, []).Length is not (16 or 24 or 32))
+                {
+                    // ESSIV keys AES with the digest: there is no AES with a 20-, 48- or 64-byte key (QEMU refuses it too).
+                    throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"LUKS cipher mode '{CipherMode}': {h.Name} gives no AES key size");
+                }
+
                 return (key => new CbcAesCipher(key, generator, essiv), CipherMode);
             default:
                 throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"LUKS cipher aes-{KeyBytes * 8} {CipherMode}: not supported");
         }
     }
 
+    /// <summary>A NUL-padded text field; printable ASCII only, so a hostile header cannot put control codes on a terminal.</summary>
     private static string Text(ReadOnlySpan<byte> field)
     {
         int end = field.IndexOf((byte)0);
-        return Encoding.ASCII.GetString(end < 0 ? field : field[..end]);
+        var text = end < 0 ? field : field[..end];
+        if (text.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E))
+        {
+            throw Invalid("a text field (cipher, mode, hash or uuid) holds bytes that are not printable ASCII");
+        }
+
+        return Encoding.ASCII.GetString(text);
     }
 
     private static Qcow2Exception Invalid(string what) => new(Qcow2ErrorCode.InvalidHeader, $"LUKS header: {what}");

@@ -29,9 +29,15 @@ public abstract class SectorCipher : IDisposable
         }
     }
 
-    /// <summary>One AES key schedule per thread (a .NET Aes object is not safe to share between threads).</summary>
+    /// <summary>
+    /// One AES key schedule per thread (a .NET Aes object is not safe to share between threads). Once disposed,
+    /// <see cref="Value"/> throws, and <see cref="ThrowIfDisposed"/> after a transform tells one that raced the
+    /// disposal (whose result cannot be trusted) from one that finished before it.
+    /// </summary>
     protected sealed class AesPerThread(byte[] key) : IDisposable
     {
+        private volatile bool _disposed;
+
         private readonly ThreadLocal<Aes> _aes = new(() =>
         {
             var aes = Aes.Create();
@@ -39,10 +45,20 @@ public abstract class SectorCipher : IDisposable
             return aes;
         }, trackAllValues: true);
 
-        public Aes Value => _aes.Value!;
+        public Aes Value
+        {
+            get
+            {
+                ThrowIfDisposed();
+                return _aes.Value!;
+            }
+        }
+
+        public void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, typeof(SectorCipher));
 
         public void Dispose()
         {
+            _disposed = true;
             foreach (var aes in _aes.Values)
             {
                 aes.Dispose();
@@ -142,6 +158,9 @@ public sealed class XtsAesCipher : SectorCipher
 
                 Xor(words, masks);
             }
+
+            _data.ThrowIfDisposed();
+            _tweak.ThrowIfDisposed();
         }
         finally
         {
@@ -215,6 +234,9 @@ public sealed class CbcAesCipher : SectorCipher
                 aes.DecryptCbc(s, iv, s, PaddingMode.None);
             }
         }
+
+        _aes.ThrowIfDisposed();
+        _essiv?.ThrowIfDisposed();
     }
 
     private void MakeIv(long sector, Span<byte> iv)

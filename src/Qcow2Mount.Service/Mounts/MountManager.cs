@@ -409,8 +409,10 @@ public sealed class MountManager : IDisposable
     private OpenedVolume OpenVolume(string image, MountMode mode, MountRequest request)
     {
         var qcow2 = _settings.Qcow2;
+        // The image and each of its snapshot views: one PBKDF2 unlock for all of them.
+        var keys = request.Password is null ? null : new Qcow2.Crypto.UnlockedKeys();
         Qcow2OpenOptions Options(bool writable, string? snapshot = null) =>
-            qcow2.ToOpenOptions(writable, snapshot) with { ForceShare = request.ForceShare, Password = request.Password };
+            qcow2.ToOpenOptions(writable, snapshot) with { ForceShare = request.ForceShare, Password = request.Password, UnlockedKeys = keys };
         var disks = new List<IVirtualDisk>();
         string? overlay = null;
         try
@@ -425,6 +427,13 @@ public sealed class MountManager : IDisposable
                     {
                         // Opening the original first proves it (and its backing chain) is readable before anything is created.
                         snapshots = original.Snapshots;
+                        if (original.EncryptedChain)
+                        {
+                            // The overlay is a plain qcow2: what is written, and every cluster copied on write, would
+                            // lie there decrypted (kept with --keep-overlay).
+                            throw new MountException(ErrorCodes.Unsupported,
+                                $"{image}: an overlay of an encrypted image would hold its data unencrypted; mount it read-only, or --writable");
+                        }
                     }
 
                     overlay = CreateOverlay(image, request.OverlayPath);

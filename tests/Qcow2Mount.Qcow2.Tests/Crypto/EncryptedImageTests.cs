@@ -251,6 +251,8 @@ public sealed class EncryptedImageTests
 
     /// <summary>A LUKS header rewritten to ask for absurd work or memory is refused before any of it is done.</summary>
     [TestCase(164, 0xFFFFFFFFu, "master key digest iterations")]
+    [TestCase(208 + 4, 0x7FFFFFFFu, "key slot 0 would take the unlock past")]
+    [TestCase(8, 0x1B5B3331u, "a text field")]
     [TestCase(208 + 4, 0xFFFFFFFFu, "key slot 0 iterations")]
     [TestCase(208 + 44, 0x7FFFFFFFu, "key slot 0 has")]
     [TestCase(208 + 40, 0x7FFFFFFFu, "key slot 0 material")]
@@ -274,6 +276,39 @@ public sealed class EncryptedImageTests
 
         var e = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, WithPassword()).Dispose())!;
         Assert.That(e.Message, Does.StartWith(image + ": LUKS header: " + message));
+    }
+
+    /// <summary>
+    /// Opens that share <see cref="UnlockedKeys"/> (a mount's snapshot views) run PBKDF2 once: with the key slot's
+    /// material wiped after the first open, the next open still succeeds with the shared keys and fails without.
+    /// </summary>
+    [Test]
+    public void Shared_unlocked_keys_spare_the_second_unlock()
+    {
+        string image = Create("shared.qcow2", EncryptedImages.Luks);
+        QemuWrite(image, "write -P 0x4b 0 64k");
+        var keys = new UnlockedKeys();
+        long material;
+        using (var first = Qcow2Image.Open(image, WithPassword() with { UnlockedKeys = keys }))
+        {
+            var luks = first.Encryption!.Luks!;
+            material = first.Encryption.LuksOffset + (luks.Slots[0].KeyMaterialSector * 512L);
+        }
+
+        using (var file = File.OpenHandle(image, FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(file, new byte[4096], material);
+        }
+
+        using (var second = Qcow2Image.Open(image, WithPassword() with { UnlockedKeys = keys }))
+        {
+            byte[] data = new byte[4096];
+            second.ReadAt(0, data);
+            Assert.That(data, Is.All.EqualTo(0x4b));
+        }
+
+        var unshared = Assert.Throws<Qcow2Exception>(() => Qcow2Image.Open(image, WithPassword()).Dispose())!;
+        Assert.That(unshared.Code, Is.EqualTo(Qcow2ErrorCode.Password));
     }
 
     [Test]
