@@ -138,6 +138,34 @@ public sealed class EncryptedCliTests
         });
     }
 
+    /// <summary>Growing over a longer backing file writes zeros that must be encrypted: refused untouched without the password.</summary>
+    [Test]
+    public void Resize_over_a_longer_backing_file_needs_the_password()
+    {
+        string d = _dir.Path;
+        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "long-base.qcow2", "8M");
+        QemuImg.Io(d, "long-base.qcow2", "write -P 0x77 0 8M");
+        string top = _dir.Combine("short-top.qcow2");
+        EncryptedImages.Create(top, "open sesame", size: "4M", extraOptions: "backing_file=long-base.qcow2,backing_fmt=qcow2");
+        byte[] before = File.ReadAllBytes(top);
+
+        var refused = CliRunner.Run("resize", top, "8M");
+        Assert.That(refused.ExitCode, Is.EqualTo(14), refused.Error);
+        Assert.That(File.ReadAllBytes(top), Is.EqualTo(before), "the refused resize left the image as it was");
+
+        CliRunner.Run("resize", "--password-file", _dir.Combine("right"), top, "8M").Succeeded();
+        string raw = _dir.Combine("grown.raw");
+        EncryptedImages.ConvertToRaw(top, "open sesame", raw);
+        byte[] guest = File.ReadAllBytes(raw);
+        var check = EncryptedImages.Check(top, "open sesame");
+        Assert.Multiple(() =>
+        {
+            Assert.That(check.ExitCode, Is.Zero, check.StandardOutput + check.StandardError);
+            Assert.That(guest.AsSpan(0, 4 << 20).ToArray(), Is.All.EqualTo(0x77), "the old area shows the backing file");
+            Assert.That(guest.AsSpan(4 << 20).ToArray(), Is.All.EqualTo(0), "the new area hides it");
+        });
+    }
+
     [Test]
     public void Check_and_snapshot_list_need_no_password()
     {
