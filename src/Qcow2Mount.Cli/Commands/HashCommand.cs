@@ -55,21 +55,9 @@ internal static class HashCommand
             throw new UsageException($"-a {options.Algorithms}: unknown algorithm (choose from {string.Join(", ", ImageHasher.Algorithms.Keys)})");
         }
 
-        // A sequential pass never reads a compressed cluster twice: a small decompressed-cluster cache is enough.
-        // A digest is of one moment: hold the reader locks, so that nothing writes the image until it is done.
-        // -U takes no lock at all, as for the other commands that read.
-        var openOptions = new Qcow2OpenOptions
-        {
-            Snapshot = options.Snapshot,
-            DecompressedCacheBytes = 1 << 20,
-            HoldReaderLock = !options.ForceShare,
-            Password = CommonOptions.Password(options.PasswordFile, options.Image, options.Format, error),
-        };
-        using var disk = VirtualDisk.Open(options.Image, options.Format, openOptions);
-        if (options.Snapshot is not null && disk is not Qcow2Image)
-        {
-            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{options.Image}: --snapshot needs a qcow2 image");
-        }
+        // A digest is of one moment: the reader locks keep writers out until it is done (-U takes none).
+        using var disk = DiskReads.OpenForPass(options.Image, options.Format, options.Snapshot, options.ForceShare,
+            CommonOptions.Password(options.PasswordFile, options.Image, options.Format, error));
 
         var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
         var digests = new ImageHasher(disk, readAhead: Math.Clamp(2 * Environment.ProcessorCount, 4, 16))
