@@ -319,6 +319,11 @@ public sealed class MountManager : IDisposable
                 _logger.LogWarning("{Image}: {Repaired}", image, repaired);
             }
 
+            foreach (string note in opened.Volume.PartitionNotes)
+            {
+                _logger.LogInformation("{MountPoint}: {Partitions}", info.MountPoint, note);
+            }
+
             return entry;
         }
         finally
@@ -466,7 +471,7 @@ public sealed class MountManager : IDisposable
 
             bool readOnly = mode is MountMode.ReadOnly or MountMode.Snapshot;
             var volume = new Volume(main, VolumeOptions.ForImage(image, readOnly), snapshotDisks);
-            var files = volume.Find(Volume.SnapshotDirectoryName)?.Children.Select(n => n.Name).ToList() ?? [];
+            var files = volume.Find(Volume.SnapshotDirectoryName)?.Children.Where(n => !n.IsDirectory).Select(n => n.Name).ToList() ?? [];
             return new OpenedVolume(volume, overlay, repaired, files);
         }
         catch
