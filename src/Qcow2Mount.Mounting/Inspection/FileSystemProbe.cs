@@ -18,7 +18,10 @@ public static class FileSystemProbe
 
     private static ReadOnlySpan<byte> LuksMagic => [(byte)'L', (byte)'U', (byte)'K', (byte)'S', 0xBA, 0xBE];
 
-    /// <summary>Reads the start of <paramref name="volume"/> (a partition window or a whole disk) and detects what it holds; null when nothing is recognized.</summary>
+    /// <summary>
+    /// Reads the start of <paramref name="volume"/> (a partition window or a whole disk) and detects what it holds;
+    /// null when nothing is recognized. For NTFS it also reads one MFT record, where the label lives.
+    /// </summary>
     public static FileSystemSignature? Detect(IVirtualDisk volume)
     {
         ArgumentNullException.ThrowIfNull(volume);
@@ -35,7 +38,10 @@ public static class FileSystemProbe
             total += n;
         }
 
-        return Detect(buffer.AsSpan(0, total));
+        var found = Detect(buffer.AsSpan(0, total));
+        return found is { Kind: FileSystemKind.Ntfs, Label: null }
+            ? found with { Label = NtfsVolumeLabel.Read(volume, buffer.AsSpan(0, 512)) }
+            : found;
     }
 
     /// <summary>Detects the file system whose first bytes are <paramref name="start"/>; null when nothing is recognized.</summary>

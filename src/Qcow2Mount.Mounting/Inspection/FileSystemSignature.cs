@@ -25,8 +25,9 @@ public enum FileSystemKind
 
 /// <summary>
 /// What a partition's first bytes say it holds: the kind, and the label and UUID (or serial number) where the boot
-/// sector or superblock holds them, formatted as blkid prints them. NTFS and exFAT keep their labels in files,
-/// not the boot sector, so those have none here.
+/// sector or superblock holds them, formatted as blkid prints them. NTFS keeps its label in $Volume: only the
+/// disk probe (<see cref="FileSystemProbe.Detect(Qcow2Mount.Qcow2.IVirtualDisk)"/>) reads it. exFAT keeps its label in
+/// the root directory: none is given.
 /// </summary>
 public sealed record FileSystemSignature(FileSystemKind Kind, string? Label = null, string? Uuid = null, int? Version = null)
 {

@@ -63,10 +63,39 @@ public sealed class FileSystemProbeTests
     [Test]
     public void Ntfs_made_by_mkntfs()
     {
-        // NTFS keeps its label in the $Volume file, not the boot sector: only the serial number is read here.
+        // The boot sector holds the serial number; the label lives in $Volume, which only the disk probe reads.
         var start = Made("mkntfs", "ntfs-3g", 32L << 20, f => ["-q", "-F", "-Q", "-L", "WINDOWS", f], labelInBootSector: false);
         Assert.That(FileSystemProbe.Detect(start)!.Kind, Is.EqualTo(FileSystemKind.Ntfs));
         Assert.That(FileSystemProbe.Detect(start)!.Label, Is.Null);
+    }
+
+    [Test]
+    public void Ntfs_label_is_read_from_the_volume_file_as_blkid_reads_it()
+    {
+        string mkntfs = GuestDiskTools.Require("mkntfs", "ntfs-3g");
+        using var dir = new TempDir("ntfs-label");
+        string file = dir.Combine("ntfs.img");
+        GuestDiskTools.CreateSparse(file, 32L << 20);
+        ExternalTool.Run(mkntfs, ["-q", "-F", "-Q", "-L", "Evidence01", file]).EnsureSuccess();
+        var blkid = GuestDiskTools.Blkid(file);
+
+        var found = FileSystemProbe.Detect(new MemoryDisk(File.ReadAllBytes(file), canWrite: false));
+
+        Assert.That((found!.Kind, found.Label, found.Uuid), Is.EqualTo((FileSystemKind.Ntfs, blkid["LABEL"], blkid["UUID"])));
+        Assert.That(found.Label, Is.EqualTo("Evidence01"));
+    }
+
+    [Test]
+    public void A_torn_ntfs_volume_record_gives_no_label_rather_than_garbage()
+    {
+        var record = new byte[1024];
+        "FILE"u8.CopyTo(record);
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(4), 48); // update sequence array at 48
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(6), 3);  // sequence number + 2 strides
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(48), 7); // sequence number 7...
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(510), 8); // ...but the first stride ends in 8: torn
+
+        Assert.That(NtfsVolumeLabel.FromRecord(record, 512), Is.Null);
     }
 
     [Test]
