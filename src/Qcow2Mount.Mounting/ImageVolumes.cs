@@ -139,7 +139,7 @@ public static class ImageVolumes
 
             bool readOnly = mode is MountMode.ReadOnly or MountMode.Snapshot;
             var volume = new Volume(main, VolumeOptions.ForImage(image, readOnly), snapshotDisks);
-            var files = volume.Find(Volume.SnapshotDirectoryName)?.Children.Select(n => n.Name).ToList() ?? [];
+            var files = volume.Find(Volume.SnapshotDirectoryName)?.Children.Where(n => !n.IsDirectory).Select(n => n.Name).ToList() ?? [];
             return new ImageVolume(volume, overlay, repaired, files);
         }
         catch

@@ -1,18 +1,28 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
+using Qcow2Mount.Mounting.Partitions;
 using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Mounting;
 
 /// <summary>
 /// The platform-neutral file system every OS adapter presents: <c>disk.raw</c> for the active layer and,
-/// when there are any, <c>snapshots/&lt;name&gt;.raw</c> read-only. Owns the disks: <see cref="Dispose"/>
+/// when there are any, <c>snapshots/&lt;name&gt;.raw</c> read-only. Each disk with a partition table also shows
+/// its partitions as files, numbered as Linux numbers them: <c>partitions/p1.raw</c> for <c>disk.raw</c>,
+/// <c>snapshots/&lt;name&gt;.partitions/p1.raw</c> for a snapshot (see <see cref="PartitionDirectoryName"/>).
+/// Owns the disks: <see cref="Dispose"/>
 /// flushes a writable disk and disposes them all. Safe for concurrent calls; reads and writes take no lock.
 /// </summary>
 public sealed class Volume : IDisposable
 {
     public const string DiskFileName = "disk.raw";
     public const string SnapshotDirectoryName = "snapshots";
+
+    /// <summary>The directory of <c>disk.raw</c>'s partitions; a snapshot's sits beside it as <c>&lt;name&gt;.partitions</c>.</summary>
+    public const string PartitionDirectoryName = "partitions";
+
+    /// <summary>What a snapshot's partition directory ends in, replacing its file's <c>.raw</c>.</summary>
+    public const string SnapshotPartitionSuffix = ".partitions";
 
     /// <summary>I/O size adapters advertise to readers (st_blksize, FUSE max_read).</summary>
     public const int PreferredIoSize = 1 << 20;
@@ -51,6 +61,12 @@ public sealed class Volume : IDisposable
         Root = new VolumeNode(nextId++, "", "/", IsReadOnly, disk: null);
         Root.Add(new VolumeNode(nextId++, DiskFileName, "/" + DiskFileName, IsReadOnly, disk));
         _allDisks.Add(disk);
+        var notes = new List<string>();
+        var tables = new Dictionary<string, PartitionTable>(StringComparer.Ordinal);
+        if (options.ShowPartitions)
+        {
+            AddPartitions(Root, PartitionDirectoryName, "/" + DiskFileName, disk, IsReadOnly, ref nextId, tables, notes);
+        }
 
         var snapshotList = snapshots?.ToList() ?? [];
         if (snapshotList.Count > 0)
@@ -60,13 +76,63 @@ public sealed class Volume : IDisposable
             var fileNames = SnapshotNames.ToFileNames(snapshotList.Select(s => s.Name));
             foreach (var (snapshot, fileName) in snapshotList.Zip(fileNames).OrderBy(p => p.Second, StringComparer.Ordinal))
             {
-                directory.Add(new VolumeNode(nextId++, fileName, $"{directory.Path}/{fileName}", isReadOnly: true, snapshot.Disk));
+                var file = new VolumeNode(nextId++, fileName, $"{directory.Path}/{fileName}", isReadOnly: true, snapshot.Disk);
+                directory.Add(file);
                 _allDisks.Add(snapshot.Disk);
+                if (options.ShowPartitions)
+                {
+                    string partitionDirectory = fileName[..^".raw".Length] + SnapshotPartitionSuffix;
+                    AddPartitions(directory, partitionDirectory, file.Path, snapshot.Disk, isReadOnly: true, ref nextId, tables, notes);
+                }
             }
+
+            directory.SortChildren();
         }
 
+        Root.SortChildren();
+        PartitionTables = tables;
+        PartitionNotes = notes;
         _nodeCount = (int)(nextId - 1);
     }
+
+    /// <summary>
+    /// Reads <paramref name="disk"/>'s partition table and, when it has partitions, adds a directory named
+    /// <paramref name="name"/> under <paramref name="parent"/> with one window file per data partition. What the
+    /// mount's log should say about the table (none and why, a damaged primary GPT, entries cut) goes to <paramref name="notes"/>.
+    /// </summary>
+    private static void AddPartitions(VolumeNode parent, string name, string diskPath, IVirtualDisk disk, bool isReadOnly,
+        ref ulong nextId, Dictionary<string, PartitionTable> tables, List<string> notes)
+    {
+        var table = PartitionTable.Read(disk);
+        tables[diskPath] = table;
+        notes.Add($"{diskPath}: {table.Describe()}");
+        notes.AddRange((table.Scheme == PartitionScheme.None ? table.Notes.Skip(1) : table.Notes).Select(note => $"{diskPath}: {note}"));
+        var partitions = table.DataPartitions.ToList();
+        if (partitions.Count == 0)
+        {
+            return;
+        }
+
+        string path = (parent.Path == "/" ? "/" : parent.Path + "/") + name;
+        var directory = new VolumeNode(nextId++, name, path, isReadOnly, disk: null);
+        parent.Add(directory);
+        foreach (var partition in partitions)
+        {
+            var window = new PartitionDisk(disk, partition.Offset, partition.Length);
+            directory.Add(new VolumeNode(nextId++, partition.FileName, $"{path}/{partition.FileName}", isReadOnly, window, wholeDisk: disk));
+        }
+
+        directory.SortChildren();
+    }
+
+    /// <summary>
+    /// The partition table of each disk file, by its path (<c>/disk.raw</c>, <c>/snapshots/s1.raw</c>), read when
+    /// the volume was built; <see cref="PartitionScheme.None"/> with the reason for a disk without one.
+    /// </summary>
+    public IReadOnlyDictionary<string, PartitionTable> PartitionTables { get; }
+
+    /// <summary>Lines for the mount's log: each disk's table (or why it has none) and anything doubtful in it.</summary>
+    public IReadOnlyList<string> PartitionNotes { get; }
 
     public VolumeNode Root { get; }
 
@@ -340,7 +406,7 @@ public sealed class Volume : IDisposable
     {
         var open = Get(handle);
         long wanted = Volatile.Read(ref _finishedWrites);
-        if (open.Node.IsReadOnly || open.Node.Disk != _disk)
+        if (open.Node.IsReadOnly || open.Node.WholeDisk != _disk)
         {
             return;
         }

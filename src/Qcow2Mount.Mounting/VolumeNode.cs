@@ -7,13 +7,14 @@ public sealed class VolumeNode
 {
     private readonly List<VolumeNode> _children = [];
 
-    internal VolumeNode(ulong id, string name, string path, bool isReadOnly, IVirtualDisk? disk)
+    internal VolumeNode(ulong id, string name, string path, bool isReadOnly, IVirtualDisk? disk, IVirtualDisk? wholeDisk = null)
     {
         Id = id;
         Name = name;
         Path = path;
         IsReadOnly = isReadOnly;
         Disk = disk;
+        WholeDisk = wholeDisk ?? disk;
     }
 
     /// <summary>Stable number (inode, Windows index number); the root is 1.</summary>
@@ -30,7 +31,7 @@ public sealed class VolumeNode
     /// <summary>True for every node of a read-only volume and for snapshot files.</summary>
     public bool IsReadOnly { get; }
 
-    /// <summary>File size (the guest disk size); 0 for directories.</summary>
+    /// <summary>File size (the guest disk size, or the partition's); 0 for directories.</summary>
     public long Length => Disk?.Length ?? 0;
 
     /// <summary>POSIX permissions: 0444 / 0644 for files, 0555 / 0755 for directories.</summary>
@@ -47,10 +48,15 @@ public sealed class VolumeNode
 
     internal IVirtualDisk? Disk { get; }
 
+    /// <summary>The disk whose bytes the file shows: <see cref="Disk"/> itself, or the disk a partition file is a window onto.</summary>
+    internal IVirtualDisk? WholeDisk { get; }
+
     /// <summary>Open handles on this node, guarded by itself; only opens and closes take it, never reads.</summary>
     internal List<OpenHandle> OpenHandles { get; } = [];
 
     internal void Add(VolumeNode child) => _children.Add(child);
+
+    internal void SortChildren() => _children.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
 
     private const UnixFileMode ReadBits = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
     private const UnixFileMode ExecuteBits =

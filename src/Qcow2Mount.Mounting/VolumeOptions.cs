@@ -12,6 +12,9 @@ public sealed record VolumeOptions
     /// <summary>The one timestamp every file and directory shows; fixed for the life of the mount.</summary>
     public DateTimeOffset? Timestamp { get; init; }
 
+    /// <summary>Show each disk's partitions as files (<c>partitions/p1.raw</c>...); on unless turned off.</summary>
+    public bool ShowPartitions { get; init; } = true;
+
     /// <summary>Options for the image at <paramref name="imagePath"/>: its name as label, its mtime as timestamp.</summary>
     public static VolumeOptions ForImage(string imagePath, bool readOnly) => new()
     {

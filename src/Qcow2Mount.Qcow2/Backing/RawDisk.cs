@@ -16,6 +16,10 @@ public sealed class RawDisk : IVirtualDisk, IHostMappedDisk
         new(HostFile.Open(path, writable, lockReader: lockReader, forceShare: forceShare));
 
     public string Path => _file.Path;
+
+    /// <summary>The file itself, for allocation queries (<see cref="Mapping.DiskMap"/>).</summary>
+    internal IHostFile File => _file;
+
     public long Length => _file.Length;
     public bool CanWrite => _file.CanWrite;
 

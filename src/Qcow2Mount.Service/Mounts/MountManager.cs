@@ -314,6 +314,11 @@ public sealed class MountManager : IDisposable
                 _logger.LogWarning("{Image}: {Repaired}", image, repaired);
             }
 
+            foreach (string note in opened.Volume.PartitionNotes)
+            {
+                _logger.LogInformation("{MountPoint}: {Partitions}", info.MountPoint, note);
+            }
+
             return entry;
         }
         finally

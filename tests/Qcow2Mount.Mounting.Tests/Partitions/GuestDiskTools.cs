@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Text.Json;
+using Qcow2Mount.TestSupport;
+
+namespace Qcow2Mount.Mounting.Tests.Partitions;
+
+/// <summary>Makes guest disks with the real tools (sfdisk, sgdisk, mkfs.*) and reads their view back as oracles.</summary>
+internal static class GuestDiskTools
+{
+    /// <summary>The tool's path (on PATH or in /usr/sbin, /sbin); ignores the test when it is not installed.</summary>
+    public static string Require(string tool, string package)
+    {
+        string? path = ExternalTool.Find(tool) ?? ExternalTool.Find("/usr/sbin/" + tool) ?? ExternalTool.Find("/sbin/" + tool);
+        if (path is null)
+        {
+            Assert.Ignore($"{tool} not installed: apt-get install {package}");
+        }
+
+        return path!;
+    }
+
+    /// <summary>A sparse file of <paramref name="bytes"/> bytes.</summary>
+    public static void CreateSparse(string path, long bytes)
+    {
+        using var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+        RandomAccess.SetLength(file, bytes);
+    }
+
+    /// <summary>Runs sfdisk with <paramref name="script"/> on its standard input (bash pipes it in; paths are arguments, not code).</summary>
+    public static void Sfdisk(string disk, string script)
+    {
+        string sfdisk = Require("sfdisk", "fdisk");
+        ExternalTool.RequireTool("bash");
+        ExternalTool.Run("bash", ["-c", "printf '%s' \"$2\" | \"$0\" --no-reread --no-tell-kernel \"$1\"", sfdisk, disk, script]).EnsureSuccess();
+    }
+
+    /// <summary>sfdisk's own reading of the table: (number, start sector, sectors, type) per partition.</summary>
+    public static List<(int Number, long Start, long Size, string Type, string? Uuid, string? Name)> SfdiskPartitions(string disk)
+    {
+        string sfdisk = Require("sfdisk", "fdisk");
+        string json = ExternalTool.Run(sfdisk, ["--json", disk]).EnsureSuccess().StandardOutput;
+        using var document = JsonDocument.Parse(json);
+        var result = new List<(int, long, long, string, string?, string?)>();
+        foreach (var partition in document.RootElement.GetProperty("partitiontable").GetProperty("partitions").EnumerateArray())
+        {
+            string node = partition.GetProperty("node").GetString()!;
+            int number = int.Parse(node[disk.Length..], CultureInfo.InvariantCulture);
+            result.Add((number, partition.GetProperty("start").GetInt64(), partition.GetProperty("size").GetInt64(),
+                partition.GetProperty("type").GetString()!,
+                partition.TryGetProperty("uuid", out var uuid) ? uuid.GetString() : null,
+                partition.TryGetProperty("name", out var name) ? name.GetString() : null));
+        }
+
+        return result;
+    }
+
+    /// <summary>blkid's low-level probe of a file: TYPE, LABEL, UUID... (empty when it finds nothing).</summary>
+    public static Dictionary<string, string> Blkid(string file)
+    {
+        string blkid = Require("blkid", "util-linux");
+        var result = ExternalTool.Run(blkid, ["-p", "-o", "export", file]);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string line in result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = line.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                values[line[..equals]] = line[(equals + 1)..];
+            }
+        }
+
+        return values;
+    }
+}
