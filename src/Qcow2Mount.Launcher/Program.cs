@@ -1,0 +1,117 @@
+using Qcow2Mount.Control;
+using Qcow2Mount.Control.Protocol;
+
+namespace Qcow2Mount.Launcher;
+
+/// <summary>
+/// Runs one Explorer verb (<see cref="Explorer.ExplorerRegistration.Verbs"/>): mounts the image and opens its drive,
+/// or unmounts it. Every outcome ends the process within the mount budget; every failure is one dialog.
+/// </summary>
+internal static class Program
+{
+    private const int Success = 0;
+    private const int Failed = 1;
+    private const int Usage = 2;
+
+    private static int Main(string[] args)
+    {
+        var request = LaunchRequest.Parse(args);
+        if (request is null)
+        {
+            Dialogs.Error(LaunchRequest.Usage);
+            return Usage;
+        }
+
+        try
+        {
+            return RunAsync(request).GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            string action = request.Unmount ? "unmount" : "mount";
+            Dialogs.Error($"Could not {action} {Path.GetFileName(request.ImagePath)}:{Environment.NewLine}{Environment.NewLine}{Describe(e)}");
+            return Failed;
+        }
+    }
+
+    private static async Task<int> RunAsync(LaunchRequest request)
+    {
+        string image = Path.GetFullPath(request.ImagePath);
+        var service = ServiceMounts.FromConfiguration();
+        using var budget = new CancellationTokenSource(service.Budget);
+        try
+        {
+            var existing = await service.FindAsync(image, budget.Token).ConfigureAwait(false);
+            if (request.Unmount)
+            {
+                if (existing is null)
+                {
+                    throw new ControlException(ErrorCodes.NotMounted, $"{image} is not mounted");
+                }
+
+                await service.UnmountAsync(existing.MountPoint, budget.Token).ConfigureAwait(false);
+                return Success;
+            }
+
+            // Double-clicking an image that is mounted already opens its drive.
+            if (existing is not null)
+            {
+                Dialogs.Open(existing.MountPoint);
+                return Success;
+            }
+
+            return await MountAsync(service, image, request.Mode!, budget.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (budget.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the mount service did not answer within {service.Budget.TotalSeconds:0} seconds");
+        }
+    }
+
+    /// <summary>Mounts, asking for the password when the service says the image needs one (or the one typed was wrong).</summary>
+    private static async Task<int> MountAsync(ServiceMounts service, string image, string mode, CancellationToken cancellationToken)
+    {
+        string mountPoint = DriveLetters.NextFree();
+        char[]? password = null;
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    var mounted = await service.MountAsync(image, mountPoint, mode, password is null ? null : new string(password), cancellationToken)
+                        .ConfigureAwait(false);
+                    Dialogs.Open(mounted.MountPoint);
+                    return Success;
+                }
+                catch (ControlException e) when (e.Code == ErrorCodes.Password)
+                {
+                    bool retry = password is not null;
+                    if (password is not null)
+                    {
+                        Array.Clear(password);
+                    }
+
+                    password = Dialogs.Password(image, retry);
+                    if (password is null)
+                    {
+                        return Failed;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (password is not null)
+            {
+                Array.Clear(password);
+            }
+        }
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        ControlException or TimeoutException or IOException or UnauthorizedAccessException => e.Message,
+        _ => $"internal error: {e.GetType().Name}: {e.Message}",
+    };
+}
