@@ -34,8 +34,8 @@ function Invoke-Dotnet {
 # The MSI: the win-x64 build (published when missing), the launcher, icons, Explorer registration and, when built,
 # the PowerShell module, put together by wixl (WiX 3 syntax) from installer/*.wxs plus the harvested file lists.
 function Invoke-InstallerBuild {
-    foreach ($tool in 'wixl', 'wixl-heat') {
-        if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { throw "$tool not found (Debian: apt-get install wixl)" }
+    foreach ($tool in 'wixl', 'wixl-heat', 'msibuild') {
+        if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { throw "$tool not found (Debian: apt-get install wixl msitools)" }
     }
     $version = ([xml](Get-Content (Join-Path $root 'Directory.Build.props'))).SelectSingleNode('/Project/PropertyGroup/Version').InnerText
     $publish = 'artifacts/publish/win-x64'
@@ -74,6 +74,22 @@ function Invoke-InstallerBuild {
         $log = & wixl -a x64 -o $msi -D "Version=$version" -D "PublishDir=$publish" -D "ModuleDir=$module" -D Win64=yes `
             -D 'IconsDir=assets/icons' installer/Qcow2Mount.wxs "$obj/PublishFiles.wxs" "$obj/ModuleFiles.wxs" 2>&1
         $status = $LASTEXITCODE
+        if ($status -eq 0) {
+            # Two attributes wixl drops without a word, set afterwards (the MSI tests check both):
+            # - Execute="commit": it writes a plain immediate action, which would run without the rights to edit the
+            #   machine PATH; 3602 = commit + no impersonation + an exe from the File table.
+            # - IncludeMaximum="yes": without it a rebuild of the same version installs beside its predecessor;
+            #   768 = minimum and maximum inclusive.
+            #   Attributes is part of the Upgrade table's key, so the row is replaced rather than updated.
+            $upgradeCode = ([xml](Get-Content installer/Qcow2Mount.wxs)).Wix.Product.UpgradeCode.ToUpperInvariant()
+            foreach ($query in "UPDATE CustomAction SET Type=3602 WHERE Action='AddToPath'",
+                "DELETE FROM Upgrade WHERE ActionProperty='WIX_UPGRADE_DETECTED'",
+                ("INSERT INTO Upgrade (UpgradeCode, VersionMin, VersionMax, Attributes, ActionProperty) " +
+                    "VALUES ('{$upgradeCode}', '0.0.0', '$version', 768, 'WIX_UPGRADE_DETECTED')")) {
+                & msibuild $msi -q $query
+                if ($LASTEXITCODE -ne 0) { throw "msibuild failed: $query" }
+            }
+        }
     } finally {
         Pop-Location
     }
