@@ -52,18 +52,45 @@ internal static class Tools
             start.Environment[key] = value;
         }
 
-        using var process = Process.Start(start)!;
+        // Output arrives through events, not ReadToEnd: a daemon the command starts (wineserver, the mount service) can
+        // inherit the pipes and keep them open long after the command itself has exited.
+        var output = new System.Text.StringBuilder();
+        var error = new System.Text.StringBuilder();
+        using var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(error, e.Data);
+        process.Start();
         process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         if (!process.WaitForExit(timeout ?? DefaultTimeout))
         {
             process.Kill(entireProcessTree: true);
             Assert.Fail($"{file} {string.Join(' ', args)} did not finish within {(timeout ?? DefaultTimeout).TotalSeconds:0} s");
         }
 
-        process.WaitForExit();
-        return (process.ExitCode, output.Result.Replace("\r", ""), error.Result.Replace("\r", ""));
+        // What the command wrote before it exited is still in the pipe: give the readers a moment to drain it.
+        Thread.Sleep(200);
+        lock (output)
+        {
+            lock (error)
+            {
+                return (process.ExitCode, output.ToString(), error.ToString());
+            }
+        }
+    }
+
+    private static void Append(System.Text.StringBuilder text, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (text)
+        {
+            text.Append(line.Replace("\r", "", StringComparison.Ordinal)).Append('\n');
+        }
     }
 
     /// <summary>The rows of one table as <c>msiinfo export</c> prints them (three header lines skipped).</summary>
