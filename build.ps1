@@ -6,11 +6,12 @@
     ./build.ps1 build
     ./build.ps1 test
     ./build.ps1 publish -Runtime win-x64
+    ./build.ps1 installer    # artifacts/installer/Qcow2Mount-<version>-x64.msi (needs wixl, from Debian's msitools)
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'publish', 'clean')]
+    [ValidateSet('build', 'test', 'publish', 'clean', 'installer')]
     [string] $Target = 'build',
 
     [ValidateSet('Debug', 'Release')]
@@ -30,6 +31,74 @@ function Invoke-Dotnet {
     if ($LASTEXITCODE -ne 0) { throw "dotnet $($args -join ' ') failed with exit code $LASTEXITCODE" }
 }
 
+# The MSI: the win-x64 build (published when missing), the launcher, icons, Explorer registration and, when built,
+# the PowerShell module, put together by wixl (WiX 3 syntax) from installer/*.wxs plus the harvested file lists.
+function Invoke-InstallerBuild {
+    foreach ($tool in 'wixl', 'wixl-heat', 'msibuild') {
+        if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { throw "$tool not found (Debian: apt-get install wixl msitools)" }
+    }
+    $version = ([xml](Get-Content (Join-Path $root 'Directory.Build.props'))).SelectSingleNode('/Project/PropertyGroup/Version').InnerText
+    $publish = 'artifacts/publish/win-x64'
+    if (-not (Test-Path (Join-Path $root "$publish/qcow2mount.exe"))) {
+        & (Join-Path $root 'build.ps1') publish -Runtime win-x64 -Configuration $Configuration
+    }
+    # The launcher shares the CLI's self-contained runtime: published into the same folder.
+    Invoke-Dotnet publish (Join-Path $root 'src/Qcow2Mount.Launcher/Qcow2Mount.Launcher.csproj') -c $Configuration -r win-x64 --self-contained `
+        -o (Join-Path $root $publish)
+
+    $obj = 'artifacts/installer/obj'
+    $msi = "artifacts/installer/Qcow2Mount-$version-x64.msi"
+    $module = "artifacts/module/Qcow2Mount/$version"
+    # wixl takes only relative Source paths: everything here is relative to the repository root.
+    Push-Location $root
+    try {
+        New-Item -ItemType Directory -Force $obj | Out-Null
+        function Invoke-Heat([string] $folder, [string] $group, [string] $directory, [string] $variable, [string[]] $exclude) {
+            $files = Get-ChildItem -Recurse -File $folder | Where-Object { $_.Extension -ne '.pdb' -and $_.Name -notin $exclude } |
+                ForEach-Object { [IO.Path]::GetRelativePath($root, $_.FullName).Replace('\', '/') } | Sort-Object
+            $wxs = $files | & wixl-heat -p "$folder/" --component-group $group --directory-ref $directory --var "var.$variable" --win64
+            if ($LASTEXITCODE -ne 0) { throw "wixl-heat failed for $folder" }
+            Set-Content -Path "$obj/$group.wxs" -Value $wxs
+        }
+        Invoke-Heat $publish 'PublishFiles' 'INSTALLDIR' 'PublishDir' @('qcow2mount.exe', 'qcow2mountw.exe')
+        if (Test-Path $module) {
+            Invoke-Heat $module 'ModuleFiles' 'MODULEDIR' 'ModuleDir' @()
+        } else {
+            Write-Warning "no PowerShell module at $module (build it first); the MSI is built without it"
+            Set-Content -Path "$obj/ModuleFiles.wxs" -Value @'
+<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi"><Fragment><ComponentGroup Id="ModuleFiles" /></Fragment></Wix>
+'@
+        }
+
+        $log = & wixl -a x64 -o $msi -D "Version=$version" -D "PublishDir=$publish" -D "ModuleDir=$module" -D Win64=yes `
+            -D 'IconsDir=assets/icons' installer/Qcow2Mount.wxs "$obj/PublishFiles.wxs" "$obj/ModuleFiles.wxs" 2>&1
+        $status = $LASTEXITCODE
+        if ($status -eq 0) {
+            # Two attributes wixl drops without a word, set afterwards (the MSI tests check both):
+            # - Execute="commit": it writes a plain immediate action, which would run without the rights to edit the
+            #   machine PATH; 3602 = commit + no impersonation + an exe from the File table.
+            # - IncludeMaximum="yes": without it a rebuild of the same version installs beside its predecessor;
+            #   768 = minimum and maximum inclusive.
+            #   Attributes is part of the Upgrade table's key, so the row is replaced rather than updated.
+            $upgradeCode = ([xml](Get-Content installer/Qcow2Mount.wxs)).Wix.Product.UpgradeCode.ToUpperInvariant()
+            foreach ($query in "UPDATE CustomAction SET Type=3602 WHERE Action='AddToPath'",
+                "DELETE FROM Upgrade WHERE ActionProperty='WIX_UPGRADE_DETECTED'",
+                ("INSERT INTO Upgrade (UpgradeCode, VersionMin, VersionMax, Attributes, ActionProperty) " +
+                    "VALUES ('{$upgradeCode}', '0.0.0', '$version', 768, 'WIX_UPGRADE_DETECTED')")) {
+                & msibuild $msi -q $query
+                if ($LASTEXITCODE -ne 0) { throw "msibuild failed: $query" }
+            }
+        }
+    } finally {
+        Pop-Location
+    }
+    $log | ForEach-Object { Write-Host $_ }
+    # wixl drops what it does not support with a CRITICAL line and exit code 0: treat that as the failure it is.
+    if ($status -ne 0 -or ($log -match 'CRITICAL')) { throw "wixl failed (exit $status); see the lines above" }
+    Write-Host "built $(Join-Path $root $msi)"
+}
+
 switch ($Target) {
     'build' { Invoke-Dotnet build $solution -c $Configuration }
     'test' {
@@ -44,6 +113,7 @@ switch ($Target) {
         Invoke-Dotnet publish (Join-Path $root 'src/Qcow2Mount.Cli/Qcow2Mount.Cli.csproj') -c $Configuration -r $Runtime --self-contained -o $out
         Write-Host "published to $out"
     }
+    'installer' { Invoke-InstallerBuild }
     'clean' {
         Invoke-Dotnet clean $solution -c $Configuration
         Remove-Item -Recurse -Force -ErrorAction SilentlyContinue (Join-Path $root 'artifacts'), (Join-Path $root 'TestResults')

@@ -39,6 +39,11 @@ internal static class Cli
             root.Subcommands.Add(command);
         }
 
+        foreach (var command in RegistrationCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
         root.Options.Add(verbose);
 
         var parsed = root.Parse(MountCommands.NormalizeOverlayFlag(args));

@@ -53,6 +53,9 @@ public sealed class MountClient
     /// <summary>Where this client looks for the service.</summary>
     public ControlEndpoint Endpoint => _options.Endpoint ?? _settings.Value.Endpoint;
 
+    /// <summary>How long the service may take to mount (its <c>Mount:TimeoutSeconds</c>), for front ends that bound their wait.</summary>
+    public TimeSpan MountTimeout => _settings.Value.MountTimeout;
+
     /// <summary>
     /// This process's executable when it is qcow2mount (or <c>dotnet qcow2mount.dll</c>); otherwise the qcow2mount
     /// executable beside this assembly, or its <c>.dll</c> there. A host such as pwsh is never started as the service.
