@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using Qcow2Mount.Cli.Commands;
+using Qcow2Mount.Operations;
 using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Cli;
@@ -73,6 +74,8 @@ internal static class Cli
     /// <summary>Every failure maps to one exit code here, through <see cref="ExitCodes"/>.</summary>
     private static (int ExitCode, string Message) Translate(Exception e) => e switch
     {
+        OperationException o => (ExitCodes.For(o.Code), o.Message),
+        OperationCanceledException => (ExitCodes.Cancelled, "interrupted"),
         Qcow2Exception q => (ExitCodes.For(q.Code), q.Message),
         UsageException u => (ExitCodes.Usage, u.Message),
         Control.ControlException c => (ExitCodes.ForService(c.Code), c.Message),

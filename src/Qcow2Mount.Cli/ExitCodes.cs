@@ -1,9 +1,10 @@
+using Qcow2Mount.Operations;
 using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Cli;
 
 /// <summary>
-/// The one table that turns errors into process exit codes. Each engine error code gets its own exit code so
+/// The one table that turns errors into process exit codes. Each engine condition gets its own exit code so
 /// scripts can tell "not a qcow2 image" from "snapshot not found" without parsing messages.
 /// </summary>
 internal static class ExitCodes
@@ -15,24 +16,35 @@ internal static class ExitCodes
     /// <summary>Mount-service failures (mount point missing or busy, service unreachable, ...).</summary>
     public const int Service = 13;
 
-    private static readonly (Qcow2ErrorCode Code, int Exit, string Meaning)[] Table =
+    /// <summary>Stopped by Ctrl+C (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
+
+    private static readonly (OperationErrorCode Code, int Exit, string Meaning)[] Table =
     [
-        (Qcow2ErrorCode.Io, 2, "host file I/O error (read, write, permission, disk full)"),
-        (Qcow2ErrorCode.NotQcow2, 3, "not a qcow2 image"),
-        (Qcow2ErrorCode.InvalidHeader, 4, "invalid qcow2 header"),
-        (Qcow2ErrorCode.Unsupported, 5, "unsupported feature (unknown feature bits, ciphers other than AES, options not supported yet)"),
-        (Qcow2ErrorCode.Corrupt, 6, "corrupt image metadata"),
-        (Qcow2ErrorCode.MissingFile, 7, "file not found (image, backing file, data file)"),
-        (Qcow2ErrorCode.BackingChain, 8, "backing chain loops or is too deep"),
-        (Qcow2ErrorCode.ReadOnly, 9, "write to a read-only image"),
-        (Qcow2ErrorCode.Locked, 10, "image is locked by another process"),
-        (Qcow2ErrorCode.SnapshotNotFound, 11, "snapshot not found"),
-        (Qcow2ErrorCode.InvalidArgument, 12, "invalid argument (offset or size out of range)"),
-        (Qcow2ErrorCode.Password, 14, "encrypted image: password missing or wrong"),
+        (OperationErrorCode.Io, 2, "host file I/O error (read, write, permission, disk full)"),
+        (OperationErrorCode.NotQcow2, 3, "not a qcow2 image"),
+        (OperationErrorCode.InvalidHeader, 4, "invalid qcow2 header"),
+        (OperationErrorCode.Unsupported, 5, "unsupported feature (unknown feature bits, ciphers other than AES, options not supported yet)"),
+        (OperationErrorCode.Corrupt, 6, "corrupt image metadata"),
+        (OperationErrorCode.MissingFile, 7, "file not found (image, backing file, data file)"),
+        (OperationErrorCode.BackingChain, 8, "backing chain loops or is too deep"),
+        (OperationErrorCode.ReadOnly, 9, "write to a read-only image"),
+        (OperationErrorCode.Locked, 10, "image is locked by another process"),
+        (OperationErrorCode.SnapshotNotFound, 11, "snapshot not found"),
+        (OperationErrorCode.OutOfRange, 12, "invalid argument (offset or size out of range)"),
+        (OperationErrorCode.Password, 14, "encrypted image: password missing or wrong"),
     ];
 
-    public static int For(Qcow2ErrorCode code)
+    public static int For(OperationErrorCode code)
     {
+        switch (code)
+        {
+            case OperationErrorCode.InvalidOptions or OperationErrorCode.InvalidDestination:
+                return Usage;
+            case OperationErrorCode.Service:
+                return Service;
+        }
+
         foreach (var row in Table)
         {
             if (row.Code == code)
@@ -44,23 +56,13 @@ internal static class ExitCodes
         return Internal;
     }
 
-    /// <summary>Service error codes that name an engine condition keep that condition's exit code.</summary>
-    public static int ForService(string code) => code switch
-    {
-        "not_qcow2" => For(Qcow2ErrorCode.NotQcow2),
-        "missing_file" => For(Qcow2ErrorCode.MissingFile),
-        "locked" => For(Qcow2ErrorCode.Locked),
-        "snapshot_not_found" => For(Qcow2ErrorCode.SnapshotNotFound),
-        "invalid_image" => For(Qcow2ErrorCode.Corrupt),
-        "unsupported" => For(Qcow2ErrorCode.Unsupported),
-        "backing_chain" => For(Qcow2ErrorCode.BackingChain),
-        "read_only" => For(Qcow2ErrorCode.ReadOnly),
-        "password" => For(Qcow2ErrorCode.Password),
-        "io_error" or "access_denied" => For(Qcow2ErrorCode.Io),
-        // Contradicting mount options, a directory given as the image: what the CLI calls usage errors.
-        "invalid_argument" => Usage,
-        _ => Service,
-    };
+    public static int For(Qcow2ErrorCode code) => For(OperationException.CodeFor(code));
+
+    /// <summary>
+    /// A service error code (<see cref="Control.Protocol.ErrorCodes"/>): those that name an engine condition keep
+    /// that condition's exit code, contradicting mount options are usage errors, the rest are service errors.
+    /// </summary>
+    public static int ForService(string code) => For(OperationException.CodeForService(code));
 
     /// <summary>The table as help text, so the documentation cannot drift from the code.</summary>
     public static string Describe()
@@ -74,6 +76,7 @@ internal static class ExitCodes
         lines.AddRange(Table.Select(row => $"  {row.Exit,3}  {row.Meaning}"));
         lines.Add($"  {Service,3}  mount service error (mount point missing or busy, service unreachable or not running, not mounted)");
         lines.Add($"  {Internal,3}  internal error (a bug: run with --verbose and report it)");
+        lines.Add($"  {Cancelled,3}  interrupted (Ctrl+C); a convert removes the file it was writing");
         return string.Join(Environment.NewLine, lines);
     }
 }

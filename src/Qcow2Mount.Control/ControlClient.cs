@@ -3,6 +3,30 @@ using Qcow2Mount.Control.Protocol;
 
 namespace Qcow2Mount.Control;
 
+/// <summary>What <see cref="ControlClient.MountAsync"/> asks the service to mount; relative paths are made absolute.</summary>
+public sealed record ControlMountRequest
+{
+    public required string Image { get; init; }
+
+    public required string MountPoint { get; init; }
+
+    /// <summary>One of <see cref="ControlMountModes"/>; null: the service's default.</summary>
+    public string? Mode { get; init; }
+
+    /// <summary>Snapshot mode: the snapshot's id or name.</summary>
+    public string? Snapshot { get; init; }
+
+    /// <summary>Overlay mode: the overlay file to create (null: a temporary one).</summary>
+    public string? Overlay { get; init; }
+
+    public bool KeepOverlay { get; init; }
+
+    public bool ForceShare { get; init; }
+
+    /// <summary>An encrypted image's password (it travels over the user-private endpoint only).</summary>
+    public string? Password { get; init; }
+}
+
 /// <summary>
 /// One connection to the mount service. Requests go one at a time (calls are serialized); the typed helpers throw
 /// <see cref="ControlException"/> with the service's error code when it refuses, <see cref="SendAsync"/> returns
@@ -34,24 +58,23 @@ public sealed class ControlClient : IAsyncDisposable, IDisposable
         return new ControlClient(endpoint, stream);
     }
 
-    /// <summary>Mounts <paramref name="image"/> at <paramref name="mountPoint"/>; <paramref name="mode"/> is one of <see cref="ControlMountModes"/> (null: the service's default).</summary>
-    public async Task<MountInfo> MountAsync(string image, string mountPoint, string? mode = null, string? snapshot = null,
-        string? overlay = null, bool keepOverlay = false, bool forceShare = false, string? password = null,
-        CancellationToken cancellationToken = default)
+    /// <summary>Mounts <c>request.Image</c> at <c>request.MountPoint</c>; returns once disk.raw is readable there.</summary>
+    public async Task<MountInfo> MountAsync(ControlMountRequest request, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(image);
-        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrEmpty(request.Image);
+        ArgumentException.ThrowIfNullOrEmpty(request.MountPoint);
         var response = await SendCheckedAsync(new ControlRequest
         {
             Op = ControlOperations.Mount,
-            Image = Path.GetFullPath(image),
-            MountPoint = Path.GetFullPath(mountPoint),
-            Mode = mode,
-            Snapshot = snapshot,
-            Overlay = overlay is null ? null : Path.GetFullPath(overlay),
-            KeepOverlay = keepOverlay ? true : null,
-            ForceShare = forceShare ? true : null,
-            Password = password,
+            Image = Path.GetFullPath(request.Image),
+            MountPoint = Path.GetFullPath(request.MountPoint),
+            Mode = request.Mode,
+            Snapshot = request.Snapshot,
+            Overlay = request.Overlay is null ? null : Path.GetFullPath(request.Overlay),
+            KeepOverlay = request.KeepOverlay ? true : null,
+            ForceShare = request.ForceShare ? true : null,
+            Password = request.Password,
         }, cancellationToken).ConfigureAwait(false);
         return response.Mount ?? throw Garbled("mount");
     }

@@ -23,22 +23,40 @@ public sealed record ServiceLaunchOptions
 
     /// <summary>
     /// Starts <c>serve</c> of the program this process runs: <see cref="System.Environment.ProcessPath"/>, plus the entry
-    /// assembly when that is the <c>dotnet</c> host (<c>dotnet qcow2mount.dll</c>). The service is told to detach
-    /// (its own session, no console logging) and, for a non-default <paramref name="endpoint"/>, where to listen.
-    /// <paramref name="serviceArguments"/> are appended (configuration overrides such as <c>--Qcow2:L2CacheBytes=...</c>).
+    /// assembly when that is the <c>dotnet</c> host (<c>dotnet qcow2mount.dll</c>). See <see cref="ForProgram"/>.
     /// </summary>
     public static ServiceLaunchOptions ForCurrentProcess(ControlEndpoint? endpoint = null, IEnumerable<string>? serviceArguments = null)
     {
-        endpoint ??= ControlEndpoint.Default;
         string processPath = System.Environment.ProcessPath ?? throw new InvalidOperationException("The path of the running program is unknown.");
-        var arguments = new List<string>();
         // Under the dotnet host the program is an assembly beside this one (a native or single-file build is its
         // own executable, and has no assembly path to give).
-        if (Path.GetFileNameWithoutExtension(processPath).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
+        if (IsDotnetHost(processPath)
             && Assembly.GetEntryAssembly()?.GetName().Name is { Length: > 0 } name
             && Path.Combine(AppContext.BaseDirectory, name + ".dll") is var entry && File.Exists(entry))
         {
-            arguments.Add(entry);
+            return ForProgram(entry, endpoint, serviceArguments);
+        }
+
+        return ForProgram(processPath, endpoint, serviceArguments);
+    }
+
+    /// <summary>
+    /// Starts <c>serve</c> of <paramref name="program"/>: the qcow2mount executable, or its <c>.dll</c>, which is then
+    /// run by the dotnet host this process runs under (or <c>dotnet</c> from PATH). A caller that is not qcow2mount
+    /// itself (a PowerShell module, the Explorer launcher) names it here. The service is told to detach (its own
+    /// session, no console logging) and, for a non-default <paramref name="endpoint"/>, where to listen.
+    /// <paramref name="serviceArguments"/> are appended (configuration overrides such as <c>--Qcow2:L2CacheBytes=...</c>).
+    /// </summary>
+    public static ServiceLaunchOptions ForProgram(string program, ControlEndpoint? endpoint = null, IEnumerable<string>? serviceArguments = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(program);
+        endpoint ??= ControlEndpoint.Default;
+        var arguments = new List<string>();
+        string fileName = program;
+        if (program.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            fileName = System.Environment.ProcessPath is { } host && IsDotnetHost(host) ? host : "dotnet";
+            arguments.Add(program);
         }
 
         arguments.Add("serve");
@@ -53,8 +71,11 @@ public sealed record ServiceLaunchOptions
             environment["DOTNET_TieredCompilation"] = "0";
         }
 
-        return new ServiceLaunchOptions { Endpoint = endpoint, FileName = processPath, Arguments = arguments, Environment = environment };
+        return new ServiceLaunchOptions { Endpoint = endpoint, FileName = fileName, Arguments = arguments, Environment = environment };
     }
+
+    private static bool IsDotnetHost(string path) =>
+        Path.GetFileNameWithoutExtension(path).Equals("dotnet", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The arguments <c>serve</c> needs to run detached on <paramref name="endpoint"/>.</summary>
     public static IReadOnlyList<string> ServeArguments(ControlEndpoint endpoint)

@@ -1,4 +1,5 @@
-using Qcow2Mount.Cli.Operations;
+using Qcow2Mount.Cli.Parsing;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Tests;
 

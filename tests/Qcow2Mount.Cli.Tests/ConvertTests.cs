@@ -1,4 +1,4 @@
-using Qcow2Mount.Cli.Platform;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Tests;
 

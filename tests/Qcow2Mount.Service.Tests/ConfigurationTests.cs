@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Qcow2Mount.Mounting;
 using Qcow2Mount.Service.Configuration;
 using Qcow2Mount.Service.Mounts;
 using Qcow2Mount.TestSupport;

@@ -77,7 +77,7 @@ public sealed class CrashRecoveryTests
         Assert.That(pid, Is.Not.EqualTo(Environment.ProcessId), "a separate process");
         using (client)
         {
-            await client.MountAsync(image, mountDir, ControlMountModes.Writable);
+            await client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
             using var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite);
             RandomAccess.Write(disk, synced, 3 << 20);
             RandomAccess.FlushToDisk(disk);
@@ -94,7 +94,7 @@ public sealed class CrashRecoveryTests
         var (again, _) = await LaunchServiceAsync(endpoint);
         using (again)
         {
-            var mount = await again.MountAsync(image, mountDir, ControlMountModes.Writable);
+            var mount = await again.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
             Assert.That(mount.Repaired, Does.Contain("not closed cleanly"));
             var readBack = new byte[synced.Length];
             using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName)))
@@ -123,7 +123,7 @@ public sealed class CrashRecoveryTests
         var (client, pid) = await LaunchServiceAsync(endpoint);
         using (client)
         {
-            await client.MountAsync(image, mountDir, ControlMountModes.Writable);
+            await client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
             using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
             {
                 RandomAccess.Write(disk, new byte[] { 7, 7, 7 }, 5 << 20);

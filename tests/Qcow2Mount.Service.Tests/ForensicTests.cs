@@ -62,7 +62,7 @@ public sealed class ForensicTests
         await using var service = await ServiceSession.StartAsync();
         using var client = await service.ConnectAsync();
         string mountDir = service.NewMountDir();
-        await client.MountAsync(image, mountDir);
+        await client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
         string diskRaw = Path.Combine(mountDir, Volume.DiskFileName);
         var partitions = ExternalTool.Run("mmls", [diskRaw]).EnsureSuccess().StandardOutput;
         var files = ExternalTool.Run("fls", ["-o", PartitionStartSector.ToString(System.Globalization.CultureInfo.InvariantCulture), diskRaw]).EnsureSuccess().StandardOutput;

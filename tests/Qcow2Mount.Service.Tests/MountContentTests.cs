@@ -58,7 +58,7 @@ public sealed class MountContentTests
         string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("expected.raw")));
         string mountDir = _service.NewMountDir();
 
-        var mount = await _client.MountAsync(image, mountDir);
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
 
         Assert.Multiple(() =>
         {
@@ -83,7 +83,7 @@ public sealed class MountContentTests
         string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("expected.raw")));
         string mountDir = copying.NewMountDir();
 
-        await client.MountAsync(image, mountDir);
+        await client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
 
         Assert.That(Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName)), Is.EqualTo(expected));
         await client.UnmountAsync(mountDir, force: false);
@@ -95,7 +95,7 @@ public sealed class MountContentTests
         string image = Images.Make("snapshot", _images);
         string mountDir = _service.NewMountDir();
 
-        var mount = await _client.MountAsync(image, mountDir);
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
 
         Assert.That(mount.Snapshots, Is.EqualTo(new[] { "first.raw", "second one.raw" }));
         foreach (string name in new[] { "first", "second one" })
@@ -116,7 +116,7 @@ public sealed class MountContentTests
         string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("first.expected"), "first"));
         string mountDir = _service.NewMountDir();
 
-        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Snapshot, snapshot: "first");
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Snapshot, Snapshot = "first" });
 
         Assert.Multiple(() =>
         {
@@ -132,7 +132,7 @@ public sealed class MountContentTests
     {
         string image = Images.Make("plain", _images);
 
-        var error = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, _service.NewMountDir(), ControlMountModes.Snapshot, snapshot: "nope"));
+        var error = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = _service.NewMountDir(), Mode = ControlMountModes.Snapshot, Snapshot = "nope" }));
 
         Assert.That(error!.Code, Is.EqualTo(ErrorCodes.SnapshotNotFound));
         Assert.That(error.Message, Does.Contain("nope"));
@@ -153,13 +153,13 @@ public sealed class MountContentTests
         byte[] before = File.ReadAllBytes(image);
         string mountDir = _service.NewMountDir();
 
-        var missing = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir))!;
-        var wrong = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir, password: "guess"))!;
-        await _client.MountAsync(image, mountDir, password: "s3cret");
+        var missing = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir }))!;
+        var wrong = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Password = "guess" }))!;
+        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Password = "s3cret" });
         string actual = Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName));
         await _client.UnmountAsync(mountDir);
 
-        var overlay = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountDir, ControlMountModes.Overlay, password: "s3cret"))!;
+        var overlay = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay, Password = "s3cret" }))!;
 
         Assert.Multiple(() =>
         {
@@ -174,7 +174,7 @@ public sealed class MountContentTests
         });
 
         // Writable: what goes through disk.raw is what qemu-img decrypts afterwards, and the image checks clean.
-        await _client.MountAsync(image, mountDir, ControlMountModes.Writable, password: "s3cret");
+        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable, Password = "s3cret" });
         byte[] written = Enumerable.Range(0, 10000).Select(i => (byte)(i * 7)).ToArray();
         using (var file = new FileStream(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
         {

@@ -151,14 +151,14 @@ public sealed class ServiceProtocolTests
         await File.WriteAllTextAsync(aFile, "x");
 
         async Task<ControlException> Refused(string image, string mountPoint, string? mode = null) =>
-            await Task.FromResult(Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, mountPoint, mode))!);
+            await Task.FromResult(Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountPoint, Mode = mode }))!);
 
         var notAnImage = await Refused(notQcow2, mountDir);
         var missingBacking = await Refused(orphan, mountDir);
         var missingImage = await Refused(_images.Combine("nothing.qcow2"), mountDir);
         var missingMountPoint = await Refused(good, _images.Combine("no-such-dir"));
         var fileMountPoint = await Refused(good, aFile);
-        await _client.MountAsync(good, mountDir, ControlMountModes.Writable);
+        await _client.MountAsync(new ControlMountRequest { Image = good, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         var busyMountPoint = await Refused(Images.Make("zlib", _images), mountDir);
         var secondWriter = await Refused(good, _service.NewMountDir(), ControlMountModes.Writable);
         var readerOfWritten = await Refused(good, _service.NewMountDir());
@@ -195,10 +195,10 @@ public sealed class ServiceProtocolTests
         string dir = _service.NewMountDir();
         using (QemuWriter.Hold(image))
         {
-            var refused = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, dir))!;
+            var refused = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = dir }))!;
             var writableForced = Assert.ThrowsAsync<ControlException>(() =>
-                _client.MountAsync(image, dir, ControlMountModes.Writable, forceShare: true))!;
-            var forced = await _client.MountAsync(image, dir, forceShare: true);
+                _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = dir, Mode = ControlMountModes.Writable, ForceShare = true }))!;
+            var forced = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = dir, ForceShare = true });
             Assert.Multiple(() =>
             {
                 Assert.That(refused.Code, Is.EqualTo(ErrorCodes.Locked));
@@ -209,7 +209,7 @@ public sealed class ServiceProtocolTests
             await _client.UnmountAsync(dir);
         }
 
-        await _client.MountAsync(image, dir);
+        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = dir });
         var write = ExternalTool.Run("qemu-io", ["-f", "qcow2", "-c", "write 0 4k", image]);
         await _client.UnmountAsync(dir);
         Assert.That(write.ExitCode, Is.Not.Zero, "QEMU wrote to a mounted image");
@@ -223,7 +223,7 @@ public sealed class ServiceProtocolTests
     {
         string image = Images.Make("plain", _images);
         string dir = _service.NewMountDir();
-        await _client.MountAsync(image, dir);
+        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = dir });
 
         var refused = Assert.Throws<Qcow2Mount.Qcow2.Qcow2Exception>(() =>
             Qcow2Mount.Qcow2.Qcow2Image.Open(image, new Qcow2Mount.Qcow2.Qcow2OpenOptions { Writable = true }).Dispose())!;
@@ -256,7 +256,7 @@ public sealed class ServiceProtocolTests
                 await Task.Delay(50);
             }
 
-            var refused = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(image, dead))!;
+            var refused = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = dead }))!;
             Assert.Multiple(() =>
             {
                 Assert.That(refused.Code, Is.EqualTo(ErrorCodes.Busy));
@@ -280,10 +280,10 @@ public sealed class ServiceProtocolTests
         // A mount this service does not know: the engine's own image, mounted by a second, independent service.
         await using var second = await ServiceSession.StartAsync();
         using var secondClient = await second.ConnectAsync();
-        await secondClient.MountAsync(image, other);
+        await secondClient.MountAsync(new ControlMountRequest { Image = image, MountPoint = other });
         try
         {
-            var busy = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(Images.Make("zstd", _images), other));
+            var busy = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = Images.Make("zstd", _images), MountPoint = other }));
             Assert.That(busy!.Code, Is.EqualTo(ErrorCodes.Busy));
             Assert.That(busy.Message, Does.Contain("already a mount point"));
         }
@@ -297,11 +297,11 @@ public sealed class ServiceProtocolTests
     public async Task The_engine_writer_lock_refuses_a_second_writer_in_another_service()
     {
         string image = Images.Make("plain", _images);
-        await _client.MountAsync(image, _service.NewMountDir(), ControlMountModes.Writable);
+        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = _service.NewMountDir(), Mode = ControlMountModes.Writable });
         await using var second = await ServiceSession.StartAsync();
         using var secondClient = await second.ConnectAsync();
 
-        var locked = Assert.ThrowsAsync<ControlException>(() => secondClient.MountAsync(image, second.NewMountDir(), ControlMountModes.Writable));
+        var locked = Assert.ThrowsAsync<ControlException>(() => secondClient.MountAsync(new ControlMountRequest { Image = image, MountPoint = second.NewMountDir(), Mode = ControlMountModes.Writable }));
 
         Assert.That(locked!.Code, Is.EqualTo(ErrorCodes.Locked));
         Assert.That(locked.Message, Does.Contain("opened for writing by another process"));
@@ -318,7 +318,7 @@ public sealed class ServiceProtocolTests
         async Task Cycle(int i)
         {
             var client = clients[i % 2];
-            var mount = await client.MountAsync(images[i], dirs[i], i % 2 == 0 ? ControlMountModes.ReadOnly : ControlMountModes.Writable);
+            var mount = await client.MountAsync(new ControlMountRequest { Image = images[i], MountPoint = dirs[i], Mode = i % 2 == 0 ? ControlMountModes.ReadOnly : ControlMountModes.Writable });
             Assert.That(File.Exists(Path.Combine(mount.MountPoint, Volume.DiskFileName)), Is.True);
         }
 
@@ -344,8 +344,8 @@ public sealed class ServiceProtocolTests
     {
         string image = Images.Make("plain", _images);
         string writable = Images.Make("zlib", _images);
-        var overlay = await _client.MountAsync(image, _service.NewMountDir(), ControlMountModes.Overlay);
-        var written = await _client.MountAsync(writable, _service.NewMountDir(), ControlMountModes.Writable);
+        var overlay = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = _service.NewMountDir(), Mode = ControlMountModes.Overlay });
+        var written = await _client.MountAsync(new ControlMountRequest { Image = writable, MountPoint = _service.NewMountDir(), Mode = ControlMountModes.Writable });
         using (var disk = File.OpenHandle(Path.Combine(written.MountPoint, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
         {
             RandomAccess.Write(disk, new byte[] { 9, 9, 9 }, 12345);
@@ -373,7 +373,7 @@ public sealed class ServiceProtocolTests
     [Test]
     public async Task A_shutdown_if_idle_is_refused_while_an_image_is_mounted()
     {
-        var mount = await _client.MountAsync(Images.Make("plain", _images), _service.NewMountDir());
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = Images.Make("plain", _images), MountPoint = _service.NewMountDir() });
 
         var refused = Assert.ThrowsAsync<ControlException>(() => _client.ShutdownAsync(ifIdle: true))!;
 
@@ -385,7 +385,7 @@ public sealed class ServiceProtocolTests
         });
         await AssertStillServing();
         // Still taking mounts too: the refusal left the mount table open.
-        await _client.MountAsync(Images.Make("zlib", _images), _service.NewMountDir());
+        await _client.MountAsync(new ControlMountRequest { Image = Images.Make("zlib", _images), MountPoint = _service.NewMountDir() });
         Assert.That(await _client.ListAsync(), Has.Count.EqualTo(2));
     }
 
@@ -393,7 +393,7 @@ public sealed class ServiceProtocolTests
     public async Task A_shutdown_if_idle_stops_a_service_without_mounts()
     {
         string dir = _service.NewMountDir();
-        await _client.MountAsync(Images.Make("plain", _images), dir);
+        await _client.MountAsync(new ControlMountRequest { Image = Images.Make("plain", _images), MountPoint = dir });
         await _client.UnmountAsync(dir);
 
         await _client.ShutdownAsync(ifIdle: true);

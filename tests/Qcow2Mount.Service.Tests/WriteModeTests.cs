@@ -76,7 +76,7 @@ public sealed class WriteModeTests
     public async Task A_writable_mount_of_an_image_with_snapshots_serves_them_read_only()
     {
         string image = Images.Make("snapshot", _images);
-        var mount = await _client.MountAsync(image, _service.NewMountDir(), ControlMountModes.Writable);
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = _service.NewMountDir(), Mode = ControlMountModes.Writable });
         try
         {
             Assert.That(mount.Snapshots, Is.Not.Empty);
@@ -102,7 +102,7 @@ public sealed class WriteModeTests
     {
         string image = Images.Make("plain", _images);
         string mountDir = _service.NewMountDir();
-        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Writable);
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         var data = new byte[65536];
         new Random(11).NextBytes(data);
         var open = File.OpenHandle(Path.Combine(mount.MountPoint, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite);
@@ -154,7 +154,7 @@ public sealed class WriteModeTests
         {
             using (var client = await service.ConnectAsync())
             {
-                var mount = await client.MountAsync(image, service.NewMountDir(), ControlMountModes.Writable);
+                var mount = await client.MountAsync(new ControlMountRequest { Image = image, MountPoint = service.NewMountDir(), Mode = ControlMountModes.Writable });
                 open = File.OpenHandle(Path.Combine(mount.MountPoint, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite);
                 RandomAccess.Write(open, data, 2 << 20);
             }
@@ -186,7 +186,7 @@ public sealed class WriteModeTests
         string expected = Images.ConvertToRaw(image, _images.Combine("expected.raw"));
         string mountDir = _service.NewMountDir();
 
-        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Writable);
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         Assert.That(mount.ReadOnly, Is.False);
         WriteConcurrently(Path.Combine(mountDir, Volume.DiskFileName), expected, threads: 4, writesPerThread: 40, seed: 10);
         Assert.That(Images.IsDirty(image), Is.True, "lazy refcounts keep the dirty bit set while mounted");
@@ -211,7 +211,7 @@ public sealed class WriteModeTests
         string mountDir = _service.NewMountDir();
         string disk = Path.Combine(mountDir, Volume.DiskFileName);
 
-        await _client.MountAsync(image, mountDir, ControlMountModes.Writable);
+        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         (string Mode, long Offset, long Length)[] ranges = [("--punch-hole", 1 << 20, 3 << 20), ("--zero-range", (5 << 20) + 4096, 100_000)];
         using (var raw = File.OpenHandle(expected, FileMode.Open, FileAccess.Write))
         {
@@ -244,7 +244,7 @@ public sealed class WriteModeTests
         string before = Images.Sha256(image);
         string mountDir = _service.NewMountDir();
 
-        await _client.MountAsync(image, mountDir);
+        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
         var refused = Assert.Throws(Is.InstanceOf<IOException>(),
             () => File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite).Dispose());
         await _client.UnmountAsync(mountDir);
@@ -262,7 +262,7 @@ public sealed class WriteModeTests
         string overlay = _images.Combine("changes.qcow2");
         string mountDir = _service.NewMountDir();
 
-        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Overlay, overlay: overlay, keepOverlay: true);
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay, Overlay = overlay, KeepOverlay = true });
         Assert.That(mount.Overlay, Is.EqualTo(overlay));
         WriteConcurrently(Path.Combine(mountDir, Volume.DiskFileName), expected, threads: 3, writesPerThread: 20, seed: 20);
         await _client.UnmountAsync(mountDir);
@@ -282,7 +282,7 @@ public sealed class WriteModeTests
         string before = Images.Sha256(image);
         string mountDir = _service.NewMountDir();
 
-        var mount = await _client.MountAsync(image, mountDir, ControlMountModes.Overlay);
+        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay });
         string overlay = mount.Overlay!;
         Assert.That(File.Exists(overlay), Is.True, "the overlay exists while mounted");
         using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
@@ -308,7 +308,7 @@ public sealed class WriteModeTests
 
         string image = Images.Make("plain", _images);
         string mountDir = _service.NewMountDir();
-        await _client.MountAsync(image, mountDir, ControlMountModes.Writable);
+        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         byte[] written = new byte[70_000];
         new Random(5).NextBytes(written);
         using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using Qcow2Mount.Cli.Operations;
-using Qcow2Mount.Qcow2;
+using Qcow2Mount.Cli.Parsing;
+using Qcow2Mount.Cli.Prompts;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Commands;
 
@@ -49,57 +50,38 @@ internal static class BenchCommand
             image, format, count, depth, offset, bufferSize, stepSize, random, quiet, cache, aio, native, write,
             pattern, flushInterval, noDrain, forceShare, passwordFile,
         };
-        command.SetAction(parse => Execute(
+        command.SetAction(async (parse, cancel) => await ExecuteAsync(
             new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(count), parse.GetValue(depth),
                 parse.GetValue(offset)!, parse.GetValue(bufferSize)!, parse.GetValue(stepSize), parse.GetValue(random),
                 parse.GetValue(quiet), parse.GetValue(cache), parse.GetValue(aio), parse.GetValue(write), parse.GetValue(pattern),
                 parse.GetValue(flushInterval), parse.GetValue(noDrain), parse.GetValue(forceShare), parse.GetValue(passwordFile)),
-            parse.InvocationConfiguration.Output));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
         return command;
     }
 
-    internal static int Execute(Options options, TextWriter output)
+    internal static async Task<int> ExecuteAsync(Options options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var plan = ToPlan(options);
-        byte pattern = options.Pattern is null ? (byte)0
-            : byte.TryParse(options.Pattern, NumberStyles.None, CultureInfo.InvariantCulture, out byte value) ? value
-            : throw new UsageException($"--pattern: expected a byte value from 0 to 255, got '{options.Pattern}'");
-        // Writes go through the engine's write path with lazy refcounts, as qemu-img bench -w on a
-        // lazy_refcounts=on image: the refcounts are written once, at the close (outside the timed run).
-        using var disk = VirtualDisk.Open(options.Image, options.Format,
-            new Qcow2OpenOptions
-            {
-                Lock = !options.NoLock,
-                HoldReaderLock = !options.NoLock && !options.Write,
-                Writable = options.Write,
-                LazyRefcounts = true,
-                Password = CommonOptions.ReadPassword(options.PasswordFile),
-            });
+        var bench = ToBenchOptions(options) with
+        {
+            // From --password-file only: a benchmark never stops to ask.
+            Passwords = new CliPasswords(options.PasswordFile, error, mayPrompt: false),
+        };
+        var result = await ImageOperations.BenchAsync(bench, cancellationToken).ConfigureAwait(false);
+
+        // Printed once the run is over, in qemu-img's order: what was sent, then how long it took.
         if (!options.Quiet && options.Cache is "none" or "off" or "directsync")
         {
             output.WriteLine($"Note: cache mode '{options.Cache}' does not bypass the host page cache here; reads go through it.");
         }
 
-        string kind = options.Write ? "write" : "read";
-        output.WriteLine(plan.Random
-            ? $"Sending {plan.Count} {kind} requests, {plan.BufferSize} bytes each, {plan.Depth} in parallel (random offsets, aligned to {Math.Max(plan.BufferSize, 512)})"
-            : $"Sending {plan.Count} {kind} requests, {plan.BufferSize} bytes each, {plan.Depth} in parallel (starting at offset {plan.Offset}, step size {plan.StepSize})");
-        BenchResult result;
-        if (options.Write)
+        string kind = bench.Write ? "write" : "read";
+        long step = bench.StepSize is null or 0 ? bench.BufferSize : bench.StepSize.Value;
+        output.WriteLine(bench.Random
+            ? $"Sending {bench.Count} {kind} requests, {bench.BufferSize} bytes each, {bench.Depth} in parallel (random offsets, aligned to {Math.Max(bench.BufferSize, 512)})"
+            : $"Sending {bench.Count} {kind} requests, {bench.BufferSize} bytes each, {bench.Depth} in parallel (starting at offset {bench.Offset}, step size {step})");
+        if (bench.Write && bench.FlushInterval is > 0 and var interval)
         {
-            if (options.FlushInterval is > 0 and var interval)
-            {
-                output.WriteLine($"Sending flush every {interval} requests");
-            }
-
-            var writeOptions = new WriteBenchOptions(
-                pattern,
-                options.FlushInterval ?? 0, !options.NoDrain);
-            result = WriteBenchmark.Run(disk, plan, writeOptions);
-        }
-        else
-        {
-            result = ReadBenchmark.Run(disk, plan);
+            output.WriteLine($"Sending flush every {interval} requests");
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Run completed in {result.Elapsed.TotalSeconds:F3} seconds."));
@@ -112,39 +94,12 @@ internal static class BenchCommand
         return ExitCodes.Success;
     }
 
-    /// <summary>Checks the options the way qemu-img bench does and turns them into a plan.</summary>
-    private static BenchPlan ToPlan(Options options)
+    /// <summary>
+    /// Parses what only the command line spells (sizes with suffixes, the pattern, qemu-img's cache and aio names);
+    /// the core checks how the values fit together.
+    /// </summary>
+    private static BenchOptions ToBenchOptions(Options options)
     {
-        if (options.FlushInterval is not null && !options.Write)
-        {
-            throw new UsageException("--flush-interval is only available in write tests");
-        }
-
-        if (options.FlushInterval is < 0)
-        {
-            throw new UsageException($"--flush-interval {options.FlushInterval}: invalid flush interval");
-        }
-
-        if (options.FlushInterval is { } interval && interval < options.Depth)
-        {
-            throw new UsageException("Flush interval can't be smaller than depth");
-        }
-
-        if (options.NoDrain && options.FlushInterval is null)
-        {
-            throw new UsageException("--no-drain requires --flush-interval");
-        }
-
-        if (options.Count < 0)
-        {
-            throw new UsageException($"-c {options.Count}: invalid request count");
-        }
-
-        if (options.Depth < 1)
-        {
-            throw new UsageException($"-d {options.Depth}: invalid queue depth (at least 1)");
-        }
-
         if (options.Cache is { } cache && !CacheModes.Contains(cache))
         {
             throw new UsageException($"-t {cache}: invalid cache mode ({string.Join(", ", CacheModes)})");
@@ -155,10 +110,9 @@ internal static class BenchCommand
             throw new UsageException($"-i {aio}: invalid aio option ({string.Join(", ", AioModes)})");
         }
 
-        if (options.Pattern is { } pattern && !byte.TryParse(pattern, NumberStyles.None, CultureInfo.InvariantCulture, out _))
-        {
-            throw new UsageException($"--pattern {pattern}: invalid pattern byte (0..255)");
-        }
+        byte pattern = options.Pattern is null ? (byte)0
+            : byte.TryParse(options.Pattern, NumberStyles.None, CultureInfo.InvariantCulture, out byte value) ? value
+            : throw new UsageException($"--pattern {options.Pattern}: invalid pattern byte (0..255)");
 
         long bufferSize = SizeParser.Parse(options.BufferSize, "-s");
         if (bufferSize > Array.MaxLength)
@@ -166,8 +120,21 @@ internal static class BenchCommand
             throw new UsageException($"-s {options.BufferSize}: buffer size is too large");
         }
 
-        long step = options.StepSize is null ? 0 : SizeParser.Parse(options.StepSize, "-S");
-        return new BenchPlan(options.Count, options.Depth, SizeParser.Parse(options.Offset, "-o"), (int)bufferSize,
-            step == 0 ? bufferSize : step, options.Random);
+        return new BenchOptions
+        {
+            Image = options.Image,
+            Format = CommonOptions.ParseFormat(options.Format),
+            Count = options.Count,
+            Depth = options.Depth,
+            Offset = SizeParser.Parse(options.Offset, "-o"),
+            BufferSize = (int)bufferSize,
+            StepSize = options.StepSize is null ? null : SizeParser.Parse(options.StepSize, "-S"),
+            Random = options.Random,
+            Write = options.Write,
+            Pattern = pattern,
+            FlushInterval = options.FlushInterval,
+            Drain = !options.NoDrain,
+            ForceShare = options.NoLock,
+        };
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Qcow2Mount.Cli.Output;
+using Qcow2Mount.Operations;
 using Qcow2Mount.Qcow2.Check;
 
 namespace Qcow2Mount.Cli.Commands;
@@ -27,36 +28,31 @@ internal static class CheckCommand
         {
             image, repair, json, progress, forceShare,
         };
-        command.SetAction(parse =>
-        {
-            var error = parse.InvocationConfiguration.Error;
-            bool showProgress = parse.GetValue(progress) || (ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
-            return Run(new Options(parse.GetValue(image)!, parse.GetValue(repair), parse.GetValue(json), showProgress, parse.GetValue(forceShare)),
-                parse.InvocationConfiguration.Output, error);
-        });
+        command.SetAction(async (parse, cancel) => await RunAsync(
+            new Options(parse.GetValue(image)!, parse.GetValue(repair), parse.GetValue(json), parse.GetValue(progress), parse.GetValue(forceShare)),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
         return command;
     }
 
-    internal static int Run(Options options, TextWriter output, TextWriter? error = null)
+    internal static async Task<int> RunAsync(Options options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (options.ForceShare && options.Repair is not null)
         {
             throw new UsageException("-U/--force-share cannot be used with --repair: a repair needs the image to itself");
         }
 
-        const int Steps = 1000;
-        var bar = options.Progress && error is not null ? new ProgressBar(error, Steps) : null;
-        var checkOptions = new CheckOptions
+        var bar = ProgressBar.For(error, options.Progress);
+        var result = await ImageOperations.CheckAsync(new CheckImageOptions
         {
-            Progress = bar is null ? null : fraction => bar.Report((long)(fraction * Steps)),
+            Image = options.Image,
+            Repair = options.Repair switch
+            {
+                "leaks" => RepairMode.Leaks,
+                "all" => RepairMode.All,
+                _ => null,
+            },
             ForceShare = options.ForceShare,
-        };
-        var result = options.Repair switch
-        {
-            "leaks" => ImageChecker.Repair(options.Image, RepairMode.Leaks, checkOptions),
-            "all" => ImageChecker.Repair(options.Image, RepairMode.All, checkOptions),
-            _ => ImageChecker.Check(options.Image, checkOptions),
-        };
+        }, bar, cancellationToken).ConfigureAwait(false);
         bar?.Finish();
         if (options.Json)
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Commands;
 
@@ -28,80 +29,14 @@ internal static class CommonOptions
             HelpName = "FILE",
         };
 
-    /// <summary>Reads the password <see cref="PasswordFile"/> names: its first line, as UTF-8; null when none was named.</summary>
-    public static byte[]? ReadPassword(string? file)
+    /// <summary>The value of <see cref="Format"/> as the core takes it; null probes.</summary>
+    public static ImageFormat? ParseFormat(string? format) => format switch
     {
-        if (file is null)
-        {
-            return null;
-        }
-
-        string text;
-        try
-        {
-            text = file == "-" ? Console.In.ReadLine() ?? "" : File.ReadLines(file).FirstOrDefault() ?? "";
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"--password-file {file}: {e.Message}");
-        }
-
-        return System.Text.Encoding.UTF8.GetBytes(text);
-    }
-
-    /// <summary>
-    /// The password for <paramref name="image"/>: from <paramref name="file"/> when given; otherwise, when the
-    /// image or a file of its backing chain is encrypted and both standard input and <paramref name="error"/> are a
-    /// terminal, asked for there without echo; otherwise null (an encrypted image is then refused with exit 14).
-    /// </summary>
-    public static byte[]? Password(string? file, string image, string? format, TextWriter error)
-    {
-        if (file is not null)
-        {
-            return ReadPassword(file);
-        }
-
-        if (!ReferenceEquals(error, Console.Error) || Console.IsErrorRedirected || Console.IsInputRedirected || !NeedsPassword(image, format))
-        {
-            return null;
-        }
-
-        error.Write($"Password for {image}: ");
-        var typed = new System.Text.StringBuilder();
-        while (true)
-        {
-            var key = Console.ReadKey(intercept: true);
-            if (key.Key == ConsoleKey.Enter)
-            {
-                break;
-            }
-
-            if (key.Key == ConsoleKey.Backspace)
-            {
-                typed.Length = Math.Max(0, typed.Length - 1);
-            }
-            else if (key.KeyChar != '\0')
-            {
-                typed.Append(key.KeyChar);
-            }
-        }
-
-        error.WriteLine();
-        return System.Text.Encoding.UTF8.GetBytes(typed.ToString());
-    }
-
-    /// <summary>Whether any image of the chain is encrypted; false when that cannot be told (the real open then says why).</summary>
-    private static bool NeedsPassword(string image, string? format)
-    {
-        try
-        {
-            return Operations.ImageInspector.Inspect(image, format, null, backingChain: true, forceShare: true).Any(i => i.Encrypted);
-        }
-        catch (Exception e) when (e is Qcow2Mount.Qcow2.Qcow2Exception or IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+        null => null,
+        "raw" => ImageFormat.Raw,
+        "qcow2" => ImageFormat.Qcow2,
+        _ => throw new UsageException($"-f {format}: unknown format (qcow2, raw)"),
+    };
 
     /// <summary>
     /// qemu-img's -U. Without it a command that reads an image takes what a QEMU reader takes, so an image a running

@@ -1,7 +1,6 @@
 using System.CommandLine;
-using Qcow2Mount.Cli.Operations;
-using Qcow2Mount.Qcow2;
-using Qcow2Mount.Qcow2.Backing;
+using Qcow2Mount.Cli.Parsing;
+using Qcow2Mount.Operations;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Format;
 
@@ -23,23 +22,12 @@ internal static class CreateCommand
         var backingFormat = new Option<string?>("-F") { Description = "Backing file format (qcow2 or raw)" };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
         var command = new Command("create", "Create a new, empty qcow2 image") { image, size, options, backing, backingFormat, force };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancel) =>
         {
             var create = Parse(parse.GetValue(size), parse.GetValue(options) ?? [], parse.GetValue(backing), parse.GetValue(backingFormat), parse.GetValue(force));
-            string path = parse.GetValue(image)!;
-            if (create.Overwrite)
-            {
-                // --force replaces the image (and a data file it names), never its own backing file or a file in use.
-                string[] backingFile = create.BackingFile is { } b ? [BackingPath.Resolve(path, b)] : [];
-                Destination.CheckReplaceable(path, backingFile);
-                if (create.DataFile is { } data)
-                {
-                    Destination.CheckReplaceable(BackingPath.Resolve(path, data), [.. backingFile, path]);
-                }
-            }
-
-            ImageCreator.Create(path, create);
-            parse.InvocationConfiguration.Output.WriteLine($"Formatting '{parse.GetValue(image)}', fmt=qcow2 size={create.Size?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(backing)"}");
+            // --force replaces the image (and a data file it names), never its own backing file or a file in use.
+            var created = await ImageOperations.CreateAsync(new CreateImageOptions { Image = parse.GetValue(image)!, Layout = create }, cancel);
+            parse.InvocationConfiguration.Output.WriteLine($"Formatting '{created.Image}', fmt=qcow2 size={created.Size?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(backing)"}");
             return ExitCodes.Success;
         });
         return command;

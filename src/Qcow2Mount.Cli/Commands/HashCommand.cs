@@ -1,8 +1,7 @@
 using System.CommandLine;
-using System.Security.Cryptography;
-using Qcow2Mount.Cli.Operations;
 using Qcow2Mount.Cli.Output;
-using Qcow2Mount.Qcow2;
+using Qcow2Mount.Cli.Prompts;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Commands;
 
@@ -22,7 +21,7 @@ internal static class HashCommand
         var snapshot = CommonOptions.Snapshot("Hash this internal snapshot (id or name) instead of the active layer");
         var algorithms = new Option<string>("-a", "--algorithm")
         {
-            Description = $"Algorithms, comma-separated, computed in one pass: {string.Join(", ", ImageHasher.Algorithms.Keys)}",
+            Description = $"Algorithms, comma-separated, computed in one pass: {string.Join(", ", AlgorithmNames)}",
             HelpName = "ALG[,ALG...]",
             DefaultValueFactory = _ => "sha256",
         };
@@ -34,34 +33,41 @@ internal static class HashCommand
         {
             image, format, snapshot, algorithms, json, progress, forceShare, passwordFile,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancel) =>
         {
             var error = parse.InvocationConfiguration.Error;
-            bool showProgress = parse.GetValue(progress) || (ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
-            return Execute(
+            return await ExecuteAsync(
                 new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(snapshot), parse.GetValue(algorithms)!,
-                    parse.GetValue(json), showProgress, parse.GetValue(forceShare), parse.GetValue(passwordFile)),
-                parse.InvocationConfiguration.Output, error);
+                    parse.GetValue(json), parse.GetValue(progress), parse.GetValue(forceShare), parse.GetValue(passwordFile)),
+                parse.InvocationConfiguration.Output, error, cancel);
         });
         return command;
     }
 
-    internal static int Execute(Options options, TextWriter output, TextWriter error)
+    /// <summary>The algorithms by the names -a takes.</summary>
+    private static readonly string[] AlgorithmNames = [.. Enum.GetValues<DigestAlgorithm>().Select(Name)];
+
+    private static string Name(DigestAlgorithm algorithm) => algorithm.ToString().ToLowerInvariant();
+
+    internal static async Task<int> ExecuteAsync(Options options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var names = options.Algorithms.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(n => n.ToLowerInvariant()).Distinct().ToList();
-        if (names.Count == 0 || !names.All(ImageHasher.Algorithms.ContainsKey))
+        if (names.Count == 0 || !names.All(AlgorithmNames.Contains))
         {
-            throw new UsageException($"-a {options.Algorithms}: unknown algorithm (choose from {string.Join(", ", ImageHasher.Algorithms.Keys)})");
+            throw new UsageException($"-a {options.Algorithms}: unknown algorithm (choose from {string.Join(", ", AlgorithmNames)})");
         }
 
-        // A digest is of one moment: the reader locks keep writers out until it is done (-U takes none).
-        using var disk = DiskReads.OpenForPass(options.Image, options.Format, options.Snapshot, options.ForceShare,
-            CommonOptions.Password(options.PasswordFile, options.Image, options.Format, error));
-
-        var bar = options.Progress ? new ProgressBar(error, disk.Length) : null;
-        var digests = new ImageHasher(disk, readAhead: Math.Clamp(2 * Environment.ProcessorCount, 4, 16))
-            .Hash(names.Select(n => ImageHasher.Algorithms[n]).ToList(), bar is null ? null : bar.Report);
+        var bar = ProgressBar.For(error, options.Progress);
+        var result = await ImageOperations.HashAsync(new HashOptions
+        {
+            Image = options.Image,
+            Format = CommonOptions.ParseFormat(options.Format),
+            Snapshot = options.Snapshot,
+            Algorithms = [.. names.Select(n => (DigestAlgorithm)Array.IndexOf(AlgorithmNames, n))],
+            ForceShare = options.ForceShare,
+            Passwords = new CliPasswords(options.PasswordFile, error),
+        }, bar, cancellationToken).ConfigureAwait(false);
         bar?.Finish();
 
         if (options.Json)
@@ -69,16 +75,16 @@ internal static class HashCommand
             JsonOutput.Write(output, writer =>
             {
                 writer.WriteStartObject();
-                writer.WriteString("image", Path.GetFullPath(options.Image));
-                if (options.Snapshot is not null)
+                writer.WriteString("image", result.Image);
+                if (result.Snapshot is not null)
                 {
-                    writer.WriteString("snapshot", options.Snapshot);
+                    writer.WriteString("snapshot", result.Snapshot);
                 }
 
-                writer.WriteNumber("virtual-size", disk.Length);
-                for (int i = 0; i < names.Count; i++)
+                writer.WriteNumber("virtual-size", result.VirtualSize);
+                foreach (var digest in result.Digests)
                 {
-                    writer.WriteString(names[i], digests[i]);
+                    writer.WriteString(Name(digest.Algorithm), digest.Hex);
                 }
 
                 writer.WriteEndObject();
@@ -87,9 +93,9 @@ internal static class HashCommand
         else
         {
             // One "ALGORITHM  DIGEST" line each: not sha256sum's "DIGEST  FILE", since the digest is not the file's.
-            for (int i = 0; i < names.Count; i++)
+            foreach (var digest in result.Digests)
             {
-                output.WriteLine($"{names[i]}  {digests[i]}");
+                output.WriteLine($"{Name(digest.Algorithm)}  {digest.Hex}");
             }
         }
 

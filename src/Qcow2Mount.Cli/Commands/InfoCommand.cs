@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Qcow2Mount.Cli.Operations;
 using Qcow2Mount.Cli.Output;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Commands;
 
@@ -21,16 +21,23 @@ internal static class InfoCommand
         {
             image, format, json, backingChain, snapshot, forceShare,
         };
-        command.SetAction(parse => Execute(
+        command.SetAction(async (parse, cancel) => await ExecuteAsync(
             new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(json), parse.GetValue(backingChain), parse.GetValue(snapshot),
                 parse.GetValue(forceShare)),
-            parse.InvocationConfiguration.Output));
+            parse.InvocationConfiguration.Output, cancel));
         return command;
     }
 
-    internal static int Execute(Options options, TextWriter output)
+    internal static async Task<int> ExecuteAsync(Options options, TextWriter output, CancellationToken cancellationToken)
     {
-        var images = ImageInspector.Inspect(options.Image, options.Format, options.Snapshot, options.BackingChain, options.ForceShare);
+        var images = await ImageOperations.InspectAsync(new InspectOptions
+        {
+            Image = options.Image,
+            Format = CommonOptions.ParseFormat(options.Format),
+            Snapshot = options.Snapshot,
+            BackingChain = options.BackingChain,
+            ForceShare = options.ForceShare,
+        }, cancellationToken).ConfigureAwait(false);
         if (options.Json)
         {
             InfoJson.Write(images, asArray: options.BackingChain, output);

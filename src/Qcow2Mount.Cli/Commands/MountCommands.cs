@@ -1,9 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
+using Qcow2Mount.Cli.Hosting;
 using Qcow2Mount.Cli.Output;
+using Qcow2Mount.Cli.Prompts;
 using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
-using Qcow2Mount.Fuse;
+using Qcow2Mount.Mounting;
+using Qcow2Mount.Operations;
 using Qcow2Mount.Service.Configuration;
 using Qcow2Mount.Service.Hosting;
 using Qcow2Mount.Service.Mounts;
@@ -53,6 +56,7 @@ internal static class MountCommands
         command.SetAction(async (parse, cancel) =>
         {
             var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
             bool overlayGiven = parse.GetResult(overlay) is not null;
             int modes = (parse.GetValue(readOnly) ? 1 : 0) + (parse.GetValue(writable) ? 1 : 0) + (overlayGiven ? 1 : 0)
                 + (parse.GetValue(snapshot) is null ? 0 : 1);
@@ -63,38 +67,55 @@ internal static class MountCommands
 
             MountMode? mode = parse.GetValue(writable) ? MountMode.Writable : overlayGiven ? MountMode.Overlay
                 : parse.GetValue(snapshot) is not null ? MountMode.Snapshot : parse.GetValue(readOnly) ? MountMode.ReadOnly : null;
-            var request = new MountRequest
+            var request = new MountImageOptions
             {
-                ImagePath = Path.GetFullPath(parse.GetValue(image)!),
+                Image = Path.GetFullPath(parse.GetValue(image)!),
                 MountPoint = Path.GetFullPath(parse.GetValue(mountPoint)!),
                 Mode = mode,
                 Snapshot = parse.GetValue(snapshot),
                 OverlayPath = parse.GetValue(overlay) is { } path ? Path.GetFullPath(path) : null,
                 KeepOverlay = parse.GetValue(keepOverlay),
                 ForceShare = parse.GetValue(forceShare),
-                Password = CommonOptions.Password(parse.GetValue(passwordFile), parse.GetValue(image)!, null, parse.InvocationConfiguration.Error),
+                Passwords = new CliPasswords(parse.GetValue(passwordFile), error),
             };
-            var settings = LoadSettings();
             if (parse.GetValue(foreground))
             {
-                await ForegroundMount.RunAsync(new FuseHost(), settings, request,
-                    mounted: info => output.WriteLine($"{Describe(info)} (Ctrl+C to unmount)"), cancellationToken: cancel);
+                await MountInThisProcessAsync(request, info => output.WriteLine($"{Describe(info)} (Ctrl+C to unmount)"), cancel);
                 return ExitCodes.Success;
             }
 
-            var error = parse.InvocationConfiguration.Error;
-            using var client = await ServiceLauncher.EnsureCurrentAsync(ServiceLaunchOptions.ForCurrentProcess(settings.Control.Endpoint),
-                keptOtherVersion: service => error.WriteLine(
+            var client = new MountClient(new MountClientOptions
+            {
+                KeptOtherVersion = service => error.WriteLine(
                     $"{Cli.Name}: warning: the running service (pid {service.ProcessId}) is version {service.Version}, this command is version "
                     + $"{BuildVersion.Current}; it keeps serving until it is stopped ('{Cli.Name} stop' unmounts everything)"),
-                cancel);
-            var mounted = await client.MountAsync(request.ImagePath, request.MountPoint,
-                mode is { } m ? MountRequest.ToProtocol(m) : null, request.Snapshot, request.OverlayPath, request.KeepOverlay, request.ForceShare,
-                request.Password is null ? null : System.Text.Encoding.UTF8.GetString(request.Password), cancel);
-            output.WriteLine(Describe(mounted));
+            });
+            output.WriteLine(Describe(await client.MountAsync(request, cancel)));
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// <c>--foreground</c>: no service; this process serves the mount through this OS's adapter until it is
+    /// unmounted or Ctrl+C. The settings are loaded (and validated) in full, as the service would.
+    /// </summary>
+    private static async Task MountInThisProcessAsync(MountImageOptions options, Action<MountInfo> mounted, CancellationToken cancellationToken)
+    {
+        byte[]? password = await ImagePasswords.ForImageAsync(options.Passwords, options.Image, null, cancellationToken);
+        var request = new MountRequest
+        {
+            ImagePath = options.Image,
+            MountPoint = options.MountPoint,
+            Mode = options.Mode,
+            Snapshot = options.Snapshot,
+            OverlayPath = options.OverlayPath,
+            KeepOverlay = options.KeepOverlay,
+            ForceShare = options.ForceShare,
+            Password = password,
+        };
+        var settings = Qcow2MountConfiguration.Load(Qcow2MountConfiguration.Build());
+        await ForegroundMount.RunAsync(FileSystemHosts.ForThisSystem(), settings, request, mounted, cancellationToken: cancellationToken);
     }
 
     /// <summary>
@@ -147,13 +168,7 @@ internal static class MountCommands
         command.Aliases.Add("umount");
         command.SetAction(async (parse, cancel) =>
         {
-            var settings = LoadSettings();
-            using var client = await ServiceLauncher.TryConnectAsync(settings.Control.Endpoint, cancel)
-                ?? throw new ControlException("not_mounted", "no mount service is running, so nothing is mounted");
-            string path = Path.GetFullPath(parse.GetValue(target)!);
-            var mounts = await client.ListAsync(cancel);
-            var match = mounts.FirstOrDefault(m => m.MountPoint == path) ?? mounts.FirstOrDefault(m => m.Image == path);
-            var info = await client.UnmountAsync(match?.MountPoint ?? path, parse.GetValue(force), cancel);
+            var info = await new MountClient().UnmountAsync(new UnmountOptions { Target = parse.GetValue(target)!, Force = parse.GetValue(force) }, cancel);
             parse.InvocationConfiguration.Output.WriteLine(info.StillOpen
                 ? $"unmounted {info.MountPoint} (detached: files still open on it keep the image open until they are closed; what was written so far is flushed)"
                 : $"unmounted {info.MountPoint}");
@@ -169,9 +184,7 @@ internal static class MountCommands
         command.SetAction(async (parse, cancel) =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var settings = LoadSettings();
-            using var client = await ServiceLauncher.TryConnectAsync(settings.Control.Endpoint, cancel);
-            var mounts = client is null ? [] : await client.ListAsync(cancel);
+            var mounts = await new MountClient().ListAsync(cancel);
             if (parse.GetValue(json))
             {
                 JsonOutput.Write(output, writer =>
@@ -224,9 +237,9 @@ internal static class MountCommands
         command.SetAction(async (parse, cancel) =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var endpoint = LoadSettings().Control.Endpoint;
-            using var client = await ServiceLauncher.TryConnectAsync(endpoint, cancel);
-            var status = client is null ? null : await client.StatusAsync(cancel);
+            var client = new MountClient();
+            var endpoint = client.Endpoint;
+            var status = await client.StatusAsync(cancel);
             // Names as in list --json; the same in the text, one "key: value" a line.
             (string Key, object Value)[] fields = status is null ? [] :
             [
@@ -286,12 +299,10 @@ internal static class MountCommands
         var command = new Command("stop", "Unmount everything and stop the mount service (nothing running is not an error)");
         command.SetAction(async (parse, cancel) =>
         {
-            var settings = LoadSettings();
-            // The service's own budget for unmounting everything at exit is twice the mount timeout (ServiceHost).
-            var timeout = TimeSpan.FromSeconds(2 * settings.Mount.TimeoutSeconds + 5);
-            var stopped = await ServiceLauncher.StopAsync(settings.Control.Endpoint, timeout, cancel);
+            var client = new MountClient();
+            var stopped = await client.StopAsync(cancel);
             parse.InvocationConfiguration.Output.WriteLine(stopped is null
-                ? $"no mount service is running at {settings.Control.Endpoint}"
+                ? $"no mount service is running at {client.Endpoint}"
                 : $"stopped the mount service (pid {stopped.ProcessId}; unmounted {stopped.MountCount})");
             return ExitCodes.Success;
         });
@@ -305,7 +316,7 @@ internal static class MountCommands
             TreatUnmatchedTokensAsErrors = false,
         };
         command.SetAction(async (parse, cancel) =>
-            await ServiceHost.RunAsync([.. parse.UnmatchedTokens], new FuseHost(), cancel));
+            await ServiceHost.RunAsync([.. parse.UnmatchedTokens], FileSystemHosts.ForThisSystem(), cancel));
         return command;
     }
 
@@ -329,7 +340,4 @@ internal static class MountCommands
         });
         return command;
     }
-
-    private static Service.Configuration.ServiceSettings LoadSettings() =>
-        Qcow2MountConfiguration.Load(Qcow2MountConfiguration.Build());
 }

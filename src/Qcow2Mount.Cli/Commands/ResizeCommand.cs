@@ -1,6 +1,7 @@
 using System.CommandLine;
-using Qcow2Mount.Cli.Operations;
-using Qcow2Mount.Qcow2;
+using Qcow2Mount.Cli.Parsing;
+using Qcow2Mount.Cli.Prompts;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Commands;
 
@@ -16,28 +17,28 @@ internal static class ResizeCommand
         var size = new Argument<string>("SIZE") { Description = "New size, or +DELTA to grow by (suffixes K, M, G, T); shrinking is refused" };
         var passwordFile = CommonOptions.PasswordFile();
         var command = new Command("resize", "Grow a qcow2 image's virtual disk") { image, size, passwordFile };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancel) =>
         {
             string path = parse.GetValue(image)!;
             string text = parse.GetValue(size)!;
-            if (text.StartsWith('-'))
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{path}: shrinking is not supported");
-            }
-
+            var output = parse.InvocationConfiguration.Output;
+            bool delta = text.StartsWith('+'), shrink = text.StartsWith('-');
+            long value = SizeParser.Parse(delta || shrink ? text[1..] : text, "SIZE");
             // Growing changes metadata only, unless zeros must hide a longer backing file: then an encrypted image
-            // needs its password.
-            var password = CommonOptions.ReadPassword(parse.GetValue(passwordFile));
-            using var disk = Qcow2Image.Open(path, new Qcow2OpenOptions { Writable = true, MetadataOnly = true, Password = password });
-            if (disk.DirtyRepair is { } repair)
+            // needs its password (from --password-file only: resize never prompts).
+            var resized = await ImageOperations.ResizeAsync(new ResizeOptions
             {
-                parse.InvocationConfiguration.Output.WriteLine($"{path}: {repair.DirtyRepairSummary}");
+                Image = path,
+                Size = delta || shrink ? null : value,
+                GrowBy = shrink ? -value : delta ? value : null,
+                Passwords = new CliPasswords(parse.GetValue(passwordFile), parse.InvocationConfiguration.Error, mayPrompt: false),
+            }, cancel);
+            if (resized.Repaired is { } repaired)
+            {
+                output.WriteLine($"{path}: {repaired}");
             }
 
-            bool delta = text.StartsWith('+');
-            long value = SizeParser.Parse(delta ? text[1..] : text, "SIZE");
-            disk.Resize(delta ? checked(disk.Length + value) : value);
-            parse.InvocationConfiguration.Output.WriteLine("Image resized.");
+            output.WriteLine("Image resized.");
             return ExitCodes.Success;
         });
         return command;

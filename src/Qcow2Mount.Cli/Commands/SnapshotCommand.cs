@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Qcow2Mount.Cli.Output;
-using Qcow2Mount.Qcow2;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Commands;
 
@@ -12,14 +12,7 @@ internal static class SnapshotCommand
 {
     internal sealed record ListOptions(string Image, bool Json, bool ForceShare = false);
 
-    internal enum Change
-    {
-        Create,
-        Delete,
-        Apply,
-    }
-
-    internal sealed record ChangeOptions(Change Change, string Image, string Name);
+    internal sealed record ChangeOptions(SnapshotChange Change, string Image, string Name);
 
     public static Command Create()
     {
@@ -27,27 +20,28 @@ internal static class SnapshotCommand
         var json = CommonOptions.Json("Print a JSON array of the snapshot objects of 'qemu-img info --output=json'");
         var forceShare = CommonOptions.ForceShare();
         var list = new Command("list", "List the internal snapshots (columns of 'qemu-img snapshot -l')") { image, json, forceShare };
-        list.SetAction(parse => List(new ListOptions(parse.GetValue(image)!, parse.GetValue(json), parse.GetValue(forceShare)),
-            parse.InvocationConfiguration.Output));
+        list.SetAction(async (parse, cancel) => await ListAsync(new ListOptions(parse.GetValue(image)!, parse.GetValue(json), parse.GetValue(forceShare)),
+            parse.InvocationConfiguration.Output, cancel));
         return new Command("snapshot", "Work with internal snapshots")
         {
             list,
-            ChangeCommand(Change.Create, "Take an internal snapshot of the current disk state ('qemu-img snapshot -c')", "Name of the new snapshot"),
-            ChangeCommand(Change.Delete, "Delete an internal snapshot ('qemu-img snapshot -d')", "Id or name of the snapshot"),
-            ChangeCommand(Change.Apply, "Revert the disk to an internal snapshot ('qemu-img snapshot -a')", "Id or name of the snapshot"),
+            ChangeCommand(SnapshotChange.Create, "Take an internal snapshot of the current disk state ('qemu-img snapshot -c')", "Name of the new snapshot"),
+            ChangeCommand(SnapshotChange.Delete, "Delete an internal snapshot ('qemu-img snapshot -d')", "Id or name of the snapshot"),
+            ChangeCommand(SnapshotChange.Apply, "Revert the disk to an internal snapshot ('qemu-img snapshot -a')", "Id or name of the snapshot"),
         };
     }
 
-    private static Command ChangeCommand(Change change, string description, string nameDescription)
+    private static Command ChangeCommand(SnapshotChange change, string description, string nameDescription)
     {
         var image = CommonOptions.Image(description: "qcow2 image file (opened read/write)");
         var name = new Argument<string>("NAME") { Description = nameDescription };
         var command = new Command(change.ToString().ToLowerInvariant(), description) { image, name };
-        command.SetAction(parse => Run(new ChangeOptions(change, parse.GetValue(image)!, parse.GetValue(name)!), parse.InvocationConfiguration.Output));
+        command.SetAction(async (parse, cancel) =>
+            await RunAsync(new ChangeOptions(change, parse.GetValue(image)!, parse.GetValue(name)!), parse.InvocationConfiguration.Output, cancel));
         return command;
     }
 
-    internal static int Run(ChangeOptions options, TextWriter output)
+    internal static async Task<int> RunAsync(ChangeOptions options, TextWriter output, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(options.Name))
         {
@@ -55,32 +49,27 @@ internal static class SnapshotCommand
             throw new UsageException("NAME: a snapshot name must not be empty");
         }
 
-        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { Writable = true, MetadataOnly = true });
-        if (image.DirtyRepair is { } repair)
+        var changed = await ImageOperations.ChangeSnapshotAsync(
+            new SnapshotChangeOptions { Image = options.Image, Change = options.Change, Name = options.Name }, cancellationToken).ConfigureAwait(false);
+        if (changed.Repaired is { } repaired)
         {
-            output.WriteLine($"{options.Image}: {repair.DirtyRepairSummary}");
+            output.WriteLine($"{options.Image}: {repaired}");
         }
 
-        var snapshot = options.Change switch
-        {
-            Change.Create => image.CreateSnapshot(options.Name),
-            Change.Delete => image.DeleteSnapshot(options.Name),
-            _ => image.ApplySnapshot(options.Name),
-        };
         string done = options.Change switch
         {
-            Change.Create => "Created",
-            Change.Delete => "Deleted",
+            SnapshotChange.Create => "Created",
+            SnapshotChange.Delete => "Deleted",
             _ => "Applied",
         };
-        output.WriteLine($"{done} snapshot '{snapshot.Name}' (id {snapshot.Id}) in {options.Image}");
+        output.WriteLine($"{done} snapshot '{changed.Snapshot.Name}' (id {changed.Snapshot.Id}) in {options.Image}");
         return ExitCodes.Success;
     }
 
-    internal static int List(ListOptions options, TextWriter output)
+    internal static async Task<int> ListAsync(ListOptions options, TextWriter output, CancellationToken cancellationToken)
     {
-        using var image = Qcow2Image.Open(options.Image, new Qcow2OpenOptions { IgnoreBacking = true, HoldReaderLock = !options.ForceShare, MetadataOnly = true });
-        var snapshots = image.Snapshots;
+        var snapshots = await ImageOperations.ListSnapshotsAsync(
+            new SnapshotListOptions { Image = options.Image, ForceShare = options.ForceShare }, cancellationToken).ConfigureAwait(false);
         if (options.Json)
         {
             JsonOutput.Write(output, json =>
@@ -88,7 +77,7 @@ internal static class SnapshotCommand
                 json.WriteStartArray();
                 foreach (var snapshot in snapshots)
                 {
-                    SnapshotTable.WriteJson(json, snapshot);
+                    SnapshotListing.WriteJson(json, snapshot);
                 }
 
                 json.WriteEndArray();
@@ -97,7 +86,7 @@ internal static class SnapshotCommand
         else if (snapshots.Count > 0)
         {
             // qemu-img prints nothing at all for an image without snapshots.
-            SnapshotTable.WriteText(snapshots, output);
+            SnapshotListing.WriteText(snapshots, output);
         }
 
         return ExitCodes.Success;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Qcow2Mount.Cli.Operations;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Output;
 
@@ -40,7 +40,7 @@ internal static class InfoJson
             json.WriteStartArray("snapshots");
             foreach (var snapshot in image.Snapshots)
             {
-                SnapshotTable.WriteJson(json, snapshot);
+                SnapshotListing.WriteJson(json, snapshot);
             }
 
             json.WriteEndArray();

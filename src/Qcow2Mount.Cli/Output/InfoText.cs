@@ -1,4 +1,4 @@
-using Qcow2Mount.Cli.Operations;
+using Qcow2Mount.Operations;
 
 namespace Qcow2Mount.Cli.Output;
 
@@ -51,7 +51,7 @@ internal static class InfoText
 
         if (image.Snapshots.Count > 0)
         {
-            SnapshotTable.WriteText(image.Snapshots, output);
+            SnapshotListing.WriteText(image.Snapshots, output);
         }
 
         if (image.Qcow2 is { } q)

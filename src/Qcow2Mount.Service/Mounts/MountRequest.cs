@@ -1,4 +1,5 @@
 using Qcow2Mount.Control.Protocol;
+using Qcow2Mount.Mounting;
 
 namespace Qcow2Mount.Service.Mounts;
 

@@ -3,7 +3,7 @@ using System.Runtime.ExceptionServices;
 using Qcow2Mount.Qcow2;
 using Qcow2Mount.Qcow2.Create;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary>
 /// Copies a guest view into a new qcow2 image, the way qemu-img convert does it: the image is created empty, and
@@ -65,18 +65,19 @@ internal sealed class Qcow2Converter
     /// <summary>Creates <paramref name="destination"/> and fills it with the guest view of <paramref name="source"/>.</summary>
     /// <param name="workers">Threads that read (and compress); the calling thread writes.</param>
     /// <param name="flushToDisk">fsync the image when done (and at every metadata ordering point).</param>
+    /// <param name="cancellationToken">Looked at before each chunk is written; a cancel stops the workers too.</param>
     public static void Run(IVirtualDisk source, string destination, CreateOptions create, bool compress, int workers,
-        bool flushToDisk, Action<long>? progress)
+        bool flushToDisk, Action<long>? progress, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
         ImageCreator.Create(destination, create with { Size = source.Length, Overwrite = true });
         var options = new Qcow2OpenOptions { Writable = true, LazyRefcounts = true, FlushToDisk = flushToDisk };
         using var target = Qcow2Image.Open(destination, options);
-        new Qcow2Converter(source, target, compress, workers).Copy(workers, progress);
+        new Qcow2Converter(source, target, compress, workers).Copy(workers, progress, cancellationToken);
         target.Flush();
     }
 
-    private void Copy(int workers, Action<long>? progress)
+    private void Copy(int workers, Action<long>? progress, CancellationToken cancellationToken)
     {
         var threads = new Thread[workers];
         for (int i = 0; i < threads.Length; i++)
@@ -89,6 +90,7 @@ internal sealed class Qcow2Converter
         {
             for (long index = 0; index < _chunkCount; index++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var chunk = Next(index);
                 Write(chunk);
                 _free.Add(chunk);

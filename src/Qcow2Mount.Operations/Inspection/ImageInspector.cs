@@ -1,9 +1,8 @@
-using Qcow2Mount.Cli.Platform;
 using Qcow2Mount.Qcow2;
 using Qcow2Mount.Qcow2.Backing;
 using Qcow2Mount.Qcow2.Format;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary>Describes an image, or its whole backing chain, without reading guest data.</summary>
 internal static class ImageInspector
@@ -28,7 +27,7 @@ internal static class ImageInspector
             using var disk = VirtualDisk.Open(openPath, format, options);
             if (options.Snapshot is not null && disk is not Qcow2Image)
             {
-                throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{openPath}: --snapshot needs a qcow2 image");
+                throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{openPath}: internal snapshots need a qcow2 image");
             }
 
             var description = Describe(disk, displayName, openPath);

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Qcow2Mount.Qcow2;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary>
 /// Hashes a disk's guest bytes (what disk.raw, or <c>qemu-img convert -O raw</c>, holds) with one or more
@@ -12,13 +12,13 @@ internal sealed class ImageHasher
 {
     public const int ChunkSize = 4 << 20;
 
-    /// <summary>The algorithms by the names the command takes.</summary>
-    public static IReadOnlyDictionary<string, HashAlgorithmName> Algorithms { get; } = new Dictionary<string, HashAlgorithmName>(StringComparer.OrdinalIgnoreCase)
+    public static HashAlgorithmName NameOf(DigestAlgorithm algorithm) => algorithm switch
     {
-        ["md5"] = HashAlgorithmName.MD5,
-        ["sha1"] = HashAlgorithmName.SHA1,
-        ["sha256"] = HashAlgorithmName.SHA256,
-        ["sha512"] = HashAlgorithmName.SHA512,
+        DigestAlgorithm.Md5 => HashAlgorithmName.MD5,
+        DigestAlgorithm.Sha1 => HashAlgorithmName.SHA1,
+        DigestAlgorithm.Sha256 => HashAlgorithmName.SHA256,
+        DigestAlgorithm.Sha512 => HashAlgorithmName.SHA512,
+        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
     };
 
     private readonly IVirtualDisk _disk;
@@ -32,7 +32,8 @@ internal sealed class ImageHasher
     }
 
     /// <summary>Hex digests, in the order of <paramref name="algorithms"/>.</summary>
-    public IReadOnlyList<string> Hash(IReadOnlyList<HashAlgorithmName> algorithms, Action<long>? onProgress = null)
+    /// <param name="cancellationToken">Looked at before each chunk; the reads under way end before this returns.</param>
+    public IReadOnlyList<string> Hash(IReadOnlyList<HashAlgorithmName> algorithms, Action<long>? onProgress = null, CancellationToken cancellationToken = default)
     {
         var hashes = algorithms.Select(IncrementalHash.CreateHash).ToList();
         var pending = new Queue<Task<byte[]>>();
@@ -42,6 +43,7 @@ internal sealed class ImageHasher
             long next = 0;
             for (long chunk = 0; chunk < chunks; chunk++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 while (next < chunks && pending.Count < _readAhead)
                 {
                     long offset = next++ * ChunkSize;

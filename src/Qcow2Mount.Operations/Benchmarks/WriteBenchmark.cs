@@ -1,6 +1,6 @@
 using Qcow2Mount.Qcow2;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary><c>qemu-img bench -w</c>'s extra knobs: the byte written, and how often to flush.</summary>
 /// <param name="Pattern">Every byte of every request.</param>
@@ -16,7 +16,7 @@ internal sealed record WriteBenchOptions(byte Pattern, long FlushInterval, bool 
 /// </summary>
 internal static class WriteBenchmark
 {
-    public static BenchResult Run(IVirtualDisk disk, BenchPlan plan, WriteBenchOptions options)
+    public static BenchResult Run(IVirtualDisk disk, BenchPlan plan, WriteBenchOptions options, CancellationToken cancellationToken = default)
     {
         long length = ReadBenchmark.CheckFirstRequest(disk, plan);
         bool rounds = options.FlushInterval > 0 && options.Drain;
@@ -24,6 +24,7 @@ internal static class WriteBenchmark
         long roundCount = (plan.Count + roundSize - 1) / roundSize;
         long inRound = -1, completed = 0;
         var failure = new BenchFailure();
+        using var cancel = failure.StopOn(cancellationToken);
 
         // Runs once per round, when every thread has finished its writes: the drained flush, then the next round.
         using var roundDone = new Barrier(ReadBenchmark.SlotCount(plan), _ =>

@@ -1,7 +1,7 @@
 using Qcow2Mount.Qcow2;
 using Qcow2Mount.Qcow2.Storage;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary>
 /// The checks made before a command replaces a file (convert's DEST, create --force), all before the first byte
@@ -19,7 +19,7 @@ internal static class Destination
     {
         if (Directory.Exists(path))
         {
-            throw new UsageException($"{path}: is a directory");
+            throw new OperationException(OperationErrorCode.InvalidDestination, $"{path}: is a directory");
         }
 
         string full = Path.GetFullPath(path);
@@ -30,7 +30,7 @@ internal static class Destination
             if (string.Equals(Path.GetFullPath(input), full, comparison)
                 || (target is { } t && FileIdentity.Of(input) is { } i && t.SameFileAs(i)))
             {
-                throw new UsageException($"{path}: is the same file as {input}, which this command reads");
+                throw new OperationException(OperationErrorCode.InvalidDestination, $"{path}: is the same file as {input}, which this command reads");
             }
         }
 
@@ -41,7 +41,7 @@ internal static class Destination
 
         if (target is { IsRegularFile: false })
         {
-            throw new UsageException($"{path}: is not a regular file (a pipe or a device); name a file to write");
+            throw new OperationException(OperationErrorCode.InvalidDestination, $"{path}: is not a regular file (a pipe or a device); name a file to write");
         }
 
         // Throws Locked while QEMU or a writable mount has it open, before anything is truncated.

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Qcow2Mount.Cli.Platform;
+namespace Qcow2Mount.Operations;
 
 /// <summary>
 /// Bytes a file occupies on the host (what <c>qemu-img info</c> calls "disk size": st_blocks * 512), which for

@@ -1,6 +1,6 @@
 using Qcow2Mount.Qcow2;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary>Reads the commands that walk a whole disk (convert, hash) share.</summary>
 internal static class DiskReads
@@ -25,7 +25,7 @@ internal static class DiskReads
         if (snapshot is not null && disk is not Qcow2Image)
         {
             disk.Dispose();
-            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{image}: --snapshot needs a qcow2 image");
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidArgument, $"{image}: internal snapshots need a qcow2 image");
         }
 
         return disk;

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Cli.Parsing;
 
 /// <summary>Sizes written the way qemu-img accepts them: "4096", "4k", "1.5M", "1G" (binary units, "b" = bytes).</summary>
 internal static class SizeParser

@@ -5,7 +5,7 @@ using Qcow2Mount.Qcow2.Snapshots;
 namespace Qcow2Mount.Cli.Output;
 
 /// <summary>Snapshots as qemu-img shows them: the fixed-width table and the JSON objects.</summary>
-internal static class SnapshotTable
+internal static class SnapshotListing
 {
     private const long NanosecondsPerSecond = 1_000_000_000;
 

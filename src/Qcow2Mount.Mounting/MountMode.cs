@@ -1,4 +1,4 @@
-namespace Qcow2Mount.Service.Mounts;
+namespace Qcow2Mount.Mounting;
 
 /// <summary>How an image is presented as disk.raw.</summary>
 public enum MountMode

@@ -2,7 +2,7 @@ using System.Runtime.ExceptionServices;
 using Microsoft.Win32.SafeHandles;
 using Qcow2Mount.Qcow2;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary>
 /// Writes a disk's guest bytes to a raw file. Several workers take disjoint chunks in turn, so reading,
@@ -37,11 +37,17 @@ internal sealed class RawConverter
         _chunkCount = (source.Length + chunkSize - 1) / chunkSize;
     }
 
+    private CancellationToken _cancellationToken;
+
     public long BytesDone => Interlocked.Read(ref _bytesDone);
 
-    /// <summary>Copies everything; calls <paramref name="onProgress"/> from this thread every ~100 ms.</summary>
-    public void Run(int workers, Action<long>? onProgress = null)
+    /// <summary>
+    /// Copies everything; calls <paramref name="onProgress"/> from this thread every ~100 ms. Workers look at
+    /// <paramref name="cancellationToken"/> before each chunk, so a cancel stops the copy within a chunk per worker.
+    /// </summary>
+    public void Run(int workers, Action<long>? onProgress = null, CancellationToken cancellationToken = default)
     {
+        _cancellationToken = cancellationToken;
         var threads = new Thread[Math.Max(1, workers)];
         for (int i = 0; i < threads.Length; i++)
         {
@@ -62,6 +68,8 @@ internal sealed class RawConverter
             ExceptionDispatchInfo.Throw(_failure);
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
+
         // Trailing zeros were never written: the length makes them a hole.
         RandomAccess.SetLength(_destination, _source.Length);
         onProgress?.Invoke(BytesDone);
@@ -72,7 +80,7 @@ internal sealed class RawConverter
         byte[] buffer = GC.AllocateUninitializedArray<byte>(_chunkSize);
         try
         {
-            while (Volatile.Read(ref _failure) is null)
+            while (Volatile.Read(ref _failure) is null && !_cancellationToken.IsCancellationRequested)
             {
                 long chunk = Interlocked.Increment(ref _nextChunk);
                 if (chunk >= _chunkCount)

@@ -2,14 +2,14 @@ using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Qcow2Mount.Qcow2;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary>What <c>bench</c> does: <c>qemu-img bench</c>'s read test parameters, plus random offsets.</summary>
 /// <param name="StepSize">Distance between consecutive requests (sequential mode).</param>
 /// <param name="Random">Pick each offset at random, aligned to the buffer size, instead of stepping.</param>
 internal sealed record BenchPlan(long Count, int Depth, long Offset, int BufferSize, long StepSize, bool Random);
 
-internal sealed record BenchResult(long Requests, long Bytes, TimeSpan Elapsed)
+public sealed record BenchResult(long Requests, long Bytes, TimeSpan Elapsed)
 {
     public double RequestsPerSecond => Requests / Math.Max(Elapsed.TotalSeconds, 1e-9);
     public double MegabytesPerSecond => Bytes / 1e6 / Math.Max(Elapsed.TotalSeconds, 1e-9);
@@ -23,6 +23,10 @@ internal sealed class BenchFailure
     public bool Any => Volatile.Read(ref _first) is not null;
 
     public void Record(Exception exception) => Interlocked.CompareExchange(ref _first, exception, null);
+
+    /// <summary>Stops the run when <paramref name="cancellationToken"/> fires, as a failure would: request threads look before each request.</summary>
+    public CancellationTokenRegistration StopOn(CancellationToken cancellationToken) =>
+        cancellationToken.Register(() => Record(new OperationCanceledException(cancellationToken)));
 
     public void ThrowIfAny()
     {
@@ -41,11 +45,13 @@ internal static class ReadBenchmark
 {
     private const int MinimumRandomAlignment = 512;
 
-    public static BenchResult Run(IVirtualDisk disk, BenchPlan plan)
+    public static BenchResult Run(IVirtualDisk disk, BenchPlan plan, CancellationToken cancellationToken = default)
     {
         long length = CheckFirstRequest(disk, plan);
         long next = -1;
-        var elapsed = RunThreads(plan, new BenchFailure(), prepare: null, (buffer, failure) =>
+        var failure = new BenchFailure();
+        using var cancel = failure.StopOn(cancellationToken);
+        var elapsed = RunThreads(plan, failure, prepare: null, (buffer, failure) =>
         {
             long index;
             while (!failure.Any && (index = Interlocked.Increment(ref next)) < plan.Count)

@@ -1,13 +1,13 @@
 using Qcow2Mount.Qcow2.Crypto;
 using Qcow2Mount.Qcow2.Snapshots;
 
-namespace Qcow2Mount.Cli.Operations;
+namespace Qcow2Mount.Operations;
 
 /// <summary>What <c>info</c> reports about one image: the fields of <c>qemu-img info</c>.</summary>
 /// <param name="Filename">The name as the user (or the overlay's backing name) gave it, not resolved.</param>
 /// <param name="ActualSize">Bytes allocated on the host for the image file itself.</param>
 /// <param name="FullBackingFilename">The backing name combined with the overlay's folder, as qemu-img shows it.</param>
-internal sealed record ImageDescription(
+public sealed record ImageDescription(
     string Filename,
     string Format,
     long VirtualSize,
@@ -24,7 +24,7 @@ internal sealed record ImageDescription(
 }
 
 /// <summary>qemu-img's "format specific information" for qcow2; null members are absent for v2 images.</summary>
-internal sealed record Qcow2Details(
+public sealed record Qcow2Details(
     string Compat,
     string CompressionType,
     bool? LazyRefcounts,
@@ -36,7 +36,7 @@ internal sealed record Qcow2Details(
     EncryptDetails? Encrypt = null);
 
 /// <summary>qemu-img's "encrypt" block: the format, and for LUKS the header's cipher and key slots.</summary>
-internal sealed record EncryptDetails(string Format, LuksHeader? Luks)
+public sealed record EncryptDetails(string Format, LuksHeader? Luks)
 {
     /// <summary>"aes-256": the AES key size; XTS keys hold two AES keys.</summary>
     public string CipherAlg => $"{Luks!.CipherName}-{(Mode == "xts" ? Luks.KeyBytes / 2 : Luks.KeyBytes) * 8}";

@@ -1,0 +1,4 @@
+namespace Qcow2Mount.Cli;
+
+/// <summary>A command-line value that parsed but makes no sense (bad size suffix, unknown -o key): exit code 1.</summary>
+internal sealed class UsageException(string message) : Exception(message);
