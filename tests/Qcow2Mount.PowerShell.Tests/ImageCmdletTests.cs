@@ -204,14 +204,14 @@ public sealed class ImageCmdletTests
         File.WriteAllText(dir.Combine("mnt-file"), "not a folder");
 
         var result = Pwsh.RunOk($$"""
-            function Complete([string] $line) { @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText) }
+            function Complete([string] $line) { @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | ForEach-Object CompletionText) }
             Set-Location {{Pwsh.Quote(dir.Path)}}
             Save-Result @{
-                Mount = Complete 'Mount-Qcow2Image -ImagePath ./vm.qcow2 -Snapshot '
-                Prefix = Complete 'Get-Qcow2Snapshot vm.qcow2 -Name before-up'
-                Remove = Complete 'Remove-Qcow2Snapshot -ImagePath vm.qcow2 -Name n'
-                Absolute = Complete {{Pwsh.Quote($"Get-Qcow2ImageHash {image} -Snapshot ")}}
-                MountPoint = Complete 'Mount-Qcow2Image vm.qcow2 -MountPoint ./mnt'
+                Mount = @(Complete 'Mount-Qcow2Image -ImagePath ./vm.qcow2 -Snapshot ')
+                Prefix = @(Complete 'Get-Qcow2Snapshot vm.qcow2 -Name before-up')
+                Remove = @(Complete 'Remove-Qcow2Snapshot -ImagePath vm.qcow2 -Name n')
+                Absolute = @(Complete {{Pwsh.Quote($"Get-Qcow2ImageHash {image} -Snapshot ")}})
+                MountPoint = @(Complete 'Mount-Qcow2Image vm.qcow2 -MountPoint ./mnt')
             }
             """);
         var value = result.Value;

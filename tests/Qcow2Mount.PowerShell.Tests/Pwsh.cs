@@ -78,7 +78,6 @@ internal static class Pwsh
         string scriptFile = dir.Combine("test.ps1");
         var text = new StringBuilder()
             .AppendLine("$ErrorActionPreference = 'Stop'")
-            .AppendLine("Set-StrictMode -Version Latest")
             .AppendLine("function Save-Result($Value) { ConvertTo-Json -InputObject $Value -Depth 8 | Set-Content -LiteralPath $env:QCOW2MOUNT_TEST_RESULT }");
         if (importModule)
         {

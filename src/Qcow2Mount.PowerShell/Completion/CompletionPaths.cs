@@ -7,19 +7,25 @@ namespace Qcow2Mount.PowerShell.Completion;
 /// <summary>What the completers share: the session's current folder, the image already typed, quoting.</summary>
 internal static class CompletionPaths
 {
-    /// <summary>The current PowerShell location on the file system (completion runs on the pipeline thread).</summary>
+    /// <summary>
+    /// The current PowerShell location on the file system. Completers run inside the completing pipeline, on its
+    /// thread, so a nested pipeline of the current runspace can ask; outside one (or on no file-system location)
+    /// the process's folder stands in.
+    /// </summary>
     public static string CurrentFolder()
     {
         try
         {
-            if (Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath is { Length: > 0 } here)
+            using var shell = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
+            shell.AddScript("$ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath");
+            if (shell.Invoke().FirstOrDefault()?.BaseObject is string { Length: > 0 } here)
             {
                 return here;
             }
         }
-        catch (PSInvalidOperationException)
+        catch (Exception e) when (e is PSInvalidOperationException or InvalidOperationException or RuntimeException)
         {
-            // No file-system location in this runspace: fall back to the process's folder.
+            // No runspace on this thread.
         }
 
         return Environment.CurrentDirectory;
