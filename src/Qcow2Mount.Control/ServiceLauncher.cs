@@ -320,8 +320,7 @@ public static class ServiceLauncher
             start.Environment[name] = value;
         }
 
-        using var process = Process.Start(start)
-            ?? throw new ControlException(ErrorCodes.ServiceUnavailable, $"Could not start '{options.FileName}'.");
+        using var process = Start(start);
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
@@ -357,6 +356,19 @@ public static class ServiceLauncher
             }
 
             await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts the service process; a program that is missing or not executable is the service's absence, said in one line.</summary>
+    private static Process Start(ProcessStartInfo start)
+    {
+        try
+        {
+            return Process.Start(start) ?? throw new ControlException(ErrorCodes.ServiceUnavailable, $"Could not start '{start.FileName}'.");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new ControlException(ErrorCodes.ServiceUnavailable, $"Could not start the qcow2mount service '{start.FileName}': {e.Message}", e);
         }
     }
 

@@ -19,6 +19,7 @@ internal static class Errno
     public const int ENOSPC = 28;
     public const int EROFS = 30;
     public const int EOPNOTSUPP = 95;
+    public const int ENOTCONN = 107;
 
     public static int From(VolumeErrorCode code) => code switch
     {

@@ -28,6 +28,52 @@ public sealed class FuseHost(Action<string>? log = null) : IFileSystemHost
         return FuseMount.Start(volume, mountPoint, options, log);
     }
 
+    /// <summary>FUSE mounts on an existing directory; a dead FUSE mount there (its server killed) is unmounted with fusermount3.</summary>
+    public void CheckMountPoint(string mountPoint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        if (Directory.Exists(mountPoint))
+        {
+            return;
+        }
+
+        if (UnusableReason(mountPoint) is { } unusable)
+        {
+            // Most often a mount whose server died (kill -9): stat fails with ENOTCONN, not ENOENT.
+            throw unusable.DeadMount
+                ? new VolumeException(VolumeErrorCode.Busy,
+                    $"Mount point '{mountPoint}' cannot be used ({unusable.Reason}); the file system there died: unmount it first (fusermount3 -u '{mountPoint}').")
+                : new VolumeException(VolumeErrorCode.AccessDenied, $"Mount point '{mountPoint}' cannot be used ({unusable.Reason}).");
+        }
+
+        throw File.Exists(mountPoint)
+            ? new VolumeException(VolumeErrorCode.NotDirectory, $"Mount point '{mountPoint}' is a file, not a directory.")
+            : new VolumeException(VolumeErrorCode.NotFound, $"Mount point '{mountPoint}' does not exist.");
+    }
+
+    /// <summary>
+    /// Why a path that is not a usable directory cannot even be looked at (not "does not exist"), and whether it is
+    /// a dead mount (ENOTCONN: its FUSE server is gone); null when it simply is not there.
+    /// </summary>
+    private static (string Reason, bool DeadMount)? UnusableReason(string path)
+    {
+        try
+        {
+            File.GetAttributes(path);
+            return null;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // .NET appends " : 'path'" to the OS's text; the caller names the path itself.
+            string reason = e.Message.Replace($" : '{path}'", "", StringComparison.Ordinal).ReplaceLineEndings(" ").TrimEnd('.');
+            return (reason, e.HResult == Errno.ENOTCONN);
+        }
+    }
+
     private static string? Unavailability()
     {
         if (!OperatingSystem.IsLinux())

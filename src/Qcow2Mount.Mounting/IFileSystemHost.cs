@@ -13,6 +13,14 @@ public interface IFileSystemHost
     bool IsAvailable(out string reason);
 
     /// <summary>
+    /// Throws <see cref="VolumeException"/> when <paramref name="mountPoint"/> (a full path) cannot take a mount of
+    /// this adapter: NotFound, NotDirectory, Busy (with the adapter's advice, e.g. a dead FUSE mount to unmount
+    /// first) or AccessDenied. Callers check before opening an image, so a wrong mount point costs nothing; the
+    /// mount itself checks again.
+    /// </summary>
+    void CheckMountPoint(string mountPoint);
+
+    /// <summary>
     /// Mounts <paramref name="volume"/> at <paramref name="mountPoint"/> and returns once the file system is live.
     /// On success the mount owns the volume and disposes it when the file system goes away; on failure (a
     /// <see cref="VolumeException"/>: NotFound, NotDirectory or Busy mount point, rejected options) the caller

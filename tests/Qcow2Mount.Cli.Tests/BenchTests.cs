@@ -11,10 +11,10 @@ public sealed class BenchTests
     [OneTimeSetUp]
     public void CreateImages()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "b.qcow2", "4M");
-        QemuImg.Io(_dir.Path, "b.qcow2", "write -P 1 0 1M", "write -c -P 2 2M 64k");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "b.qcow2", "4M");
+        Qemu.Io(_dir.Path, "b.qcow2", "write -P 1 0 1M", "write -c -P 2 2M 64k");
     }
 
     [OneTimeTearDown]
@@ -27,7 +27,7 @@ public sealed class BenchTests
     public void Prints_the_lines_of_qemu_img_bench(params string[] options)
     {
         var ours = CliRunner.Run(["bench", .. options, _dir.Combine("b.qcow2")]).Succeeded().Output.Split(Environment.NewLine);
-        var qemu = QemuImg.Img(_dir.Path, ["bench", .. options, "b.qcow2"]).Split('\n');
+        var qemu = Qemu.ImgIn(_dir.Path, ["bench", .. options, "b.qcow2"]).Split('\n');
         if (ours[0].StartsWith("Note:", StringComparison.Ordinal))
         {
             ours = ours[1..];
@@ -60,29 +60,29 @@ public sealed class BenchTests
     {
         // 64 MiB: no run wraps around the end, where the installed qemu-img may wrap by the older rule.
         using var dir = new TempDir("cli");
-        QemuImg.Img(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "ours.qcow2", "64M");
-        QemuImg.Img(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "qemu.qcow2", "64M");
+        Qemu.ImgIn(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "ours.qcow2", "64M");
+        Qemu.ImgIn(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "qemu.qcow2", "64M");
 
         var ours = CliRunner.Run(["bench", "-w", .. options, dir.Combine("ours.qcow2")]).Succeeded().Output.TrimEnd().Split(Environment.NewLine);
-        var qemu = QemuImg.Img(dir.Path, ["bench", "-w", .. options, "qemu.qcow2"]).TrimEnd().Split('\n');
+        var qemu = Qemu.ImgIn(dir.Path, ["bench", "-w", .. options, "qemu.qcow2"]).TrimEnd().Split('\n');
 
         // Same announcement lines (the flush line included), then the timing and our rates.
         Assert.That(ours[..^2], Is.EqualTo(qemu[..^1]));
         Assert.That(ours[^2], Does.Match(@"^Run completed in \d+\.\d{3} seconds\.$"));
         Assert.That(ours[^1], Does.Match(@"^\d+ requests/s, \d+\.\d MB/s$"));
-        QemuImg.Img(dir.Path, "check", "ours.qcow2");
-        Assert.That(QemuImg.Img(dir.Path, "compare", "ours.qcow2", "qemu.qcow2"), Does.Contain("Images are identical"));
+        Qemu.ImgIn(dir.Path, "check", "ours.qcow2");
+        Assert.That(Qemu.ImgIn(dir.Path, "compare", "ours.qcow2", "qemu.qcow2"), Does.Contain("Images are identical"));
     }
 
     [Test]
     public void Write_test_overwrites_an_allocated_image()
     {
         using var dir = new TempDir("cli");
-        QemuImg.Img(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on,preallocation=metadata", "w.qcow2", "4M");
+        Qemu.ImgIn(dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on,preallocation=metadata", "w.qcow2", "4M");
         CliRunner.Run("bench", "-w", "-c", "3000", "-d", "16", "--pattern", "255", dir.Combine("w.qcow2")).Succeeded();
-        QemuImg.Img(dir.Path, "check", "w.qcow2");
+        Qemu.ImgIn(dir.Path, "check", "w.qcow2");
         // Offsets wrap modulo (size - 4 KiB): every block but the last is written.
-        QemuImg.Io(dir.Path, "w.qcow2", "read -P 255 0 4190208", "read -P 0 4190208 4096");
+        Qemu.Io(dir.Path, "w.qcow2", "read -P 255 0 4190208", "read -P 0 4190208 4096");
     }
 
     [TestCase("-w --flush-interval=-1", 1)]

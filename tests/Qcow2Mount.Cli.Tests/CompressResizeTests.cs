@@ -12,7 +12,7 @@ public sealed class CompressResizeTests
     [OneTimeSetUp]
     public void CreateSource()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli");
         // 9 MiB + 1000 bytes (not a multiple of 512): text, random, zero and repeated-block stretches.
         var raw = new byte[(9 << 20) + 1000];
@@ -57,12 +57,12 @@ public sealed class CompressResizeTests
         CliRunner.Run("convert", "-f", "raw", "-O", "qcow2", "-c", "-o", $"compression_type={type},cluster_size={clusterSize}",
             _dir.Combine("mixed.raw"), output).Succeeded();
 
-        using var check = JsonDocument.Parse(QemuImg.Img(_dir.Path, "check", "--output=json", output));
+        using var check = JsonDocument.Parse(Qemu.ImgIn(_dir.Path, "check", "--output=json", output));
         Assert.That(check.RootElement.GetProperty("compressed-clusters").GetInt64(), Is.GreaterThan(0));
         Assert.That(check.RootElement.TryGetProperty("leaks", out _), Is.False);
         Assert.That(check.RootElement.TryGetProperty("corruptions", out _), Is.False);
-        QemuImg.Img(_dir.Path, "compare", "-f", "raw", "-F", "qcow2", "mixed.raw", output);
-        using var info = JsonDocument.Parse(QemuImg.Img(_dir.Path, "info", "--output=json", output));
+        Qemu.ImgIn(_dir.Path, "compare", "-f", "raw", "-F", "qcow2", "mixed.raw", output);
+        using var info = JsonDocument.Parse(Qemu.ImgIn(_dir.Path, "info", "--output=json", output));
         Assert.That(info.RootElement.GetProperty("format-specific").GetProperty("data").GetProperty("compression-type").GetString(), Is.EqualTo(type));
 
         // Our reader, through our own convert back to raw.
@@ -81,7 +81,7 @@ public sealed class CompressResizeTests
             image.Discard(7 << 20, 300 << 10);
         }
 
-        using var after = JsonDocument.Parse(QemuImg.Img(_dir.Path, "check", "--output=json", output));
+        using var after = JsonDocument.Parse(Qemu.ImgIn(_dir.Path, "check", "--output=json", output));
         Assert.That(after.RootElement.TryGetProperty("leaks", out _), Is.False);
         Assert.That(after.RootElement.TryGetProperty("corruptions", out _), Is.False);
         File.Delete(output);
@@ -93,7 +93,7 @@ public sealed class CompressResizeTests
         CliRunner.Run("convert", "-O", "qcow2", _dir.Combine("mixed.raw"), _dir.Combine("plain.qcow2")).Succeeded();
         CliRunner.Run("convert", "-O", "qcow2", "-c", _dir.Combine("mixed.raw"), _dir.Combine("small.qcow2")).Succeeded();
         Assert.That(new FileInfo(_dir.Combine("small.qcow2")).Length, Is.LessThan(new FileInfo(_dir.Combine("plain.qcow2")).Length * 3 / 4));
-        QemuImg.Img(_dir.Path, "compare", "plain.qcow2", "small.qcow2");
+        Qemu.ImgIn(_dir.Path, "compare", "plain.qcow2", "small.qcow2");
     }
 
     [Test]
@@ -110,26 +110,26 @@ public sealed class CompressResizeTests
     public void Resize_grows_like_qemu_img_resize(string size, long expected)
     {
         string image = _dir.Combine("grow.qcow2");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", "grow.qcow2", "1M");
-        QemuImg.Io(_dir.Path, "grow.qcow2", "write -P 0x3c 0 1M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", "grow.qcow2", "1M");
+        Qemu.Io(_dir.Path, "grow.qcow2", "write -P 0x3c 0 1M");
         var result = CliRunner.Run("resize", image, size).Succeeded();
         Assert.That(result.Output, Does.Contain("Image resized."));
 
-        QemuImg.Img(_dir.Path, "check", "grow.qcow2");
-        using var info = JsonDocument.Parse(QemuImg.Img(_dir.Path, "info", "--output=json", "grow.qcow2"));
+        Qemu.ImgIn(_dir.Path, "check", "grow.qcow2");
+        using var info = JsonDocument.Parse(Qemu.ImgIn(_dir.Path, "info", "--output=json", "grow.qcow2"));
         Assert.That(info.RootElement.GetProperty("virtual-size").GetInt64(), Is.EqualTo(expected));
-        QemuImg.Io(_dir.Path, "grow.qcow2", "read -P 0x3c 0 1M", $"read -P 0 1M {Math.Min(expected - (1 << 20), 4 << 20)}");
+        Qemu.Io(_dir.Path, "grow.qcow2", "read -P 0x3c 0 1M", $"read -P 0 1M {Math.Min(expected - (1 << 20), 4 << 20)}");
         File.Delete(image);
     }
 
     [Test]
     public void Resize_refuses_to_shrink()
     {
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "shrink.qcow2", "4M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "shrink.qcow2", "4M");
         var result = CliRunner.Run("resize", _dir.Combine("shrink.qcow2"), "1M");
         Assert.That(result.ExitCode, Is.EqualTo(12), result.Error);
         Assert.That(result.Error, Does.Contain("shrink"));
-        using var info = JsonDocument.Parse(QemuImg.Img(_dir.Path, "info", "--output=json", "shrink.qcow2"));
+        using var info = JsonDocument.Parse(Qemu.ImgIn(_dir.Path, "info", "--output=json", "shrink.qcow2"));
         Assert.That(info.RootElement.GetProperty("virtual-size").GetInt64(), Is.EqualTo(4 << 20));
         Assert.That(CliRunner.Run("resize", _dir.Combine("shrink.qcow2"), "lots").ExitCode, Is.EqualTo(1));
     }

@@ -11,7 +11,7 @@ public sealed class ConvertTests
     [OneTimeSetUp]
     public void CreateImages()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli");
         string d = _dir.Path;
 
@@ -22,16 +22,16 @@ public sealed class ConvertTests
             "write -P 0x11 0 1M", "write -c -P 0x22 2M 64k", "write -z 3M 1M", "write -P 0x33 4095k 2M",
             "write -P 0 8M 64k", "write -P 0x44 9M 512", "write -c -P 0x55 10M 128k",
         ];
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "plain.qcow2", "13377k");
-        QemuImg.Io(d, "plain.qcow2", writes);
-        QemuImg.Img(d, "snapshot", "-c", "before", "plain.qcow2");
-        QemuImg.Io(d, "plain.qcow2", "write -P 0x66 0 64k");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "plain.qcow2", "13377k");
+        Qemu.Io(d, "plain.qcow2", writes);
+        Qemu.ImgIn(d, "snapshot", "-c", "before", "plain.qcow2");
+        Qemu.Io(d, "plain.qcow2", "write -P 0x66 0 64k");
 
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-o", "compression_type=zstd,extended_l2=on", "zstd.qcow2", "13377k");
-        QemuImg.Io(d, "zstd.qcow2", writes);
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-o", "compression_type=zstd,extended_l2=on", "zstd.qcow2", "13377k");
+        Qemu.Io(d, "zstd.qcow2", writes);
 
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "plain.qcow2", "-F", "qcow2", "overlay.qcow2");
-        QemuImg.Io(d, "overlay.qcow2", "write -P 0x77 1M 1M", "write -z 2M 64k");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-b", "plain.qcow2", "-F", "qcow2", "overlay.qcow2");
+        Qemu.Io(d, "overlay.qcow2", "write -P 0x77 1M 1M", "write -z 2M 64k");
     }
 
     [OneTimeTearDown]
@@ -43,7 +43,7 @@ public sealed class ConvertTests
     public void Output_is_identical_to_qemu_img_and_as_sparse(string image)
     {
         string ours = _dir.Combine(image + ".ours.raw"), theirs = _dir.Combine(image + ".qemu.raw");
-        QemuImg.Img(_dir.Path, "convert", "-O", "raw", image, theirs);
+        Qemu.ImgIn(_dir.Path, "convert", "-O", "raw", image, theirs);
         CliRunner.Run("convert", _dir.Combine(image), ours, "-O", "raw").Succeeded();
 
         Assert.That(File.ReadAllBytes(ours), Is.EqualTo(File.ReadAllBytes(theirs)));
@@ -58,7 +58,7 @@ public sealed class ConvertTests
     public void Snapshot_is_converted_instead_of_the_active_layer()
     {
         string ours = _dir.Combine("snap.ours.raw"), theirs = _dir.Combine("snap.qemu.raw");
-        QemuImg.Img(_dir.Path, "convert", "-l", "before", "-O", "raw", "plain.qcow2", theirs);
+        Qemu.ImgIn(_dir.Path, "convert", "-l", "before", "-O", "raw", "plain.qcow2", theirs);
         CliRunner.Run("convert", "--snapshot", "before", _dir.Combine("plain.qcow2"), ours).Succeeded();
         Assert.That(File.ReadAllBytes(ours), Is.EqualTo(File.ReadAllBytes(theirs)));
     }
@@ -93,8 +93,8 @@ public sealed class ConvertTests
     public void Qcow2_output_passes_check_and_compares_equal(string source)
     {
         CliRunner.Run("convert", "-O", "qcow2", _dir.Combine(source), _dir.Combine("out.qcow2")).Succeeded();
-        QemuImg.Img(_dir.Path, "check", "out.qcow2");
-        QemuImg.Img(_dir.Path, "compare", source, "out.qcow2");
+        Qemu.ImgIn(_dir.Path, "check", "out.qcow2");
+        Qemu.ImgIn(_dir.Path, "compare", source, "out.qcow2");
         File.Delete(_dir.Combine("out.qcow2"));
     }
 

@@ -5,7 +5,7 @@ namespace Qcow2Mount.Cli.Tests;
 public sealed class CreateCheckTests
 {
     [SetUp]
-    public void RequireQemu() => QemuImg.RequireInstalled();
+    public void RequireQemu() => Qemu.RequireInstalled();
 
     [TestCase("64M")]
     [TestCase("64M", "-o", "compat=0.10")]
@@ -15,7 +15,7 @@ public sealed class CreateCheckTests
     {
         using var dir = new TempDir("cli");
         CliRunner.Run(["create", dir.Combine("new.qcow2"), .. args]).Succeeded();
-        QemuImg.Img(dir.Path, "check", dir.Combine("new.qcow2"));
+        Qemu.ImgIn(dir.Path, "check", dir.Combine("new.qcow2"));
         var ours = CliRunner.Run("check", dir.Combine("new.qcow2"));
         Assert.That(ours.ExitCode, Is.Zero, ours.Output + ours.Error);
         Assert.That(ours.Output, Does.Contain("No errors were found on the image."));
@@ -39,8 +39,8 @@ public sealed class CreateCheckTests
     {
         using var dir = new TempDir("cli");
         string image = dir.Combine("leaky.qcow2");
-        QemuImg.Img(dir.Path, "create", "-f", "qcow2", image, "8M");
-        QemuImg.Io(dir.Path, image, "write -P 0x5a 0 1M");
+        Qemu.ImgIn(dir.Path, "create", "-f", "qcow2", image, "8M");
+        Qemu.Io(dir.Path, image, "write -P 0x5a 0 1M");
         byte[] bytes = File.ReadAllBytes(image);
 
         // Raise the refcount of cluster 0 (the header) from 1 to 2: one leaked reference.
@@ -57,7 +57,7 @@ public sealed class CreateCheckTests
 
         var repair = CliRunner.Run("check", "--repair", "leaks", image);
         Assert.That(repair.ExitCode, Is.Zero, repair.Output);
-        QemuImg.Img(dir.Path, "check", image);
+        Qemu.ImgIn(dir.Path, "check", image);
     }
 
     [Test]
@@ -65,8 +65,8 @@ public sealed class CreateCheckTests
     {
         using var dir = new TempDir("cli");
         string image = dir.Combine("big.qcow2");
-        QemuImg.Img(dir.Path, "create", "-f", "qcow2", "-o", "cluster_size=4096", image, "256M");
-        QemuImg.Io(dir.Path, image, "write -P 1 0 8M", "write -P 2 200M 8M");
+        Qemu.ImgIn(dir.Path, "create", "-f", "qcow2", "-o", "cluster_size=4096", image, "256M");
+        Qemu.Io(dir.Path, image, "write -P 1 0 8M", "write -P 2 200M 8M");
         var result = CliRunner.Run("check", "-p", image);
         Assert.That(result.ExitCode, Is.Zero, result.Error);
         Assert.That(result.Error, Does.Contain("100.0%"));

@@ -17,12 +17,12 @@ public sealed class DestinationSafetyTests
     [SetUp]
     public void CreateImages()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("dest");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "base.qcow2", "4M");
-        QemuImg.Io(_dir.Path, "base.qcow2", "write -P 0x11 0 1M");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
-        QemuImg.Io(_dir.Path, "top.qcow2", "write -P 0x22 1M 1M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "base.qcow2", "4M");
+        Qemu.Io(_dir.Path, "base.qcow2", "write -P 0x11 0 1M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+        Qemu.Io(_dir.Path, "top.qcow2", "write -P 0x22 1M 1M");
     }
 
     [TearDown]
@@ -89,7 +89,7 @@ public sealed class DestinationSafetyTests
     public void An_image_qemu_has_open_is_neither_replaced_nor_deleted(string command)
     {
         string busy = _dir.Combine("busy.qcow2");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "busy.qcow2", "1M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "busy.qcow2", "1M");
         string before = Hash(busy);
         using var holder = HoldOpen(busy);
 

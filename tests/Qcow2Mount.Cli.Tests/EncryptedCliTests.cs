@@ -16,7 +16,7 @@ public sealed class EncryptedCliTests
     [OneTimeSetUp]
     public void CreateImages()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli-crypt");
         _luks = _dir.Combine("luks.qcow2");
         _aes = _dir.Combine("aes.qcow2");
@@ -62,7 +62,7 @@ public sealed class EncryptedCliTests
         Assert.Multiple(() =>
         {
             Assert.That(File.ReadAllBytes(raw), Is.EqualTo(File.ReadAllBytes(Expected(image))));
-            Assert.That(QemuImg.Img(_dir.Path, "compare", "-f", "qcow2", "-F", "raw", qcow2, Expected(image)), Does.Contain("identical"),
+            Assert.That(Qemu.ImgIn(_dir.Path, "compare", "-f", "qcow2", "-F", "raw", qcow2, Expected(image)), Does.Contain("identical"),
                 "the qcow2 copy is plain and equal");
             Assert.That(hash.Output, Does.Contain(Sha256(Expected(image))));
         });
@@ -143,8 +143,8 @@ public sealed class EncryptedCliTests
     public void Resize_over_a_longer_backing_file_needs_the_password()
     {
         string d = _dir.Path;
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "long-base.qcow2", "8M");
-        QemuImg.Io(d, "long-base.qcow2", "write -P 0x77 0 8M");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "long-base.qcow2", "8M");
+        Qemu.Io(d, "long-base.qcow2", "write -P 0x77 0 8M");
         string top = _dir.Combine("short-top.qcow2");
         EncryptedImages.Create(top, "open sesame", size: "4M", extraOptions: "backing_file=long-base.qcow2,backing_fmt=qcow2");
         byte[] before = File.ReadAllBytes(top);

@@ -68,8 +68,8 @@ public sealed class ErrorTests
     [Test]
     public void Unknown_snapshot_has_its_own_exit_code()
     {
-        QemuImg.RequireInstalled();
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "nosnap.qcow2", "1M");
+        Qemu.RequireInstalled();
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "nosnap.qcow2", "1M");
         var result = CliRunner.Run("convert", "-l", "ghost", _dir.Combine("nosnap.qcow2"), _dir.Combine("ghost.raw"));
         Assert.That(result.ExitCode, Is.EqualTo(11));
         Assert.That(result.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1));

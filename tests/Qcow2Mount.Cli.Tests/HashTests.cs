@@ -12,7 +12,7 @@ public sealed class HashTests
     [OneTimeSetUp]
     public void CreateImages()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli-hash");
         string d = _dir.Path;
         // Several 4 MiB hash chunks, an odd size, data, compressed clusters, zeros and holes across chunk edges.
@@ -21,14 +21,14 @@ public sealed class HashTests
             "write -P 0x11 0 1M", "write -c -P 0x22 2M 64k", "write -z 3M 1M", "write -P 0x33 4095k 2M",
             "write -c -P 0x55 10M 128k", "write -P 0x44 13376k 1k",
         ];
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "plain.qcow2", "13377k");
-        QemuImg.Io(d, "plain.qcow2", writes);
-        QemuImg.Img(d, "snapshot", "-c", "before", "plain.qcow2");
-        QemuImg.Io(d, "plain.qcow2", "write -P 0x66 0 64k");
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-o", "compression_type=zstd,extended_l2=on", "zstd.qcow2", "9M");
-        QemuImg.Io(d, "zstd.qcow2", "write -c -P 0x77 0 2M", "write -P 0x78 5M 4k");
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "plain.qcow2", "-F", "qcow2", "overlay.qcow2");
-        QemuImg.Io(d, "overlay.qcow2", "write -P 0x77 1M 1M", "write -z 2M 64k");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "plain.qcow2", "13377k");
+        Qemu.Io(d, "plain.qcow2", writes);
+        Qemu.ImgIn(d, "snapshot", "-c", "before", "plain.qcow2");
+        Qemu.Io(d, "plain.qcow2", "write -P 0x66 0 64k");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-o", "compression_type=zstd,extended_l2=on", "zstd.qcow2", "9M");
+        Qemu.Io(d, "zstd.qcow2", "write -c -P 0x77 0 2M", "write -P 0x78 5M 4k");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-b", "plain.qcow2", "-F", "qcow2", "overlay.qcow2");
+        Qemu.Io(d, "overlay.qcow2", "write -P 0x77 1M 1M", "write -z 2M 64k");
     }
 
     [OneTimeTearDown]
@@ -39,7 +39,7 @@ public sealed class HashTests
     {
         string raw = _dir.Combine(image + (snapshot ?? "") + ".qemu.raw");
         string[] select = snapshot is null ? [] : ["-l", snapshot];
-        QemuImg.Img(_dir.Path, ["convert", .. select, "-O", "raw", image, raw]);
+        Qemu.ImgIn(_dir.Path, ["convert", .. select, "-O", "raw", image, raw]);
         byte[] bytes = File.ReadAllBytes(raw);
         File.Delete(raw);
         return new()
@@ -117,8 +117,8 @@ public sealed class HashTests
     [Test]
     public void A_read_failing_half_way_is_a_one_line_error()
     {
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "cut.qcow2", "40M");
-        QemuImg.Io(_dir.Path, "cut.qcow2", "write -P 0x11 0 40M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "cut.qcow2", "40M");
+        Qemu.Io(_dir.Path, "cut.qcow2", "write -P 0x11 0 40M");
         using (var file = File.OpenHandle(_dir.Combine("cut.qcow2"), FileMode.Open, FileAccess.ReadWrite))
         {
             RandomAccess.SetLength(file, 24 << 20);
@@ -140,7 +140,7 @@ public sealed class HashTests
     public void An_image_QEMU_is_writing_is_hashed_only_with_force_share()
     {
         // Its own image: another test hashing a shared one would hold the locks that keep qemu-io out.
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "live.qcow2", "4M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "live.qcow2", "4M");
         string image = _dir.Combine("live.qcow2");
         using var vm = QemuWriter.Hold(image);
 

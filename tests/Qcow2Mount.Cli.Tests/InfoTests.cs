@@ -11,29 +11,29 @@ public sealed class InfoTests
     [OneTimeSetUp]
     public void CreateImages()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli");
         string d = _dir.Path;
 
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "plain.qcow2", "64M");
-        QemuImg.Io(d, "plain.qcow2", "write -P 1 0 1M");
-        QemuImg.Img(d, "snapshot", "-c", "first", "plain.qcow2");
-        QemuImg.Io(d, "plain.qcow2", "write -P 2 0 64k");
-        QemuImg.Img(d, "snapshot", "-c", "second one", "plain.qcow2");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "plain.qcow2", "64M");
+        Qemu.Io(d, "plain.qcow2", "write -P 1 0 1M");
+        Qemu.ImgIn(d, "snapshot", "-c", "first", "plain.qcow2");
+        Qemu.Io(d, "plain.qcow2", "write -P 2 0 64k");
+        Qemu.ImgIn(d, "snapshot", "-c", "second one", "plain.qcow2");
 
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-o", "compat=0.10", "v2.qcow2", "10M");
-        QemuImg.Img(d, "snapshot", "-c", "old", "v2.qcow2");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-o", "compat=0.10", "v2.qcow2", "10M");
+        Qemu.ImgIn(d, "snapshot", "-c", "old", "v2.qcow2");
 
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-o", "compression_type=zstd", "zstd.qcow2", "8M");
-        QemuImg.Io(d, "zstd.qcow2", "write -c -P 7 0 64k", "write -P 9 1M 64k");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-o", "compression_type=zstd", "zstd.qcow2", "8M");
+        Qemu.Io(d, "zstd.qcow2", "write -c -P 7 0 64k", "write -P 9 1M 64k");
 
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,lazy_refcounts=on,refcount_bits=8,cluster_size=128k",
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,lazy_refcounts=on,refcount_bits=8,cluster_size=128k",
             "extl2.qcow2", "20M");
-        QemuImg.Io(d, "extl2.qcow2", "write -P 3 4k 4k");
+        Qemu.Io(d, "extl2.qcow2", "write -P 3 4k 4k");
 
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-o", "data_file=data-raw.bin,data_file_raw=on", "datafile-raw.qcow2", "4M");
-        QemuImg.Io(d, "datafile-raw.qcow2", "write -P 5 0 128k");
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-o", "data_file=data.bin", "datafile.qcow2", "4M");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-o", "data_file=data-raw.bin,data_file_raw=on", "datafile-raw.qcow2", "4M");
+        Qemu.Io(d, "datafile-raw.qcow2", "write -P 5 0 128k");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-o", "data_file=data.bin", "datafile.qcow2", "4M");
 
         File.Copy(_dir.Combine("plain.qcow2"), _dir.Combine("dirty.qcow2"));
         SetIncompatibleBits(_dir.Combine("dirty.qcow2"), 0x1);
@@ -42,12 +42,12 @@ public sealed class InfoTests
 
         // A chain across folders, named relatively: raw <- qcow2 with snapshots <- qcow2.
         Directory.CreateDirectory(_dir.Combine("sub"));
-        QemuImg.Img(d, "create", "-q", "-f", "raw", "sub/base.raw", "16M");
-        QemuImg.Io(d, "sub/base.raw", "write -P 1 0 1M");
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", "sub/mid.qcow2", "32M");
-        QemuImg.Img(d, "snapshot", "-c", "s1", "sub/mid.qcow2");
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "sub/mid.qcow2", "-F", "qcow2", "top.qcow2");
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "plain.qcow2", "-F", "qcow2", "unnamed-format.qcow2");
+        Qemu.ImgIn(d, "create", "-q", "-f", "raw", "sub/base.raw", "16M");
+        Qemu.Io(d, "sub/base.raw", "write -P 1 0 1M");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", "sub/mid.qcow2", "32M");
+        Qemu.ImgIn(d, "snapshot", "-c", "s1", "sub/mid.qcow2");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-b", "sub/mid.qcow2", "-F", "qcow2", "top.qcow2");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-b", "plain.qcow2", "-F", "qcow2", "unnamed-format.qcow2");
         HideBackingFormat(_dir.Combine("unnamed-format.qcow2"));
 
         // Encrypted: info needs no password (nor does qemu-img info). LUKS with two cipher modes, legacy AES over a
@@ -56,7 +56,7 @@ public sealed class InfoTests
         EncryptedImages.Create(_dir.Combine("essiv.qcow2"), "pw",
             "encrypt.format=luks,encrypt.iter-time=50,encrypt.cipher-alg=aes-128,encrypt.cipher-mode=cbc,encrypt.ivgen-alg=essiv,encrypt.ivgen-hash-alg=sha256,encrypt.hash-alg=sha1");
         EncryptedImages.Create(_dir.Combine("aes-top.qcow2"), "pw", "encrypt.format=aes", size: "64M", extraOptions: "backing_file=plain.qcow2,backing_fmt=qcow2");
-        QemuImg.Img(d, "create", "-q", "-f", "qcow2", "-b", "luks.qcow2", "-F", "qcow2", "over-luks.qcow2");
+        Qemu.ImgIn(d, "create", "-q", "-f", "qcow2", "-b", "luks.qcow2", "-F", "qcow2", "over-luks.qcow2");
     }
 
     [OneTimeTearDown]
@@ -78,12 +78,12 @@ public sealed class InfoTests
 
     [TestCaseSource(nameof(Images))]
     public void Text_matches_qemu_img(string image) =>
-        Assert.That(CliRunner.RunIn(_dir.Path, "info", image).Succeeded().Output, Is.EqualTo(QemuImg.Img(_dir.Path, "info", image)));
+        Assert.That(CliRunner.RunIn(_dir.Path, "info", image).Succeeded().Output, Is.EqualTo(Qemu.ImgIn(_dir.Path, "info", image)));
 
     [TestCaseSource(nameof(Images))]
     public void Text_with_backing_chain_matches_qemu_img(string image) =>
         Assert.That(CliRunner.RunIn(_dir.Path, "info", "--backing-chain", image).Succeeded().Output,
-            Is.EqualTo(QemuImg.Img(_dir.Path, "info", "--backing-chain", image)));
+            Is.EqualTo(Qemu.ImgIn(_dir.Path, "info", "--backing-chain", image)));
 
     [Test]
     public void Absolute_names_give_absolute_backing_paths() =>
@@ -92,7 +92,7 @@ public sealed class InfoTests
     [Test]
     public void Info_works_when_the_backing_file_is_missing()
     {
-        QemuImg.Img(_dir.Path, "create", "-q", "-u", "-f", "qcow2", "-b", "gone.qcow2", "-F", "qcow2", "orphan.qcow2", "1M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-u", "-f", "qcow2", "-b", "gone.qcow2", "-F", "qcow2", "orphan.qcow2", "1M");
         AssertSameJson(_dir.Path, ["info", "--json", "orphan.qcow2"], ["info", "--output=json", "orphan.qcow2"]);
     }
 
@@ -113,7 +113,7 @@ public sealed class InfoTests
 
     private static void AssertSameJson(string directory, string[] ours, string[] qemu)
     {
-        string expected = QemuImg.Img(directory, qemu);
+        string expected = Qemu.ImgIn(directory, qemu);
         string actual = CliRunner.RunIn(directory, ours).Succeeded().Output;
         Assert.That(JsonNode.DeepEquals(JsonNode.Parse(actual), JsonNode.Parse(expected)), Is.True,
             $"fields differ.{Environment.NewLine}qcow2mount:{Environment.NewLine}{actual}{Environment.NewLine}qemu-img:{Environment.NewLine}{expected}");

@@ -16,7 +16,7 @@ public sealed class Qcow2ConvertTests
     [OneTimeSetUp]
     public void CreateSource()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli");
         // 13 MiB + 1000 bytes: many chunks, the last one short and not a multiple of 512 or of any cluster.
         // 96 KiB stretches of text, random bytes, zeros and mostly-zero blocks; 4..8 MiB, several whole chunks, is zero
@@ -79,11 +79,11 @@ public sealed class Qcow2ConvertTests
         string[] args = ["convert", "-f", "raw", "-O", "qcow2", "-m", "3", "-o", options, _dir.Combine("source.raw"), output];
         CliRunner.Run(compress ? [.. args, "-c"] : args).Succeeded();
 
-        using var check = JsonDocument.Parse(QemuImg.Img(_dir.Path, "check", "--output=json", "out.qcow2"));
+        using var check = JsonDocument.Parse(Qemu.ImgIn(_dir.Path, "check", "--output=json", "out.qcow2"));
         var root = check.RootElement;
         Assert.That(root.TryGetProperty("leaks", out _), Is.False, "leaks");
         Assert.That(root.TryGetProperty("corruptions", out _), Is.False, "corruptions");
-        QemuImg.Img(_dir.Path, "compare", "-f", "raw", "-F", "qcow2", "source.raw", "out.qcow2");
+        Qemu.ImgIn(_dir.Path, "compare", "-f", "raw", "-F", "qcow2", "source.raw", "out.qcow2");
 
         // Exactly the clusters holding a non-zero byte are allocated; with -c, the compressible ones compressed.
         int clusterSize = ClusterSize(options);
@@ -105,7 +105,7 @@ public sealed class Qcow2ConvertTests
         CliRunner.Run(["convert", "-f", "raw", "-O", "qcow2", "-m", "1", .. extra, _dir.Combine("source.raw"), _dir.Combine("one.qcow2")]).Succeeded();
         CliRunner.Run(["convert", "-f", "raw", "-O", "qcow2", "-m", "7", .. extra, _dir.Combine("source.raw"), _dir.Combine("seven.qcow2")]).Succeeded();
         Assert.That(File.ReadAllBytes(_dir.Combine("seven.qcow2")), Is.EqualTo(File.ReadAllBytes(_dir.Combine("one.qcow2"))));
-        QemuImg.Img(_dir.Path, "compare", "-f", "raw", "-F", "qcow2", "source.raw", "seven.qcow2");
+        Qemu.ImgIn(_dir.Path, "compare", "-f", "raw", "-F", "qcow2", "source.raw", "seven.qcow2");
     }
 
     [TestCase(false)]
@@ -113,12 +113,12 @@ public sealed class Qcow2ConvertTests
     public void Qcow2_source_with_zero_and_compressed_clusters_converts_equal(bool compress)
     {
         // Block status skips the zero and unallocated ranges of a qcow2 source without reading them.
-        QemuImg.Img(_dir.Path, "convert", "-f", "raw", "-O", "qcow2", "-c", "source.raw", "src.qcow2");
-        QemuImg.Io(_dir.Path, "src.qcow2", "write -z 1M 3M", "write -z 9M 64k", "write -P 0x42 12M 100k");
+        Qemu.ImgIn(_dir.Path, "convert", "-f", "raw", "-O", "qcow2", "-c", "source.raw", "src.qcow2");
+        Qemu.Io(_dir.Path, "src.qcow2", "write -z 1M 3M", "write -z 9M 64k", "write -P 0x42 12M 100k");
         string[] args = ["convert", "-O", "qcow2", _dir.Combine("src.qcow2"), _dir.Combine("from-qcow2.qcow2")];
         CliRunner.Run(compress ? [.. args, "-c"] : args).Succeeded();
-        QemuImg.Img(_dir.Path, "check", "from-qcow2.qcow2");
-        QemuImg.Img(_dir.Path, "compare", "src.qcow2", "from-qcow2.qcow2");
+        Qemu.ImgIn(_dir.Path, "check", "from-qcow2.qcow2");
+        Qemu.ImgIn(_dir.Path, "compare", "src.qcow2", "from-qcow2.qcow2");
     }
 
     [Test]

@@ -14,11 +14,11 @@ public sealed class ReaderLockTests
     [SetUp]
     public void CreateImage()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli-locks");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "live.qcow2", "4M");
-        QemuImg.Io(_dir.Path, "live.qcow2", "write -P 0x5a 0 64k");
-        QemuImg.Img(_dir.Path, "snapshot", "-c", "first", "live.qcow2");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "live.qcow2", "4M");
+        Qemu.Io(_dir.Path, "live.qcow2", "write -P 0x5a 0 64k");
+        Qemu.ImgIn(_dir.Path, "snapshot", "-c", "first", "live.qcow2");
     }
 
     [TearDown]

@@ -12,10 +12,10 @@ public sealed class SnapshotChangeTests
     [SetUp]
     public void CreateImage()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "disk.qcow2", "8M");
-        QemuImg.Io(_dir.Path, "disk.qcow2", "write -P 1 0 128k");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "disk.qcow2", "8M");
+        Qemu.Io(_dir.Path, "disk.qcow2", "write -P 1 0 128k");
     }
 
     [TearDown]
@@ -28,11 +28,11 @@ public sealed class SnapshotChangeTests
         Assert.That(created.Output.Trim(), Is.EqualTo($"Created snapshot 'clean' (id 1) in {_dir.Combine("disk.qcow2")}"));
         Assert.That(SnapshotNames(), Is.EqualTo(new[] { "clean" }));
 
-        QemuImg.Io(_dir.Path, "disk.qcow2", "write -P 2 0 64k");
+        Qemu.Io(_dir.Path, "disk.qcow2", "write -P 2 0 64k");
         var applied = CliRunner.Run("snapshot", "apply", _dir.Combine("disk.qcow2"), "clean").Succeeded();
         Assert.That(applied.Output.Trim(), Is.EqualTo($"Applied snapshot 'clean' (id 1) in {_dir.Combine("disk.qcow2")}"));
-        Assert.That(QemuImg.Io(_dir.Path, "disk.qcow2", "read -P 1 0 128k"), Does.Not.Contain("Pattern verification failed"));
-        Assert.That(QemuImg.Img(_dir.Path, "check", "disk.qcow2"), Does.Contain("No errors were found"));
+        Assert.That(Qemu.Io(_dir.Path, "disk.qcow2", "read -P 1 0 128k"), Does.Not.Contain("Pattern verification failed"));
+        Assert.That(Qemu.ImgIn(_dir.Path, "check", "disk.qcow2"), Does.Contain("No errors were found"));
     }
 
     /// <summary>snapshot and resize open for writing: a dirty image (a crash with lazy refcounts) is repaired first, and they say so.</summary>
@@ -41,7 +41,7 @@ public sealed class SnapshotChangeTests
     public void A_writable_command_on_a_dirty_image_reports_the_repair(string command)
     {
         string image = _dir.Combine("dirty.qcow2");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "dirty.qcow2", "8M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "dirty.qcow2", "8M");
         // qemu-io's abort stops it as a crash would: dirty bit set, refcounts behind the L2 tables.
         ExternalTool.Run("qemu-io", ["-f", "qcow2", "-c", "write -P 3 0 1M", "-c", "flush", "-c", "abort", image]);
         var result = command == "snapshot"
@@ -49,20 +49,20 @@ public sealed class SnapshotChangeTests
             : CliRunner.Run("resize", image, "16M").Succeeded();
 
         Assert.That(result.Output, Does.Contain("not closed cleanly; its refcounts were rebuilt"));
-        Assert.That(QemuImg.Img(_dir.Path, "check", "dirty.qcow2"), Does.Contain("No errors were found"));
+        Assert.That(Qemu.ImgIn(_dir.Path, "check", "dirty.qcow2"), Does.Contain("No errors were found"));
     }
 
     [Test]
     public void Delete_by_id_or_name_removes_the_snapshot()
     {
-        QemuImg.Img(_dir.Path, "snapshot", "-c", "first", "disk.qcow2");
-        QemuImg.Img(_dir.Path, "snapshot", "-c", "second", "disk.qcow2");
+        Qemu.ImgIn(_dir.Path, "snapshot", "-c", "first", "disk.qcow2");
+        Qemu.ImgIn(_dir.Path, "snapshot", "-c", "second", "disk.qcow2");
         Assert.That(CliRunner.Run("snapshot", "delete", _dir.Combine("disk.qcow2"), "second").Succeeded().Output,
             Does.StartWith("Deleted snapshot 'second' (id 2)"));
         Assert.That(CliRunner.Run("snapshot", "delete", _dir.Combine("disk.qcow2"), "1").Succeeded().Output,
             Does.StartWith("Deleted snapshot 'first' (id 1)"));
         Assert.That(SnapshotNames(), Is.Empty);
-        Assert.That(QemuImg.Img(_dir.Path, "check", "disk.qcow2"), Does.Contain("No errors were found"));
+        Assert.That(Qemu.ImgIn(_dir.Path, "check", "disk.qcow2"), Does.Contain("No errors were found"));
     }
 
     [Test]
@@ -85,7 +85,7 @@ public sealed class SnapshotChangeTests
 
     private List<string> SnapshotNames()
     {
-        var info = JsonNode.Parse(QemuImg.Img(_dir.Path, "info", "--output=json", "disk.qcow2"))!;
+        var info = JsonNode.Parse(Qemu.ImgIn(_dir.Path, "info", "--output=json", "disk.qcow2"))!;
         return info["snapshots"]?.AsArray().Select(s => (string)s!["name"]!).ToList() ?? [];
     }
 }

@@ -10,13 +10,13 @@ public sealed class SnapshotListTests
     [OneTimeSetUp]
     public void CreateImages()
     {
-        QemuImg.RequireInstalled();
+        Qemu.RequireInstalled();
         _dir = new TempDir("cli");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "snaps.qcow2", "8M");
-        QemuImg.Img(_dir.Path, "snapshot", "-c", "first", "snaps.qcow2");
-        QemuImg.Io(_dir.Path, "snaps.qcow2", "write -P 1 0 64k");
-        QemuImg.Img(_dir.Path, "snapshot", "-c", "a rather long snapshot name", "snaps.qcow2");
-        QemuImg.Img(_dir.Path, "create", "-q", "-f", "qcow2", "none.qcow2", "8M");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "snaps.qcow2", "8M");
+        Qemu.ImgIn(_dir.Path, "snapshot", "-c", "first", "snaps.qcow2");
+        Qemu.Io(_dir.Path, "snaps.qcow2", "write -P 1 0 64k");
+        Qemu.ImgIn(_dir.Path, "snapshot", "-c", "a rather long snapshot name", "snaps.qcow2");
+        Qemu.ImgIn(_dir.Path, "create", "-q", "-f", "qcow2", "none.qcow2", "8M");
     }
 
     [OneTimeTearDown]
@@ -25,13 +25,13 @@ public sealed class SnapshotListTests
     [Test]
     public void Text_matches_qemu_img_snapshot_l() =>
         Assert.That(CliRunner.Run("snapshot", "list", _dir.Combine("snaps.qcow2")).Succeeded().Output,
-            Is.EqualTo(QemuImg.Img(_dir.Path, "snapshot", "-l", "snaps.qcow2")));
+            Is.EqualTo(Qemu.ImgIn(_dir.Path, "snapshot", "-l", "snaps.qcow2")));
 
     [Test]
     public void Json_is_the_snapshots_array_of_qemu_img_info()
     {
         var ours = JsonNode.Parse(CliRunner.Run("snapshot", "list", "--json", _dir.Combine("snaps.qcow2")).Succeeded().Output);
-        var qemu = JsonNode.Parse(QemuImg.Img(_dir.Path, "info", "--output=json", "snaps.qcow2"))!["snapshots"];
+        var qemu = JsonNode.Parse(Qemu.ImgIn(_dir.Path, "info", "--output=json", "snaps.qcow2"))!["snapshots"];
         Assert.That(JsonNode.DeepEquals(ours, qemu), Is.True, ours?.ToJsonString());
         Assert.That(ours!.AsArray(), Has.Count.EqualTo(2));
     }
@@ -40,7 +40,7 @@ public sealed class SnapshotListTests
     public void No_snapshots_prints_nothing_like_qemu_img()
     {
         Assert.That(CliRunner.Run("snapshot", "list", _dir.Combine("none.qcow2")).Succeeded().Output,
-            Is.EqualTo(QemuImg.Img(_dir.Path, "snapshot", "-l", "none.qcow2")).And.Empty);
+            Is.EqualTo(Qemu.ImgIn(_dir.Path, "snapshot", "-l", "none.qcow2")).And.Empty);
         Assert.That(CliRunner.Run("snapshot", "list", "--json", _dir.Combine("none.qcow2")).Succeeded().Output.Trim(), Is.EqualTo("[]"));
     }
 }

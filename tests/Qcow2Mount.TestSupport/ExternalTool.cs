@@ -6,9 +6,11 @@ using NUnit.Framework;
 namespace Qcow2Mount.TestSupport;
 
 /// <summary>
-/// Finds command-line tools on PATH and runs them with an argument list (never a shell string), a timeout and
-/// captured output. Tests that need a tool call <see cref="RequireTool"/>, which marks the test as ignored with
-/// an install hint when the tool is missing: such tests are reported, never silently passed.
+/// The one runner of command-line tools for every test project: finds them on PATH and runs them with an argument
+/// list (never a shell string), one timeout (<see cref="DefaultTimeout"/>) and captured output. One skip rule: a
+/// test that needs a missing tool is ignored (<c>Assert.Ignore("TOOL not installed: how to install it")</c>),
+/// whether it asks first with <see cref="RequireTool"/> or just runs the tool; such tests are reported, never
+/// silently passed.
 /// </summary>
 public static class ExternalTool
 {
@@ -72,7 +74,7 @@ public static class ExternalTool
         var path = Find(name);
         if (path is null)
         {
-            Assert.Ignore($"{name} not found on PATH: {InstallHint(name)}");
+            Assert.Ignore($"{name} not installed: {InstallHint(name)}");
         }
 
         return path!;
@@ -83,6 +85,7 @@ public static class ExternalTool
     /// <paramref name="timeout"/> (default 2 minutes; then the process tree is killed and
     /// <see cref="TimeoutException"/> thrown), and returns the exit code and output. Standard input is closed at
     /// once: qemu-io, for one, reads commands from stdin and would otherwise eat the caller's input or wait.
+    /// A tool that is not installed ignores the calling test, as <see cref="RequireTool"/> does.
     /// </summary>
     public static ToolResult Run(
         string fileName,
@@ -103,8 +106,7 @@ public static class ExternalTool
     {
         ArgumentException.ThrowIfNullOrEmpty(fileName);
         var args = arguments.ToArray();
-        var resolved = Find(fileName) ?? throw new FileNotFoundException(
-            $"{fileName} not found on PATH: {InstallHint(fileName)}", fileName);
+        var resolved = RequireTool(fileName);
 
         var startInfo = new ProcessStartInfo(resolved)
         {

@@ -74,6 +74,8 @@ internal sealed class Qcow2Converter
         var options = new Qcow2OpenOptions { Writable = true, LazyRefcounts = true, FlushToDisk = flushToDisk };
         using var target = Qcow2Image.Open(destination, options);
         new Qcow2Converter(source, target, compress, workers).Copy(workers, progress, cancellationToken);
+        // A cancel made on the last chunk's report still counts.
+        cancellationToken.ThrowIfCancellationRequested();
         target.Flush();
     }
 

@@ -68,11 +68,12 @@ internal sealed class RawConverter
             ExceptionDispatchInfo.Throw(_failure);
         }
 
+        // The last report comes before the last look at the token: a cancel made on any report is honoured.
+        onProgress?.Invoke(BytesDone);
         cancellationToken.ThrowIfCancellationRequested();
 
         // Trailing zeros were never written: the length makes them a hole.
         RandomAccess.SetLength(_destination, _source.Length);
-        onProgress?.Invoke(BytesDone);
     }
 
     private void Work()

@@ -1,10 +1,7 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Qcow2Mount.Control.Protocol;
 using Qcow2Mount.Mounting;
-using Qcow2Mount.Qcow2;
-using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Service.Configuration;
 
 namespace Qcow2Mount.Service.Mounts;
@@ -242,30 +239,28 @@ public sealed class MountManager : IDisposable
             throw new MountException(ErrorCodes.MissingFile, $"Image '{image}' does not exist.");
         }
 
-        var mode = request.Mode ?? _settings.Mount.DefaultMode;
-        CheckModeArguments(request, mode);
-        string mountPoint = NormalizeDirectory(request.MountPoint);
-        if (!Directory.Exists(mountPoint))
+        var volumeRequest = new ImageVolumeRequest
         {
-            if (UnusableReason(mountPoint) is { } unusable)
-            {
-                // Most often a mount whose server died (kill -9): stat fails with ENOTCONN, not ENOENT.
-                throw unusable.DeadMount
-                    ? new MountException(ErrorCodes.Busy,
-                        $"Mount point '{mountPoint}' cannot be used ({unusable.Reason}); the file system there died: unmount it first (fusermount3 -u '{mountPoint}').")
-                    : new MountException(ErrorCodes.AccessDenied, $"Mount point '{mountPoint}' cannot be used ({unusable.Reason}).");
-            }
-
-            throw File.Exists(mountPoint)
-                ? new MountException(ErrorCodes.NotDirectory, $"Mount point '{mountPoint}' is a file, not a directory.")
-                : new MountException(ErrorCodes.NotFound, $"Mount point '{mountPoint}' does not exist.");
-        }
+            Image = image,
+            Mode = request.Mode ?? _settings.Mount.DefaultMode,
+            Snapshot = request.Snapshot,
+            OverlayPath = request.OverlayPath,
+            KeepOverlay = request.KeepOverlay,
+            ForceShare = request.ForceShare,
+            Password = request.Password,
+            OpenOptions = _settings.Qcow2.ToOpenOptions(writable: false),
+        };
+        var mode = volumeRequest.Mode;
+        volumeRequest.Validate();
+        string mountPoint = NormalizeDirectory(request.MountPoint);
+        // The adapter's rules, before the image is opened (an overlay created, a password's key derived) for nothing.
+        _host.CheckMountPoint(mountPoint);
 
         _mountGate.Wait();
         try
         {
             CheckAgainstTable(image, mode, mountPoint);
-            var opened = OpenVolume(image, mode, request);
+            var opened = ImageVolumes.Open(volumeRequest);
             IMountedFileSystem fileSystem;
             try
             {
@@ -327,54 +322,6 @@ public sealed class MountManager : IDisposable
         }
     }
 
-    /// <summary>
-    /// Why a path that is not a usable directory cannot even be looked at (not "does not exist"), and whether it is
-    /// a dead mount (ENOTCONN: its FUSE server is gone); null when it simply is not there.
-    /// </summary>
-    private static (string Reason, bool DeadMount)? UnusableReason(string path)
-    {
-        const int ENOTCONN = 107;
-        try
-        {
-            File.GetAttributes(path);
-            return null;
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // .NET appends " : 'path'" to the OS's text; the caller names the path itself.
-            string reason = e.Message.Replace($" : '{path}'", "", StringComparison.Ordinal).ReplaceLineEndings(" ").TrimEnd('.');
-            return (reason, e.HResult == ENOTCONN);
-        }
-    }
-
-    private static void CheckModeArguments(MountRequest request, MountMode mode)
-    {
-        if (mode == MountMode.Snapshot && string.IsNullOrWhiteSpace(request.Snapshot))
-        {
-            throw new MountException(ErrorCodes.InvalidArgument, "Snapshot mode needs the name or id of a snapshot.");
-        }
-
-        if (mode != MountMode.Snapshot && request.Snapshot is not null)
-        {
-            throw new MountException(ErrorCodes.InvalidArgument, $"A snapshot is named only in snapshot mode, not in {MountRequest.ToProtocol(mode)} mode.");
-        }
-
-        if (mode != MountMode.Overlay && (request.OverlayPath is not null || request.KeepOverlay))
-        {
-            throw new MountException(ErrorCodes.InvalidArgument, $"An overlay is used only in overlay mode, not in {MountRequest.ToProtocol(mode)} mode.");
-        }
-
-        if (mode == MountMode.Writable && request.ForceShare)
-        {
-            // As qemu-img: sharing is forced only for reading; a writer and a VM writing the same image corrupt it.
-            throw new MountException(ErrorCodes.InvalidArgument, "Force-share is for reading only; a writable mount always takes the write lock.");
-        }
-    }
-
     private void CheckAgainstTable(string image, MountMode mode, string mountPoint)
     {
         lock (_tableLock)
@@ -402,119 +349,6 @@ public sealed class MountManager : IDisposable
                     $"'{image}' is mounted at '{sameImage[0].Info.MountPoint}'; unmount it before mounting it writable (that mount would see it change underneath).");
             }
         }
-    }
-
-    private sealed record OpenedVolume(Volume Volume, string? Overlay, string? Repaired, IReadOnlyList<string> SnapshotFiles);
-
-    private OpenedVolume OpenVolume(string image, MountMode mode, MountRequest request)
-    {
-        var qcow2 = _settings.Qcow2;
-        // The image and each of its snapshot views: one PBKDF2 unlock for all of them.
-        var keys = request.Password is null ? null : new Qcow2.Crypto.UnlockedKeys();
-        Qcow2OpenOptions Options(bool writable, string? snapshot = null) =>
-            qcow2.ToOpenOptions(writable, snapshot) with { ForceShare = request.ForceShare, Password = request.Password, UnlockedKeys = keys };
-        var disks = new List<IVirtualDisk>();
-        string? overlay = null;
-        try
-        {
-            Qcow2Image main;
-            IReadOnlyList<Qcow2.Snapshots.SnapshotInfo> snapshots;
-            string? repaired = null;
-            switch (mode)
-            {
-                case MountMode.Overlay:
-                    using (var original = Qcow2Image.Open(image, Options(writable: false)))
-                    {
-                        // Opening the original first proves it (and its backing chain) is readable before anything is created.
-                        snapshots = original.Snapshots;
-                        if (original.EncryptedChain)
-                        {
-                            // The overlay is a plain qcow2: what is written, and every cluster copied on write, would
-                            // lie there decrypted (kept with --keep-overlay).
-                            throw new MountException(ErrorCodes.Unsupported,
-                                $"{image}: an overlay of an encrypted image would hold its data unencrypted; mount it read-only, or --writable");
-                        }
-                    }
-
-                    overlay = CreateOverlay(image, request.OverlayPath);
-                    main = Qcow2Image.Open(overlay, Options(writable: true));
-                    break;
-                case MountMode.Snapshot:
-                    main = Qcow2Image.Open(image, Options(writable: false, request.Snapshot));
-                    snapshots = main.Snapshots;
-                    break;
-                default:
-                    main = Qcow2Image.Open(image, Options(writable: mode == MountMode.Writable));
-                    snapshots = main.Snapshots;
-                    if (main.DirtyRepair is { } repair)
-                    {
-                        repaired = repair.DirtyRepairSummary;
-                    }
-
-                    break;
-            }
-
-            disks.Add(main);
-            var snapshotDisks = new List<SnapshotDisk>();
-            foreach (var snapshot in snapshots)
-            {
-                // Under a writable mount the writer lock already guards the file, and our own reader lock would refuse it.
-                var disk = Qcow2Image.Open(image, Options(writable: false, snapshot.Id) with { HoldReaderLock = mode != MountMode.Writable });
-                disks.Add(disk);
-                snapshotDisks.Add(new SnapshotDisk(snapshot.Name, disk));
-            }
-
-            bool readOnly = mode is MountMode.ReadOnly or MountMode.Snapshot;
-            var volume = new Volume(main, VolumeOptions.ForImage(image, readOnly), snapshotDisks);
-            var files = volume.Find(Volume.SnapshotDirectoryName)?.Children.Select(n => n.Name).ToList() ?? [];
-            return new OpenedVolume(volume, overlay, repaired, files);
-        }
-        catch
-        {
-            foreach (var disk in disks)
-            {
-                disk.Dispose();
-            }
-
-            DeleteOverlay(overlay);
-            throw;
-        }
-    }
-
-    /// <summary>Creates the overlay: a new qcow2 image whose backing file is the original, by absolute path.</summary>
-    private static string CreateOverlay(string image, string? requestedPath)
-    {
-        string overlay;
-        if (requestedPath is not null)
-        {
-            overlay = Path.GetFullPath(requestedPath);
-            if (File.Exists(overlay) || Directory.Exists(overlay))
-            {
-                throw new MountException(ErrorCodes.InvalidArgument, $"Overlay '{overlay}' already exists; name a new file or remove it.");
-            }
-
-            if (PathsEqual(overlay, image))
-            {
-                throw new MountException(ErrorCodes.InvalidArgument, "The overlay cannot be the image itself.");
-            }
-        }
-        else
-        {
-            string folder = Path.Combine(Path.GetTempPath(), "qcow2mount-overlays");
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(folder);
-            }
-            else
-            {
-                Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-
-            overlay = Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(image)}-{Guid.NewGuid():N}.qcow2");
-        }
-
-        ImageCreator.Create(overlay, new CreateOptions { BackingFile = image, BackingFormat = VirtualDisk.Probe(image) });
-        return overlay;
     }
 
     private void OnUnmounted(ActiveMount entry, Task unmounted)

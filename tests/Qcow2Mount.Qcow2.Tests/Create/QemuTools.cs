@@ -1,61 +1,25 @@
-using System.Diagnostics;
 using System.Text.Json;
 using NUnit.Framework;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Qcow2.Tests;
 
-/// <summary>Runs qemu-img / qemu-io (the oracle) with argument lists and timeouts; skips tests when absent.</summary>
+/// <summary>
+/// qemu-img / qemu-io (the oracle) for the engine's tests, run through the one runner of every test project,
+/// <see cref="Qcow2Mount.TestSupport.ExternalTool"/>: its timeout, and its skip rule (a missing tool ignores the test).
+/// </summary>
 internal static class QemuTools
 {
-    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(120);
-
-    public static string QemuImg => Find("qemu-img");
-    public static string QemuIo => Find("qemu-io");
-
-    private static string Find(string tool)
-    {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-        {
-            foreach (string name in new[] { tool, tool + ".exe" })
-            {
-                string candidate = Path.Combine(dir, name);
-                if (dir.Length > 0 && File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        Assert.Ignore($"{tool} not found: apt-get install qemu-utils");
-        return tool;
-    }
+    public static string QemuImg => ExternalTool.RequireTool("qemu-img");
+    public static string QemuIo => ExternalTool.RequireTool("qemu-io");
 
     public static (int ExitCode, string Stdout, string Stderr) Run(string tool, params string[] args) => RunIn(null, tool, args);
 
     /// <summary>Runs a tool in <paramref name="workingDirectory"/> (relative data file names resolve against it).</summary>
     public static (int ExitCode, string Stdout, string Stderr) RunIn(string? workingDirectory, string tool, params string[] args)
     {
-        var info = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (workingDirectory is not null)
-        {
-            info.WorkingDirectory = workingDirectory;
-        }
-
-        foreach (string a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {tool}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(s_timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{tool} {string.Join(' ', args)} timed out");
-        }
-
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        var result = ExternalTool.Run(tool, args, workingDirectory: workingDirectory);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
     }
 
     /// <summary>Runs a tool and fails the test unless it exits 0.</summary>
