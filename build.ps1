@@ -34,7 +34,7 @@ function Invoke-Dotnet {
 # takes as it is. The qcow2mount just published for the same runtime goes into its service/ folder, where the
 # module looks for the executable that runs the mount service, so mounts work with nothing else installed.
 function Publish-Qcow2MountModule([string] $ServiceFolder) {
-    $version = @(([xml](Get-Content -Raw (Join-Path $root 'Directory.Build.props'))).Project.PropertyGroup.Version | Where-Object { $_ })[0]
+    $version = ([xml](Get-Content -Raw (Join-Path $root 'Directory.Build.props'))).SelectSingleNode('/Project/PropertyGroup/Version').InnerText
     $moduleRoot = Join-Path $root 'artifacts/module/Qcow2Mount'
     $moduleFolder = Join-Path $moduleRoot $version
     if (Test-Path $moduleRoot) { Remove-Item -Recurse -Force $moduleRoot }

@@ -73,7 +73,7 @@ public abstract class Qcow2Cmdlet : PSCmdlet, IDisposable
         ArgumentNullException.ThrowIfNull(operation);
         using var progress = new LatestProgress();
         var task = Task.Run(() => operation(progress, Cancellation), Cancellation);
-        var record = new ProgressRecord(_nextActivityId++, activity, status);
+        int activityId = _nextActivityId++;
         OperationProgress? written = null;
         WaitHandle[] handles = [((IAsyncResult)task).AsyncWaitHandle, progress.Changed];
         try
@@ -84,15 +84,14 @@ public abstract class Qcow2Cmdlet : PSCmdlet, IDisposable
                 if (progress.Latest is { } now && now != written)
                 {
                     written = now;
-                    record.PercentComplete = (int)(now.Fraction * 100);
-                    WriteProgress(record);
+                    // A new record each time: hosts may keep the ones they were given (a PowerShell object's Streams.Progress does).
+                    WriteProgress(new ProgressRecord(activityId, activity, status) { PercentComplete = (int)(now.Fraction * 100) });
                 }
             }
         }
         finally
         {
-            record.RecordType = ProgressRecordType.Completed;
-            WriteProgress(record);
+            WriteProgress(new ProgressRecord(activityId, activity, status) { RecordType = ProgressRecordType.Completed });
         }
 
         return task.GetAwaiter().GetResult();
