@@ -58,7 +58,7 @@ public static partial class ImageOperations
         return GuardAsync(async () =>
         {
             var plan = ToPlan(options);
-            var password = await ImagePasswords.ForImageAsync(options.Passwords, options.Image, ImageFormats.Name(options.Format), cancellationToken)
+            var password = await ImagePasswords.ForImageAsync(options.Passwords, options.Image, options.Format, cancellationToken)
                 .ConfigureAwait(false);
             return await RunAsync(() =>
             {

@@ -98,7 +98,7 @@ public static partial class ImageOperations
                 throw OperationException.Invalid(nameof(options.Workers), $"{workers} workers: must be at least 1");
             }
 
-            var password = await ImagePasswords.ForImageAsync(options.Passwords, options.Source, ImageFormats.Name(options.SourceFormat), cancellationToken)
+            var password = await ImagePasswords.ForImageAsync(options.Passwords, options.Source, options.SourceFormat, cancellationToken)
                 .ConfigureAwait(false);
             return await RunAsync(() => Convert(options, create, workers, password, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
         });

@@ -61,7 +61,7 @@ public static partial class ImageOperations
                 throw OperationException.Invalid(nameof(options.ReadAhead), $"read-ahead {options.ReadAhead}: must be at least 1");
             }
 
-            var password = await ImagePasswords.ForImageAsync(options.Passwords, options.Image, ImageFormats.Name(options.Format), cancellationToken)
+            var password = await ImagePasswords.ForImageAsync(options.Passwords, options.Image, options.Format, cancellationToken)
                 .ConfigureAwait(false);
             return await RunAsync(() =>
             {

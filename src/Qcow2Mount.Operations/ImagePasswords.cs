@@ -10,9 +10,9 @@ public static class ImagePasswords
     /// backing chain is encrypted, otherwise null (also when that cannot be told: the real open then says why).
     /// A declined request gives null, which the engine refuses with its password error.
     /// </summary>
-    public static async ValueTask<byte[]?> ForImageAsync(IPasswordProvider? provider, string image, string? format, CancellationToken cancellationToken)
+    public static async ValueTask<byte[]?> ForImageAsync(IPasswordProvider? provider, string image, ImageFormat? format, CancellationToken cancellationToken)
     {
-        if (provider is null || !NeedsPassword(image, format))
+        if (provider is null || !NeedsPassword(image, ImageFormats.Name(format)))
         {
             return null;
         }

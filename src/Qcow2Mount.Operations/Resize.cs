@@ -38,7 +38,7 @@ public static partial class ImageOperations
                 throw new OperationException(OperationErrorCode.OutOfRange, $"{options.Image}: shrinking is not supported");
             }
 
-            var password = await ImagePasswords.ForImageAsync(options.Passwords, options.Image, "qcow2", cancellationToken).ConfigureAwait(false);
+            var password = await ImagePasswords.ForImageAsync(options.Passwords, options.Image, ImageFormat.Qcow2, cancellationToken).ConfigureAwait(false);
             return await RunAsync(() =>
             {
                 // Growing changes metadata only, unless zeros must hide a longer backing file.

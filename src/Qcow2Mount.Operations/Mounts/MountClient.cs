@@ -57,6 +57,8 @@ public sealed class MountClient
     /// This process's executable when it is qcow2mount (or <c>dotnet qcow2mount.dll</c>); otherwise the qcow2mount
     /// executable beside this assembly, or its <c>.dll</c> there. A host such as pwsh is never started as the service.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000:Avoid accessing Assembly file path when publishing as a single file",
+        Justification = "An empty Location (single-file or native builds) falls back to AppContext.BaseDirectory, which is then the program's folder.")]
     public static string DefaultServiceProgram()
     {
         if (Environment.ProcessPath is { } process && Path.GetFileNameWithoutExtension(process).Equals(ProgramName, StringComparison.OrdinalIgnoreCase))

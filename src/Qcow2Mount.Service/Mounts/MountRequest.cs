@@ -9,7 +9,7 @@ public sealed record MountRequest
     /// <summary>The qcow2 image (the original, in overlay mode).</summary>
     public required string ImagePath { get; init; }
 
-    /// <summary>An existing, empty directory that is not a mount point yet.</summary>
+    /// <summary>Where disk.raw appears; the file system adapter says what it accepts (FUSE: an existing directory).</summary>
     public required string MountPoint { get; init; }
 
     /// <summary>Null takes <c>Mount:DefaultMode</c> from configuration.</summary>
