@@ -54,7 +54,9 @@ function Invoke-InstallerBuild {
     try {
         New-Item -ItemType Directory -Force $obj | Out-Null
         function Invoke-Heat([string] $folder, [string] $group, [string] $directory, [string] $variable, [string[]] $exclude) {
-            $files = Get-ChildItem -Recurse -File $folder | Where-Object { $_.Extension -ne '.pdb' -and $_.Name -notin $exclude } |
+            # The module's service/ folder (a copy of qcow2mount for zip use) is left out: the MSI puts qcow2mount on the PATH.
+            $files = Get-ChildItem -Recurse -File $folder |
+                Where-Object { $_.Extension -ne '.pdb' -and $_.Name -notin $exclude -and $_.FullName -notmatch '[\\/]service[\\/]' } |
                 ForEach-Object { [IO.Path]::GetRelativePath($root, $_.FullName).Replace('\', '/') } | Sort-Object
             $wxs = $files | & wixl-heat -p "$folder/" --component-group $group --directory-ref $directory --var "var.$variable" --win64
             if ($LASTEXITCODE -ne 0) { throw "wixl-heat failed for $folder" }
@@ -99,6 +101,20 @@ function Invoke-InstallerBuild {
     Write-Host "built $(Join-Path $root $msi)"
 }
 
+# The PowerShell module, laid out as it is installed: artifacts/module/Qcow2Mount/<version>/, which Import-Module
+# takes as it is. The qcow2mount just published for the same runtime goes into its service/ folder, where the
+# module looks for the executable that runs the mount service, so mounts work with nothing else installed.
+function Publish-Qcow2MountModule([string] $ServiceFolder) {
+    $version = ([xml](Get-Content -Raw (Join-Path $root 'Directory.Build.props'))).SelectSingleNode('/Project/PropertyGroup/Version').InnerText
+    $moduleRoot = Join-Path $root 'artifacts/module/Qcow2Mount'
+    $moduleFolder = Join-Path $moduleRoot $version
+    if (Test-Path $moduleRoot) { Remove-Item -Recurse -Force $moduleRoot }
+    Invoke-Dotnet publish (Join-Path $root 'src/Qcow2Mount.PowerShell/Qcow2Mount.PowerShell.csproj') -c $Configuration -o $moduleFolder
+    $service = New-Item -ItemType Directory (Join-Path $moduleFolder 'service')
+    Get-ChildItem $ServiceFolder -Exclude '*.pdb', '*.dbg' | Copy-Item -Destination $service -Recurse
+    Write-Host "module laid out in $moduleFolder"
+}
+
 switch ($Target) {
     'build' { Invoke-Dotnet build $solution -c $Configuration }
     'test' {
@@ -112,6 +128,10 @@ switch ($Target) {
         $out = Join-Path $root "artifacts/publish/$Runtime"
         Invoke-Dotnet publish (Join-Path $root 'src/Qcow2Mount.Cli/Qcow2Mount.Cli.csproj') -c $Configuration -r $Runtime --self-contained -o $out
         Write-Host "published to $out"
+        # The module is laid out with the qcow2mount this machine runs; a cross-publish (win-x64 on Linux) leaves it be.
+        if ($Runtime -eq [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier) {
+            Publish-Qcow2MountModule -ServiceFolder $out
+        }
     }
     'installer' { Invoke-InstallerBuild }
     'clean' {

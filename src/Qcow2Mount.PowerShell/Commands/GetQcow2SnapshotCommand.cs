@@ -1,0 +1,57 @@
+using System.Management.Automation;
+using Qcow2Mount.Operations;
+using Qcow2Mount.PowerShell.Completion;
+using Qcow2Mount.PowerShell.Hosting;
+
+namespace Qcow2Mount.PowerShell.Commands;
+
+/// <summary>Get-Qcow2Snapshot: the internal snapshots of each image (<c>qemu-img snapshot -l</c>), optionally by name.</summary>
+[Cmdlet(VerbsCommon.Get, "Qcow2Snapshot")]
+[OutputType(typeof(Qcow2Snapshot))]
+public sealed class GetQcow2SnapshotCommand : Qcow2Cmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "FullName", "Path")]
+    [ValidateNotNullOrEmpty]
+    public string[] ImagePath { get; set; } = [];
+
+    /// <summary>Names or ids, wildcards allowed; a name without wildcards that matches nothing is an error.</summary>
+    [Parameter(Position = 1)]
+    [ArgumentCompleter(typeof(SnapshotNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[]? Name { get; set; }
+
+    [Parameter]
+    public SwitchParameter ForceShare { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        foreach (string path in ImagePath)
+        {
+            string image = ResolvePath(path);
+            ForItem(image, () =>
+            {
+                var snapshots = Run(cancel => ImageOperations.ListSnapshotsAsync(new SnapshotListOptions { Image = image, ForceShare = ForceShare }, cancel));
+                if (Name is null)
+                {
+                    WriteObject(snapshots.Select(s => OutputObjects.Snapshot(image, s)), enumerateCollection: true);
+                    return;
+                }
+
+                foreach (string name in Name)
+                {
+                    var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
+                    var matches = snapshots.Where(s => pattern.IsMatch(s.Name) || pattern.IsMatch(s.Id)).ToList();
+                    if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+                    {
+                        WriteError(ErrorRecords.For(
+                            new OperationException(OperationErrorCode.SnapshotNotFound, $"{image}: no snapshot named '{name}'"), image));
+                    }
+
+                    WriteObject(matches.Select(s => OutputObjects.Snapshot(image, s)), enumerateCollection: true);
+                }
+            });
+        }
+    }
+}
