@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using Qcow2Mount.Qcow2.Compression;
 using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Refcounts;
@@ -123,11 +122,7 @@ public sealed partial class Qcow2Image
 
         var l1 = new ulong[entries];
         _map.L1.CopyTo(l1, 0);
-        var encoded = new byte[(long)clusters << clusterBits];
-        for (int i = 0; i < l1.Length; i++)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(encoded.AsSpan(i * 8), l1[i]);
-        }
+        var encoded = PointerTable.Encode(l1, (long)clusters << clusterBits);
 
         _file.WriteAt(newOffset, encoded);
         Sync(_file);

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using Qcow2Mount.Qcow2.Backing;
 using Qcow2Mount.Qcow2.Caching;
 using Qcow2Mount.Qcow2.Compression;
@@ -117,6 +116,11 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
     public static Qcow2Image Open(string path, Qcow2OpenOptions? options = null) =>
         Open(path, options ?? new Qcow2OpenOptions(), new BackingChainState());
 
+    /// <summary>
+    /// Opens an image in QEMU's order: the host file (and its lock), the header, the encryption, the external data
+    /// file, a dirty image's repair (writable opens), the snapshot table and the L1 table of the view, the backing
+    /// chain; last, a writable open loads its refcounts. Whatever was opened is closed again when a step fails.
+    /// </summary>
     internal static Qcow2Image Open(string path, Qcow2OpenOptions options, BackingChainState chain)
     {
         if (options.Writable && options.Snapshot is not null)
@@ -132,106 +136,20 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
         ImageEncryption? encryption = null;
         try
         {
-            var (header, cluster0) = ReadHeader(file);
-
-            int extensionsEnd = header.BackingFileOffset != 0 && header.BackingFileOffset > (ulong)header.ExtensionsOffset
-                ? (int)Math.Min(header.BackingFileOffset, (ulong)cluster0.Length)
-                : cluster0.Length;
-            var extensions = NameFile(path, () => HeaderExtensions.Parse(cluster0, header.ExtensionsOffset, extensionsEnd));
-            ulong unknown = (ulong)(header.IncompatibleFeatures & ~KnownFeatures.Incompatible);
-            if (unknown != 0)
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.Unsupported,
-                    $"{path}: unsupported qcow2 feature(s): {extensions.DescribeIncompatible(unknown)}");
-            }
-
-            if (header.CryptMethod != CryptMethod.None)
-            {
-                encryption = NameFile(path, () => ImageEncryption.Open(file, header, extensions, options.Password, options.UnlockedKeys));
-                if (encryption.Cipher is null && !options.MetadataOnly)
-                {
-                    throw new Qcow2Exception(Qcow2ErrorCode.Password,
-                        $"{path}: image is encrypted ({(header.CryptMethod == CryptMethod.Luks ? "LUKS" : "legacy AES")}); give its password (--password-file FILE)");
-                }
-            }
-
-            string? backingName = null;
-            if (header.BackingFileOffset != 0)
-            {
-                if (header.BackingFileOffset + header.BackingFileSize > (ulong)cluster0.Length)
-                {
-                    throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{path}: backing file name lies past the end of the file");
-                }
-
-                backingName = Encoding.UTF8.GetString(cluster0.AsSpan((int)header.BackingFileOffset, (int)header.BackingFileSize));
-            }
-
-            if (header.HasExternalDataFile)
-            {
-                if (string.IsNullOrEmpty(extensions.ExternalDataFile))
-                {
-                    throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: image needs an external data file but names none");
-                }
-
-                if (backingName is not null && !header.HasRawExternalData)
-                {
-                    // Allowed by QEMU; nothing special for reads.
-                }
-
-                // Through the same opener as the image: unsynced for a conversion's output, fault-injecting in tests.
-                string dataPath = BackingPath.Resolve(path, extensions.ExternalDataFile);
-                dataFile = options.HostFileOpener?.Invoke(dataPath, options.Writable) ?? HostFile.Open(dataPath, options.Writable, lockReader: options.HoldReaderLock, forceShare: options.ForceShare);
-            }
-            else if (header.HasRawExternalData)
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{path}: raw external data bit set without an external data file");
-            }
-
-            Check.CheckResult? repair = null;
-            if (options.Writable)
-            {
-                if (header.IsCorrupt)
-                {
-                    throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{path}: image is corrupt; cannot be opened read/write (run check --repair all)");
-                }
-
-                if (header.IsDirty)
-                {
-                    header = RepairDirty(file, header, out repair);
-                }
-            }
-
+            var read = NameFile(path, () => MetadataReader.ReadHeader(file));
+            var header = read.Header;
+            encryption = OpenEncryption(path, file, read, options);
+            string? backingName = NameFile(path, read.BackingName);
+            dataFile = OpenDataFile(path, read, options);
+            var repair = options.Writable ? RepairIfDirty(file, ref header) : null;
             var snapshots = SnapshotTable.Read(file, header);
-            ulong[] l1;
-            long length;
-            SnapshotEntry? view = null;
-            if (options.Snapshot is { } wanted)
-            {
-                view = snapshots.FirstOrDefault(s => s.Id == wanted) ?? snapshots.FirstOrDefault(s => s.Name == wanted)
-                    ?? throw new Qcow2Exception(Qcow2ErrorCode.SnapshotNotFound, $"{path}: no snapshot named '{wanted}'");
-                l1 = SnapshotTable.ReadL1(file, view.L1TableOffset, view.L1Size, header.ClusterSize, $"snapshot '{view.Name}'");
-                length = SnapshotLength(path, header, view);
-            }
-            else
-            {
-                l1 = SnapshotTable.ReadL1(file, header.L1TableOffset, header.L1Size, header.ClusterSize, "active layer");
-                length = (long)header.Size;
-            }
+            var (view, l1, length) = ReadView(path, file, header, snapshots, options.Snapshot);
+            backing = OpenBacking(path, backingName, read.Extensions.BackingFormat, options, chain);
 
-            if (backingName is not null && !options.IgnoreBacking)
+            var image = new Qcow2Image(path, file, header, read.Extensions, backingName, dataFile, backing, snapshots, l1, length, view, options, encryption)
             {
-                string backingPath = BackingPath.Resolve(path, backingName);
-                if (!File.Exists(backingPath))
-                {
-                    throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: backing file {backingPath} not found");
-                }
-
-                var backingOptions = options with { Snapshot = null, Writable = false };
-                backing = VirtualDisk.Open(backingPath, extensions.BackingFormat, backingOptions, chain);
-            }
-
-            var image = new Qcow2Image(path, file, header, extensions, backingName, dataFile, backing, snapshots, l1, length, view, options, encryption);
-            image.DirtyRepair = repair;
+                DirtyRepair = repair,
+            };
             if (options.Writable)
             {
                 image.InitWritable();
@@ -249,56 +167,107 @@ public sealed partial class Qcow2Image : IVirtualDisk, IHostMappedDisk
         }
     }
 
-    /// <summary>
-    /// A writable open of a dirty image (lazy refcounts, unclean stop) rebuilds the refcounts first, as QEMU does;
-    /// a repair that leaves corruption fails the open. What was repaired is kept in <see cref="DirtyRepair"/>.
-    /// </summary>
-    private static Qcow2Header RepairDirty(IHostFile file, Qcow2Header header, out Check.CheckResult result)
+    /// <summary>The image's encryption, unlocked when a password or unlocked keys are given; null for a plain image.</summary>
+    private static ImageEncryption? OpenEncryption(string path, IHostFile file, ImageHeader read, Qcow2OpenOptions options)
     {
-        result = Check.ImageChecker.Repair(file, Check.RepairMode.All);
+        var header = read.Header;
+        if (header.CryptMethod == CryptMethod.None)
+        {
+            return null;
+        }
+
+        var encryption = NameFile(path, () => ImageEncryption.Open(file, header, read.Extensions, options.Password, options.UnlockedKeys));
+        if (encryption.Cipher is null && !options.MetadataOnly)
+        {
+            encryption.Dispose();
+            throw new Qcow2Exception(Qcow2ErrorCode.Password,
+                $"{path}: image is encrypted ({(header.CryptMethod == CryptMethod.Luks ? "LUKS" : "legacy AES")}); give its password (--password-file FILE)");
+        }
+
+        return encryption;
+    }
+
+    /// <summary>
+    /// The external data file, through the same opener as the image (unsynced for a conversion's output,
+    /// fault-injecting in tests); null when the image keeps its data inside.
+    /// </summary>
+    private static IHostFile? OpenDataFile(string path, ImageHeader read, Qcow2OpenOptions options)
+    {
+        var header = read.Header;
+        if (!header.HasExternalDataFile)
+        {
+            return header.HasRawExternalData
+                ? throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{path}: raw external data bit set without an external data file")
+                : null;
+        }
+
+        if (string.IsNullOrEmpty(read.Extensions.ExternalDataFile))
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: image needs an external data file but names none");
+        }
+
+        string dataPath = BackingPath.Resolve(path, read.Extensions.ExternalDataFile);
+        return options.HostFileOpener?.Invoke(dataPath, options.Writable)
+            ?? HostFile.Open(dataPath, options.Writable, lockReader: options.HoldReaderLock, forceShare: options.ForceShare);
+    }
+
+    /// <summary>
+    /// A writable open refuses a corrupt image and repairs a dirty one first (lazy refcounts, unclean stop), as
+    /// QEMU does; a repair that leaves corruption fails the open. Returns what was repaired, or null.
+    /// </summary>
+    private static Check.CheckResult? RepairIfDirty(IHostFile file, ref Qcow2Header header)
+    {
+        if (header.IsCorrupt)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"{file.Path}: image is corrupt; cannot be opened read/write (run check --repair all)");
+        }
+
+        if (!header.IsDirty)
+        {
+            return null;
+        }
+
+        var result = Check.ImageChecker.Repair(file, Check.RepairMode.All);
         if (result.Corruptions > 0 || result.CheckErrors > 0)
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Corrupt,
                 $"{file.Path}: could not repair dirty image ({result.Corruptions} corruptions, {result.CheckErrors} check errors left)");
         }
 
-        var (repaired, _) = ReadHeader(file);
-        return repaired;
+        header = NameFile(file.Path, () => MetadataReader.ReadHeader(file)).Header;
+        return result;
     }
 
-    private static (Qcow2Header Header, byte[] Cluster0) ReadHeader(IHostFile file)
+    /// <summary>What this instance presents: the active layer, or the snapshot named <paramref name="wanted"/> (by id, then name).</summary>
+    private static (SnapshotEntry? View, ulong[] L1, long Length) ReadView(
+        string path, IHostFile file, Qcow2Header header, List<SnapshotEntry> snapshots, string? wanted)
     {
-        Span<byte> start = stackalloc byte[Qcow2Header.V2Size];
-        if (file.ReadAt(0, start) < Qcow2Header.V2Size)
+        if (wanted is null)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.NotQcow2, $"{file.Path}: not a qcow2 image (file too short)");
+            return (null, MetadataReader.ReadL1(file, header.L1TableOffset, header.L1Size, header.ClusterSize, "active layer"), (long)header.Size);
         }
 
-        // The cluster size tells how much of cluster 0 (extensions, backing name) to read before parsing it all.
-        if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(start) != Qcow2Header.Magic)
+        var view = SnapshotTable.Find(snapshots, wanted)
+            ?? throw new Qcow2Exception(Qcow2ErrorCode.SnapshotNotFound, $"{path}: no snapshot named '{wanted}'");
+        var l1 = MetadataReader.ReadL1(file, view.L1TableOffset, view.L1Size, header.ClusterSize, $"snapshot '{view.Name}'");
+        return (view, l1, SnapshotLength(path, header, view));
+    }
+
+    /// <summary>The backing disk (read-only, the active layer), or null without one or with <see cref="Qcow2OpenOptions.IgnoreBacking"/>.</summary>
+    private static IVirtualDisk? OpenBacking(string path, string? backingName, string? backingFormat, Qcow2OpenOptions options, BackingChainState chain)
+    {
+        if (backingName is null || options.IgnoreBacking)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.NotQcow2, $"{file.Path}: not a qcow2 image (bad magic)");
+            return null;
         }
 
-        uint clusterBits = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(start[20..]);
-        if (clusterBits is < Qcow2Header.MinClusterBits or > Qcow2Header.MaxClusterBits)
+        string backingPath = BackingPath.Resolve(path, backingName);
+        if (!File.Exists(backingPath))
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader,
-                $"{file.Path}: invalid cluster_bits {clusterBits} (must be {Qcow2Header.MinClusterBits}..{Qcow2Header.MaxClusterBits})");
+            throw new Qcow2Exception(Qcow2ErrorCode.MissingFile, $"{path}: backing file {backingPath} not found");
         }
 
-        var cluster0 = new byte[(int)Math.Min(1L << (int)clusterBits, file.Length)];
-        file.ReadAt(0, cluster0);
-        try
-        {
-            var header = Qcow2Header.Parse(cluster0);
-            header.Validate(file.Length);
-            return (header, cluster0);
-        }
-        catch (Qcow2Exception e)
-        {
-            throw new Qcow2Exception(e.Code, $"{file.Path}: {e.Message}", e);
-        }
+        return VirtualDisk.Open(backingPath, backingFormat, options with { Snapshot = null, Writable = false }, chain);
     }
 
     /// <inheritdoc/>

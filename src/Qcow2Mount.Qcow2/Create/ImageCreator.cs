@@ -403,13 +403,13 @@ public static class ImageCreator
         file.SetLength(totalClusters * cs);
 
         // Refcount table: one entry per block, blocks laid out back to back.
-        var table = new byte[(long)p.RefcountTableClusters * cs];
-        for (int i = 0; i < p.RefcountBlocks; i++)
+        var table = new ulong[p.RefcountBlocks];
+        for (int i = 0; i < table.Length; i++)
         {
-            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan(i * 8), (ulong)(p.RefcountBlocksOffset + (long)i * cs));
+            table[i] = new RefcountTableEntry((ulong)(p.RefcountBlocksOffset + (long)i * cs)).Value;
         }
 
-        file.WriteAt(p.RefcountTableOffset, table);
+        file.WriteAt(p.RefcountTableOffset, PointerTable.Encode(table, (long)p.RefcountTableClusters * cs));
 
         // Refcount blocks: clusters 0 .. totalClusters-1 are all metadata with refcount 1.
         int perBlock = RefcountEntries.PerBlock(p.Header.ClusterBits, p.Header.RefcountOrder);
@@ -433,13 +433,13 @@ public static class ImageCreator
 
         if (p.L1Clusters > 0)
         {
-            var l1 = new byte[(long)p.L1Clusters * cs];
-            for (int i = 0; i < p.L2Tables; i++)
+            var l1 = new ulong[p.L2Tables];
+            for (int i = 0; i < l1.Length; i++)
             {
-                BinaryPrimitives.WriteUInt64BigEndian(l1.AsSpan(i * 8), L1Entry.Copied | (ulong)(p.L2Offset + (long)i * cs));
+                l1[i] = L1Entry.Copied | (ulong)(p.L2Offset + (long)i * cs);
             }
 
-            file.WriteAt(p.L1Offset, l1);
+            file.WriteAt(p.L1Offset, PointerTable.Encode(l1, (long)p.L1Clusters * cs));
         }
 
         // Tables first, header last: a crash before this point leaves no valid image rather than a broken one.

@@ -51,6 +51,9 @@ public sealed class HeaderExtensions
     public IReadOnlyList<FeatureName> FeatureNames { get; private init; } = [];
     public bool HasBitmaps { get; private init; }
 
+    /// <summary>The bitmaps extension's data (null without the extension, or when it is too short to read).</summary>
+    public BitmapsExtension? Bitmaps { get; private init; }
+
     /// <summary>Where a LUKS-encrypted image keeps its LUKS header: offset and length in the image file.</summary>
     public (long Offset, long Length)? LuksHeaderLocation { get; private init; }
 
@@ -63,6 +66,7 @@ public sealed class HeaderExtensions
         string? backingFormat = null, dataFile = null;
         var features = new List<FeatureName>();
         bool bitmaps = false;
+        BitmapsExtension? bitmapsExtension = null;
         (long, long)? luks = null;
         while (true)
         {
@@ -109,6 +113,7 @@ public sealed class HeaderExtensions
                     break;
                 case HeaderExtensionType.Bitmaps:
                     bitmaps = true;
+                    bitmapsExtension = BitmapsExtension.Parse(data);
                     break;
                 case HeaderExtensionType.LuksHeader:
                     if (data.Length < 16)
@@ -140,6 +145,7 @@ public sealed class HeaderExtensions
             ExternalDataFile = dataFile,
             FeatureNames = features,
             HasBitmaps = bitmaps,
+            Bitmaps = bitmapsExtension,
             LuksHeaderLocation = luks,
         };
     }
