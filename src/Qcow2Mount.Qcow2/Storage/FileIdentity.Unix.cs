@@ -3,17 +3,14 @@ using System.Runtime.InteropServices;
 
 namespace Qcow2Mount.Qcow2.Storage;
 
-/// <summary>
-/// What a path names on Linux: its device and inode (two paths are one file exactly when these match, through
-/// symlinks and hard links alike) and whether it is a regular file (not a pipe, device, socket or directory).
-/// </summary>
-public readonly partial record struct FileIdentity(ulong Device, ulong Inode, bool IsRegularFile)
+/// <summary>The Linux half of <see cref="FileIdentity"/>: st_dev, st_ino and st_mode from stat(2).</summary>
+public readonly partial record struct FileIdentity
 {
     private const uint TypeMask = 0xF000;
     private const uint RegularType = 0x8000;
 
-    /// <summary>The identity of the file <paramref name="path"/> names (symlinks followed); null when it does not exist or the OS is not Linux.</summary>
-    public static unsafe FileIdentity? Of(string path)
+    /// <summary>stat(2) of <paramref name="path"/>: null when it does not exist or the architecture's layout is unknown here.</summary>
+    private static unsafe FileIdentity? OfLinuxFile(string path)
     {
         // glibc's struct stat: st_dev and st_ino lead on every Linux ABI; st_mode follows st_nlink (8 bytes) on
         // x86-64 and precedes it on the generic layout (arm64).
@@ -23,7 +20,7 @@ public readonly partial record struct FileIdentity(ulong Device, ulong Inode, bo
             Architecture.Arm64 => 16,
             _ => -1,
         };
-        if (!OperatingSystem.IsLinux() || modeOffset < 0)
+        if (modeOffset < 0)
         {
             return null;
         }
@@ -47,9 +44,6 @@ public readonly partial record struct FileIdentity(ulong Device, ulong Inode, bo
         return new FileIdentity(
             BinaryPrimitives.ReadUInt64LittleEndian(bytes), BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]), (mode & TypeMask) == RegularType);
     }
-
-    /// <summary>True when both paths name the same existing file.</summary>
-    public bool SameFileAs(FileIdentity other) => Device == other.Device && Inode == other.Inode;
 
     [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int NativeStat(string path, byte* buffer);

@@ -1,20 +1,20 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Qcow2Mount.Qcow2.Storage;
 
 /// <summary>
-/// The one-writer-per-image lock: a writable open holds an exclusive open-file-description lock on a byte far
-/// past any data (so plain readers, which take no lock, keep working); a second writer fails at once.
-/// It also speaks QEMU's lock protocol (block/file-posix.c): shared locks on byte 100 + permission bit for each
-/// permission held and 200 + bit for each permission it does not share, checked against the other side's bytes
-/// first. A writable open takes what a QEMU qcow2 writer takes (consistent read, write and resize held; write and
-/// resize not shared), so a running VM or a qemu-img that writes the image refuses us and we refuse them.
-/// A read-only open that asks for it (a mount, and info, convert, check, hash and snapshot list unless given -U) holds
-/// a shared lock on the byte after ours, which this tool's writers check (qcow2mount snapshot, resize and
-/// check --repair then leave an image being read alone), and, unless it forces sharing, what a QEMU reader holds
-/// (consistent read held; write and resize not shared), as qemu-img does without -U. Other read-only opens take no
-/// lock, like QEMU's force-share.
-/// On Windows the share mode of the writable handle does the one-writer job.
+/// The Linux half of <see cref="ImageLock"/>: open-file-description locks (fcntl F_OFD_SETLK), which belong to the
+/// open file rather than the process, so two opens in one process see each other as they would across processes.
+/// A writable open holds an exclusive lock on a byte far past any data (so plain readers, which take no lock, keep
+/// working); a second writer fails at once. It also speaks QEMU's lock protocol (block/file-posix.c): shared locks
+/// on byte 100 + permission bit for each permission held and 200 + bit for each permission it does not share,
+/// checked against the other side's bytes first. A writable open takes what a QEMU qcow2 writer takes (consistent
+/// read, write and resize held; write and resize not shared), so a running VM or a qemu-img that writes the image
+/// refuses us and we refuse them. A reader holds a shared lock on the byte after ours, which this tool's writers
+/// check, and, unless it forces sharing, what a QEMU reader holds (consistent read held; write and resize not
+/// shared), as qemu-img does without -U. Other Unix systems number the OFD commands differently: there the image
+/// goes unlocked, as on a Linux file system without OFD locks.
 /// </summary>
 internal static partial class ImageLock
 {
@@ -45,13 +45,8 @@ internal static partial class ImageLock
         public int Pid;
     }
 
-    public static void AcquireWriter(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path)
+    private static void AcquireUnixWriter(SafeFileHandle handle, string path)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
         var flock = new Flock { Type = FWrlck, Whence = 0, Start = LockOffset, Len = 1 };
         if (Fcntl((int)handle.DangerousGetHandle(), FOfdSetlk, ref flock) != 0)
         {
@@ -71,13 +66,13 @@ internal static partial class ImageLock
         TakeQemuLocks(fd, HeldPermissions, UnsharedPermissions);
         if (IsLockedByOthers(fd, ReaderOffset))
         {
-            Release(handle);
+            ReleaseUnix(handle);
             throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is mounted by qcow2mount (read-only, or as a backing file); unmount it first");
         }
 
         if (QemuConflict(fd, HeldPermissions, UnsharedPermissions) is { } conflict)
         {
-            Release(handle);
+            ReleaseUnix(handle);
             throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is in use by another program (QEMU or qemu-img {conflict})");
         }
     }
@@ -89,13 +84,8 @@ internal static partial class ImageLock
     /// with <paramref name="forceShare"/> it shares everything, as qemu-img -U. A file system without OFD locks
     /// simply goes unprotected.
     /// </summary>
-    public static void AcquireReader(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path, bool forceShare)
+    private static void AcquireUnixReader(SafeFileHandle handle, string path, bool forceShare)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
         // Apply, then check (see AcquireWriter).
         int fd = (int)handle.DangerousGetHandle();
         int[] unshared = forceShare ? [] : UnsharedPermissions;
@@ -103,13 +93,13 @@ internal static partial class ImageLock
         TakeQemuLocks(fd, ReaderHeldPermissions, unshared);
         if (IsLockedByOthers(fd, LockOffset))
         {
-            Release(handle);
+            ReleaseUnix(handle);
             throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is being written by qcow2mount (a writable mount, snapshot, resize or check --repair); try again when it is done");
         }
 
         if (QemuConflict(fd, ReaderHeldPermissions, unshared) is { } conflict)
         {
-            Release(handle);
+            ReleaseUnix(handle);
             throw new Qcow2Exception(Qcow2ErrorCode.Locked, forceShare
                 ? $"{path}: image is in use by another program (QEMU {conflict})"
                 : $"{path}: image is in use by another program (a running VM or qemu-img {conflict}); -U (--force-share) reads it anyway, though reads of an image being written can be inconsistent");
@@ -171,13 +161,8 @@ internal static partial class ImageLock
     /// Drops the writer (or reader) lock explicitly before the handle closes: a child process forked elsewhere in this
     /// process may briefly share the file description, which would otherwise keep the lock alive.
     /// </summary>
-    public static void Release(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    private static void ReleaseUnix(SafeFileHandle handle)
     {
-        if (!OperatingSystem.IsLinux() || handle.IsClosed)
-        {
-            return;
-        }
-
         // Our byte and QEMU's bytes (100-299) go together.
         int fd = (int)handle.DangerousGetHandle();
         var flock = new Flock { Type = FUnlck, Whence = 0, Start = LockOffset, Len = 2 };
