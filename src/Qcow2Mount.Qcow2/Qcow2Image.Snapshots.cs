@@ -20,6 +20,13 @@ namespace Qcow2Mount.Qcow2;
 /// </summary>
 public sealed partial class Qcow2Image
 {
+    private List<SnapshotEntry> _snapshots;
+
+    public IReadOnlyList<SnapshotInfo> Snapshots => _snapshots.Select(ToInfo).ToList();
+
+    private static SnapshotInfo ToInfo(SnapshotEntry s) =>
+        new(s.Id, s.Name, s.VmStateSizeLarge, s.Date, s.VmClockNanoseconds, s.DiskSize, s.Icount);
+
     /// <summary>Set once a snapshot operation has passed its checks and starts changing the image.</summary>
     private bool _changingSnapshots;
 

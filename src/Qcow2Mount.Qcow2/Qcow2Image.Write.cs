@@ -43,6 +43,9 @@ public sealed partial class Qcow2Image
         return stripes;
     }
 
+    /// <summary>True when the image was opened writable and no corruption has been found since.</summary>
+    public bool CanWrite => _refcounts is not null && !_corruptDetected;
+
     /// <summary>True when lazy refcounts are in use for this open.</summary>
     public bool UsesLazyRefcounts => _lazy;
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text;
 using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Refcounts;
@@ -265,8 +264,8 @@ internal sealed class CheckRun
         for (int j = 0; j < table.Length / entrySize; j++)
         {
             var slot = table.AsSpan(j * entrySize);
-            ulong entry = BinaryPrimitives.ReadUInt64BigEndian(slot);
-            ulong bitmap = extended ? BinaryPrimitives.ReadUInt64BigEndian(slot[8..]) : 0;
+            ulong entry = PointerTable.ReadEntry(slot, 0);
+            ulong bitmap = extended ? PointerTable.ReadEntry(slot, 1) : 0;
             if (L2Entry.IsCompressed(entry))
             {
                 dirty |= CheckCompressed(slot, entry, bitmap, j, active, times);
@@ -343,7 +342,7 @@ internal sealed class CheckRun
             if (active && FixErrors)
             {
                 Message($"Repairing: coffset={entry & ~L2Entry.Copied:x}: copied flag must never be set for compressed clusters");
-                BinaryPrimitives.WriteUInt64BigEndian(slot, entry & ~L2Entry.Copied);
+                PointerTable.WriteEntry(slot, 0, entry & ~L2Entry.Copied);
                 _result.CorruptionsFixed++;
                 repaired = true;
             }
@@ -715,7 +714,7 @@ internal sealed class CheckRun
             for (int j = 0; j < table.Length / entrySize; j++)
             {
                 var slot = table.AsSpan(j * entrySize);
-                ulong entry = BinaryPrimitives.ReadUInt64BigEndian(slot);
+                ulong entry = PointerTable.ReadEntry(slot, 0);
                 if (L2Entry.IsCompressed(entry) || !L2Entry.HasHostCluster(entry, _hasDataFile))
                 {
                     continue;
@@ -732,7 +731,7 @@ internal sealed class CheckRun
                     Message($"{(repair ? "Repairing" : "ERROR")} OFLAG_COPIED data cluster: l2_entry={entry:x} refcount={dataRefcount}");
                     if (repair)
                     {
-                        BinaryPrimitives.WriteUInt64BigEndian(slot, dataRefcount == 1 ? entry | L2Entry.Copied : entry & ~L2Entry.Copied);
+                        PointerTable.WriteEntry(slot, 0, dataRefcount == 1 ? entry | L2Entry.Copied : entry & ~L2Entry.Copied);
                         l2Dirty = true;
                         _result.CorruptionsFixed++;
                     }

@@ -6,35 +6,15 @@ namespace Qcow2Mount.Qcow2.Format;
 /// <summary>
 /// One entry of the bitmap directory: 24 fixed bytes (bitmap_table_offset u64, bitmap_table_size u32 in entries,
 /// flags u32, type u8, granularity_bits u8, name_size u16, extra_data_size u32), then extra data and the name,
-/// padded to 8 bytes.
+/// padded to 8 bytes. TableSize counts the bitmap table's entries (8 bytes each).
 /// </summary>
-public readonly struct BitmapDirectoryEntry
+public readonly record struct BitmapDirectoryEntry(
+    ulong TableOffset, uint TableSize, uint Flags, byte Type, byte GranularityBits, string Name, byte[] ExtraData)
 {
     public const int FixedSize = 24;
 
     private const int OffTableOffset = 0, OffTableSize = 8, OffFlags = 12, OffType = 16, OffGranularityBits = 17,
         OffNameSize = 18, OffExtraDataSize = 20;
-
-    public BitmapDirectoryEntry(ulong tableOffset, uint tableSize, uint flags, byte type, byte granularityBits, string name, byte[] extraData)
-    {
-        TableOffset = tableOffset;
-        TableSize = tableSize;
-        Flags = flags;
-        Type = type;
-        GranularityBits = granularityBits;
-        Name = name;
-        ExtraData = extraData;
-    }
-
-    public ulong TableOffset { get; }
-
-    /// <summary>Entries (8 bytes each) in the bitmap table.</summary>
-    public uint TableSize { get; }
-    public uint Flags { get; }
-    public byte Type { get; }
-    public byte GranularityBits { get; }
-    public string Name { get; }
-    public byte[] ExtraData { get; }
 
     /// <summary>Bytes of the bitmap table.</summary>
     public ulong TableBytes => (ulong)TableSize * PointerTable.EntrySize;

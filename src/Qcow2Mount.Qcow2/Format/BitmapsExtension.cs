@@ -7,24 +7,13 @@ namespace Qcow2Mount.Qcow2.Format;
 /// where their directory lies. 24 bytes: nb_bitmaps u32, reserved u32, bitmap_directory_size u64,
 /// bitmap_directory_offset u64.
 /// </summary>
-public readonly struct BitmapsExtension
+public readonly record struct BitmapsExtension(uint Count, ulong DirectorySize, ulong DirectoryOffset)
 {
     public const int Size = 24;
     public const uint MaxBitmaps = 65535;
     public const ulong MaxDirectorySize = 64UL << 20;
 
     private const int OffCount = 0, OffReserved = 4, OffDirectorySize = 8, OffDirectoryOffset = 16;
-
-    public BitmapsExtension(uint count, ulong directorySize, ulong directoryOffset)
-    {
-        Count = count;
-        DirectorySize = directorySize;
-        DirectoryOffset = directoryOffset;
-    }
-
-    public uint Count { get; }
-    public ulong DirectorySize { get; }
-    public ulong DirectoryOffset { get; }
 
     /// <summary>Reads the extension's data; null when it is shorter than the 24 bytes the spec requires.</summary>
     public static BitmapsExtension? Parse(ReadOnlySpan<byte> data) =>

@@ -3,9 +3,10 @@ using System.Buffers.Binary;
 namespace Qcow2Mount.Qcow2.Format;
 
 /// <summary>
-/// The codec of qcow2's tables of big-endian 64-bit entries: the L1 table, the refcount table and bitmap tables.
-/// Their bytes become entries, and entries bytes, here and nowhere else; what an entry means is the business of
-/// <see cref="L1Entry"/>, <see cref="RefcountTableEntry"/> and <see cref="BitmapTableEntry"/>.
+/// The codec of qcow2's tables of big-endian 64-bit entries: the L1 table, the refcount table, bitmap tables, and
+/// the words of L2 tables (an entry, or with extended L2 an entry and its subcluster bitmap). Their bytes become
+/// entries, and entries bytes, here and nowhere else; what an entry means is the business of <see cref="L1Entry"/>,
+/// <see cref="L2Entry"/>, <see cref="RefcountTableEntry"/> and <see cref="BitmapTableEntry"/>.
 /// </summary>
 public static class PointerTable
 {
