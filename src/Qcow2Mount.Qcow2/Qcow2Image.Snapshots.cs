@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.Text;
 using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Mapping;
 using Qcow2Mount.Qcow2.Snapshots;
+using Qcow2Mount.Qcow2.Storage;
 
 namespace Qcow2Mount.Qcow2;
 
@@ -20,6 +20,13 @@ namespace Qcow2Mount.Qcow2;
 /// </summary>
 public sealed partial class Qcow2Image
 {
+    private List<SnapshotEntry> _snapshots;
+
+    public IReadOnlyList<SnapshotInfo> Snapshots => _snapshots.Select(ToInfo).ToList();
+
+    private static SnapshotInfo ToInfo(SnapshotEntry s) =>
+        new(s.Id, s.Name, s.VmStateSizeLarge, s.Date, s.VmClockNanoseconds, s.DiskSize, s.Icount);
+
     /// <summary>Set once a snapshot operation has passed its checks and starts changing the image.</summary>
     private bool _changingSnapshots;
 
@@ -54,10 +61,6 @@ public sealed partial class Qcow2Image
             FlushLocked();
 
             var now = DateTimeOffset.UtcNow;
-            var extra = new byte[24];
-            BinaryPrimitives.WriteUInt64BigEndian(extra, 0); // vm_state_size_large: no VM state
-            BinaryPrimitives.WriteUInt64BigEndian(extra.AsSpan(8), (ulong)Length); // disk_size
-            BinaryPrimitives.WriteInt64BigEndian(extra.AsSpan(16), 0); // icount: what qemu-img 7.2 writes
             var entry = new SnapshotEntry
             {
                 Id = SnapshotTable.NextId(_snapshots),
@@ -66,7 +69,7 @@ public sealed partial class Qcow2Image
                 L1Size = (uint)active.Length,
                 DateSeconds = (uint)now.ToUnixTimeSeconds(),
                 DateNanoseconds = (uint)(now.UtcTicks % TimeSpan.TicksPerSecond * 100),
-                ExtraData = extra,
+                ExtraData = SnapshotExtraData.ForDiskSnapshot((ulong)Length).ToArray(),
             };
             ReplaceSnapshotTable([.. _snapshots, entry]);
             ApplyDecrementsNow();
@@ -82,7 +85,7 @@ public sealed partial class Qcow2Image
         {
             RefuseWithDataFile();
             var entry = FindSnapshot(idOrName);
-            var l1 = SnapshotTable.ReadL1(_file, entry.L1TableOffset, entry.L1Size, ClusterSize, $"snapshot '{entry.Name}'");
+            var l1 = MetadataReader.ReadL1(_file, entry.L1TableOffset, entry.L1Size, ClusterSize, $"snapshot '{entry.Name}'");
 
             // The table without the entry first: from then on nothing on disk reaches the snapshot's tables.
             _changingSnapshots = true;
@@ -110,7 +113,7 @@ public sealed partial class Qcow2Image
         {
             RefuseWithDataFile();
             var entry = FindSnapshot(idOrName);
-            var snapshotL1 = SnapshotTable.ReadL1(_file, entry.L1TableOffset, entry.L1Size, ClusterSize, $"snapshot '{entry.Name}'");
+            var snapshotL1 = MetadataReader.ReadL1(_file, entry.L1TableOffset, entry.L1Size, ClusterSize, $"snapshot '{entry.Name}'");
             long length = SnapshotLength(Path, Header, entry);
 
             // A new active L1 (never shrinking, as QEMU keeps it) in fresh clusters: one header write switches to it.
@@ -357,11 +360,7 @@ public sealed partial class Qcow2Image
             return 0;
         }
 
-        var bytes = new byte[l1.Length * 8L];
-        for (int i = 0; i < l1.Length; i++)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(i * 8), l1[i] & ~L1Entry.Copied);
-        }
+        var bytes = PointerTable.Encode(l1.Select(e => e & ~L1Entry.Copied).ToArray());
 
         long offset = _refcounts!.Allocate(ClustersFor(bytes.Length));
         CheckOverlap(offset, bytes.Length);

@@ -43,6 +43,9 @@ public sealed partial class Qcow2Image
         return stripes;
     }
 
+    /// <summary>True when the image was opened writable and no corruption has been found since.</summary>
+    public bool CanWrite => _refcounts is not null && !_corruptDetected;
+
     /// <summary>True when lazy refcounts are in use for this open.</summary>
     public bool UsesLazyRefcounts => _lazy;
 
@@ -752,10 +755,10 @@ public sealed partial class Qcow2Image
 
         if (_dirtyL1.Count > 0 || _headerDirty)
         {
-            Span<byte> entry = stackalloc byte[8];
+            Span<byte> entry = stackalloc byte[PointerTable.EntrySize];
             foreach (long index in _dirtyL1)
             {
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(entry, _map.L1[index]);
+                PointerTable.WriteEntry(entry, 0, _map.L1[index]);
                 CheckOverlap((long)Header.L1TableOffset + (index * 8), 8, MetadataKind.ActiveL1);
                 _file.WriteAt((long)Header.L1TableOffset + (index * 8), entry);
             }

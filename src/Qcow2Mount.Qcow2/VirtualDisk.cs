@@ -26,8 +26,7 @@ public static class VirtualDisk
     {
         using var file = HostFile.Open(path, writable: false);
         Span<byte> magic = stackalloc byte[4];
-        return file.ReadAt(0, magic) == 4 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(magic) == Qcow2Header.Magic
-            ? "qcow2" : "raw";
+        return file.ReadAt(0, magic) == 4 && Qcow2Header.HasMagic(magic) ? "qcow2" : "raw";
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text;
 using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Refcounts;
@@ -15,8 +14,6 @@ namespace Qcow2Mount.Qcow2.Check;
 /// </summary>
 internal sealed class CheckRun
 {
-    private const ulong MaxL1Entries = (32UL << 20) / 8;
-
     private readonly IHostFile _file;
     private readonly CheckOptions _options;
     private readonly RepairMode _mode;
@@ -99,35 +96,8 @@ internal sealed class CheckRun
 
     private bool Open()
     {
-        Span<byte> start = stackalloc byte[Qcow2Header.V2Size];
-        if (_file.ReadAt(0, start) < Qcow2Header.V2Size || BinaryPrimitives.ReadUInt32BigEndian(start) != Qcow2Header.Magic)
-        {
-            CheckError("ERROR not a qcow2 image (bad magic or file too short)");
-            return false;
-        }
-
-        uint clusterBits = BinaryPrimitives.ReadUInt32BigEndian(start[20..]);
-        if (clusterBits is < Qcow2Header.MinClusterBits or > Qcow2Header.MaxClusterBits)
-        {
-            CheckError($"ERROR invalid cluster_bits {clusterBits}");
-            return false;
-        }
-
-        var cluster0 = new byte[(int)Math.Min(1L << (int)clusterBits, _file.Length)];
-        _file.ReadAt(0, cluster0);
-        _header = Qcow2Header.Parse(cluster0);
-        _header.Validate(_file.Length);
-        int extensionsEnd = _header.BackingFileOffset != 0 && _header.BackingFileOffset > (ulong)_header.ExtensionsOffset
-            ? (int)Math.Min(_header.BackingFileOffset, (ulong)cluster0.Length)
-            : cluster0.Length;
-        _extensions = HeaderExtensions.Parse(cluster0, _header.ExtensionsOffset, extensionsEnd);
-        ulong unknown = (ulong)(_header.IncompatibleFeatures & ~KnownFeatures.Incompatible);
-        if (unknown != 0)
-        {
-            CheckError($"ERROR unsupported qcow2 feature(s): {_extensions.DescribeIncompatible(unknown)}");
-            return false;
-        }
-
+        // A header that cannot be read ends the check with its one error (Run reports it).
+        (_header, _extensions, _) = MetadataReader.ReadHeader(_file);
         _hasDataFile = _header.HasExternalDataFile;
         long fileClusters = (_file.Length + ClusterSize - 1) >> ClusterBits;
         if (fileClusters > _options.MaxTrackedClusters)
@@ -182,7 +152,7 @@ internal sealed class CheckRun
         }
 
         Add(_header.L1TableOffset, (ulong)_header.L1Size * 8);
-        var l1 = ReadL1(_header.L1TableOffset, _header.L1Size);
+        var l1 = MetadataReader.ReadL1ForCheck(_file, _header.L1TableOffset, _header.L1Size);
         for (int i = 0; i < l1.Length; i++)
         {
             ulong l2Offset = CheckL1Entry(l1[i], i);
@@ -218,7 +188,7 @@ internal sealed class CheckRun
                 continue;
             }
 
-            if (sn.L1Size > MaxL1Entries)
+            if (sn.L1Size > L1Entry.MaxTableEntries)
             {
                 Corruption($"ERROR snapshot {sn.Id} ({sn.Name}) l1_size=0x{sn.L1Size:x}: L1 table is too large; snapshot table entry corrupted");
                 continue;
@@ -235,7 +205,7 @@ internal sealed class CheckRun
         foreach (var ((offset, size), times) in l1Tables)
         {
             Add(offset, (ulong)size * 8, times);
-            var l1 = ReadL1(offset, size);
+            var l1 = MetadataReader.ReadL1ForCheck(_file, offset, size);
             for (int i = 0; i < l1.Length; i++)
             {
                 ulong l2Offset = CheckL1Entry(l1[i], i, times);
@@ -254,32 +224,16 @@ internal sealed class CheckRun
         Add(_header.SnapshotsOffset, tableSize);
     }
 
-    private ulong[] ReadL1(ulong offset, uint entries)
-    {
-        var bytes = new byte[(long)entries * 8];
-        if (offset < (ulong)_file.Length)
-        {
-            _file.ReadAt((long)offset, bytes); // past EOF reads as zeros, as QEMU reads it; the refcount compare flags it
-        }
-
-        var l1 = new ulong[entries];
-        for (int i = 0; i < l1.Length; i++)
-        {
-            l1[i] = BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(i * 8));
-        }
-
-        return l1;
-    }
-
     /// <summary>Counts the L2 table an L1 entry points at; returns its offset, or 0 when there is none to walk.</summary>
-    private ulong CheckL1Entry(ulong entry, int index, uint times = 1)
+    private ulong CheckL1Entry(ulong raw, int index, uint times = 1)
     {
-        if ((entry & L1Entry.ReservedMask) != 0)
+        var entry = new L1Entry(raw);
+        if (entry.HasReservedBits)
         {
-            Corruption($"ERROR L1 entry {index} has reserved bits set: l1_entry={entry:x}", times);
+            Corruption($"ERROR L1 entry {index} has reserved bits set: l1_entry={raw:x}", times);
         }
 
-        ulong l2Offset = entry & L1Entry.OffsetMask;
+        ulong l2Offset = entry.L2TableOffset;
         if (l2Offset == 0)
         {
             return 0;
@@ -310,8 +264,8 @@ internal sealed class CheckRun
         for (int j = 0; j < table.Length / entrySize; j++)
         {
             var slot = table.AsSpan(j * entrySize);
-            ulong entry = BinaryPrimitives.ReadUInt64BigEndian(slot);
-            ulong bitmap = extended ? BinaryPrimitives.ReadUInt64BigEndian(slot[8..]) : 0;
+            ulong entry = PointerTable.ReadEntry(slot, 0);
+            ulong bitmap = extended ? PointerTable.ReadEntry(slot, 1) : 0;
             if (L2Entry.IsCompressed(entry))
             {
                 dirty |= CheckCompressed(slot, entry, bitmap, j, active, times);
@@ -388,7 +342,7 @@ internal sealed class CheckRun
             if (active && FixErrors)
             {
                 Message($"Repairing: coffset={entry & ~L2Entry.Copied:x}: copied flag must never be set for compressed clusters");
-                BinaryPrimitives.WriteUInt64BigEndian(slot, entry & ~L2Entry.Copied);
+                PointerTable.WriteEntry(slot, 0, entry & ~L2Entry.Copied);
                 _result.CorruptionsFixed++;
                 repaired = true;
             }
@@ -428,10 +382,9 @@ internal sealed class CheckRun
             return;
         }
 
-        var ext = _extensions.All.FirstOrDefault(e => e.Kind == HeaderExtensionType.LuksHeader);
-        if (ext.Data is { Length: >= 16 })
+        if (_extensions.LuksHeaderLocation is var (offset, length))
         {
-            Add(BinaryPrimitives.ReadUInt64BigEndian(ext.Data), BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(8)));
+            Add((ulong)offset, (ulong)length);
         }
     }
 
@@ -446,52 +399,47 @@ internal sealed class CheckRun
             return;
         }
 
-        var ext = _extensions.All.FirstOrDefault(e => e.Kind == HeaderExtensionType.Bitmaps);
-        if (ext.Data is not { Length: >= 24 })
+        if (_extensions.Bitmaps is not { } bitmaps)
         {
             return;
         }
 
-        uint count = BinaryPrimitives.ReadUInt32BigEndian(ext.Data);
-        ulong directorySize = BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(8));
-        ulong directoryOffset = BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(16));
-        if ((directoryOffset & (ulong)(ClusterSize - 1)) != 0 || directorySize > 64UL << 20
-            || directoryOffset + directorySize > (ulong)_file.Length || count > 65535)
+        if (bitmaps.Validate(ClusterSize, _file.Length) is { } problem)
         {
-            Corruption($"ERROR bitmap directory at 0x{directoryOffset:x} (+{directorySize} bytes) is invalid");
+            Corruption($"ERROR {problem}");
             return;
         }
 
-        Add(directoryOffset, directorySize);
-        var directory = new byte[directorySize];
-        _file.ReadAt((long)directoryOffset, directory);
+        Add(bitmaps.DirectoryOffset, bitmaps.DirectorySize);
+        var directory = new byte[bitmaps.DirectorySize];
+        _file.ReadAt((long)bitmaps.DirectoryOffset, directory);
         int pos = 0;
-        for (uint i = 0; i < count; i++)
+        for (uint i = 0; i < bitmaps.Count; i++)
         {
-            if (pos + 24 > directory.Length)
+            BitmapDirectoryEntry bitmap;
+            try
             {
-                Corruption("ERROR bitmap directory is truncated");
+                bitmap = BitmapDirectoryEntry.Parse(directory.AsSpan(pos), out int consumed);
+                pos += consumed;
+            }
+            catch (Qcow2Exception e)
+            {
+                Corruption($"ERROR {e.Message}");
                 return;
             }
 
-            var entry = directory.AsSpan(pos);
-            ulong tableOffset = BinaryPrimitives.ReadUInt64BigEndian(entry);
-            uint tableSize = BinaryPrimitives.ReadUInt32BigEndian(entry[8..]);
-            int nameSize = BinaryPrimitives.ReadUInt16BigEndian(entry[18..]);
-            uint extraSize = BinaryPrimitives.ReadUInt32BigEndian(entry[20..]);
-            pos += (int)((24 + extraSize + (uint)nameSize + 7) & ~7u);
-            if ((tableOffset & (ulong)(ClusterSize - 1)) != 0 || tableOffset + (ulong)tableSize * 8 > (ulong)_file.Length)
+            if (bitmap.Validate(ClusterSize, _file.Length) is { } tableProblem)
             {
-                Corruption($"ERROR bitmap {i}: table at 0x{tableOffset:x} is misaligned or past the end of the image");
+                Corruption($"ERROR bitmap {i}: {tableProblem}");
                 continue;
             }
 
-            Add(tableOffset, (ulong)tableSize * 8);
-            var table = new byte[(long)tableSize * 8];
-            _file.ReadAt((long)tableOffset, table);
-            for (int k = 0; k < tableSize; k++)
+            Add(bitmap.TableOffset, bitmap.TableBytes);
+            var table = new byte[bitmap.TableBytes];
+            _file.ReadAt((long)bitmap.TableOffset, table);
+            foreach (ulong raw in PointerTable.Decode(table))
             {
-                ulong dataOffset = BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(k * 8)) & L2Entry.OffsetMask;
+                ulong dataOffset = new BitmapTableEntry(raw).DataOffset;
                 if (dataOffset != 0)
                 {
                     Add(dataOffset, (ulong)ClusterSize);
@@ -506,16 +454,16 @@ internal sealed class CheckRun
         long fileClusters = _counts.FileClusters;
         for (long i = 0; i < table.LongLength; i++)
         {
-            ulong entry = table[i];
-            ulong offset = entry & OnDiskRefcounts.TableOffsetMask;
-            if ((entry & OnDiskRefcounts.TableReservedMask) != 0)
+            var entry = new RefcountTableEntry(table[i]);
+            ulong offset = entry.BlockOffset;
+            if (entry.HasReservedBits)
             {
                 Corruption($"ERROR refcount table entry {i} has reserved bits set");
                 _rebuild = true;
                 continue;
             }
 
-            if ((offset & (ulong)(ClusterSize - 1)) != 0)
+            if (!entry.IsAligned(ClusterBits))
             {
                 Corruption($"ERROR refcount block {i} is not cluster aligned; refcount table entry corrupted");
                 _rebuild = true;
@@ -672,7 +620,7 @@ internal sealed class CheckRun
         long blocksStart = start, tableStart = start + blocks, newEnd = tableStart + tableClusters;
         ulong max = RefcountEntries.MaxValue(order);
         var block = new byte[ClusterSize];
-        var table = new byte[tableClusters << ClusterBits];
+        var table = new ulong[blocks];
         for (long b = 0; b < blocks; b++)
         {
             Array.Clear(block);
@@ -688,10 +636,10 @@ internal sealed class CheckRun
 
             long blockOffset = (blocksStart + b) << ClusterBits;
             _file.WriteAt(blockOffset, block);
-            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan((int)(b * 8)), (ulong)blockOffset);
+            table[b] = new RefcountTableEntry((ulong)blockOffset).Value;
         }
 
-        _file.WriteAt(tableStart << ClusterBits, table);
+        _file.WriteAt(tableStart << ClusterBits, PointerTable.Encode(table, tableClusters << ClusterBits));
         _file.Flush();
 
         _header = _header with { RefcountTableOffset = (ulong)(tableStart << ClusterBits), RefcountTableClusters = (uint)tableClusters };
@@ -722,13 +670,14 @@ internal sealed class CheckRun
         }
 
         bool repair = FixErrors && _result.CheckErrors == 0 && _result.Corruptions == 0;
-        var l1 = ReadL1(_header.L1TableOffset, _header.L1Size);
+        var l1 = MetadataReader.ReadL1ForCheck(_file, _header.L1TableOffset, _header.L1Size);
         bool l1Dirty = false;
         int entrySize = _header.L2EntrySize;
         var table = new byte[ClusterSize];
         for (int i = 0; i < l1.Length; i++)
         {
-            ulong l2Offset = l1[i] & L1Entry.OffsetMask;
+            var l1Entry = new L1Entry(l1[i]);
+            ulong l2Offset = l1Entry.L2TableOffset;
             if (l2Offset == 0 || (l2Offset & (ulong)(ClusterSize - 1)) != 0)
             {
                 continue;
@@ -739,13 +688,12 @@ internal sealed class CheckRun
                 continue;
             }
 
-            bool copied = (l1[i] & L1Entry.Copied) != 0;
-            if ((refcount == 1) != copied)
+            if ((refcount == 1) != l1Entry.IsCopied)
             {
                 Message($"{(repair ? "Repairing" : "ERROR")} OFLAG_COPIED L2 cluster: l1_index={i} l1_entry={l1[i]:x} refcount={refcount}");
                 if (repair)
                 {
-                    l1[i] = refcount == 1 ? l1[i] | L1Entry.Copied : l1[i] & ~L1Entry.Copied;
+                    l1[i] = l1Entry.WithCopied(refcount == 1).Value;
                     l1Dirty = true;
                     _result.CorruptionsFixed++;
                 }
@@ -766,7 +714,7 @@ internal sealed class CheckRun
             for (int j = 0; j < table.Length / entrySize; j++)
             {
                 var slot = table.AsSpan(j * entrySize);
-                ulong entry = BinaryPrimitives.ReadUInt64BigEndian(slot);
+                ulong entry = PointerTable.ReadEntry(slot, 0);
                 if (L2Entry.IsCompressed(entry) || !L2Entry.HasHostCluster(entry, _hasDataFile))
                 {
                     continue;
@@ -783,7 +731,7 @@ internal sealed class CheckRun
                     Message($"{(repair ? "Repairing" : "ERROR")} OFLAG_COPIED data cluster: l2_entry={entry:x} refcount={dataRefcount}");
                     if (repair)
                     {
-                        BinaryPrimitives.WriteUInt64BigEndian(slot, dataRefcount == 1 ? entry | L2Entry.Copied : entry & ~L2Entry.Copied);
+                        PointerTable.WriteEntry(slot, 0, dataRefcount == 1 ? entry | L2Entry.Copied : entry & ~L2Entry.Copied);
                         l2Dirty = true;
                         _result.CorruptionsFixed++;
                     }
@@ -802,13 +750,7 @@ internal sealed class CheckRun
 
         if (l1Dirty)
         {
-            var bytes = new byte[l1.Length * 8];
-            for (int i = 0; i < l1.Length; i++)
-            {
-                BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(i * 8), l1[i]);
-            }
-
-            _file.WriteAt((long)_header.L1TableOffset, bytes);
+            _file.WriteAt((long)_header.L1TableOffset, PointerTable.Encode(l1));
         }
 
         if (repair)

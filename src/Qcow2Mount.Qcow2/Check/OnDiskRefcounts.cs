@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Refcounts;
 using Qcow2Mount.Qcow2.Storage;
@@ -11,10 +10,6 @@ namespace Qcow2Mount.Qcow2.Check;
 /// </summary>
 internal sealed class OnDiskRefcounts
 {
-    /// <summary>Refcount table entries: bits 9..63 offset, bits 0..8 reserved.</summary>
-    public const ulong TableOffsetMask = ~0x1FFUL;
-    public const ulong TableReservedMask = 0x1FFUL;
-
     private const int MaxCachedBlocks = 4096;
 
     private readonly IHostFile _file;
@@ -30,13 +25,7 @@ internal sealed class OnDiskRefcounts
         _clusterBits = header.ClusterBits;
         _order = header.RefcountOrder;
         _blockBits = header.ClusterBits + 3 - header.RefcountOrder;
-        var bytes = new byte[(long)header.RefcountTableClusters * header.ClusterSize];
-        file.ReadAt((long)header.RefcountTableOffset, bytes); // validated to lie inside the file
-        Table = new ulong[bytes.Length / 8];
-        for (int i = 0; i < Table.Length; i++)
-        {
-            Table[i] = BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(i * 8));
-        }
+        Table = MetadataReader.ReadRefcountTable(file, header.RefcountTableOffset, header.RefcountTableClusters, header.ClusterBits);
     }
 
     public ulong[] Table { get; }
@@ -70,7 +59,7 @@ internal sealed class OnDiskRefcounts
     {
         foreach (long blockIndex in _dirty)
         {
-            _file.WriteAt((long)(Table[blockIndex] & TableOffsetMask), _blocks[blockIndex]);
+            _file.WriteAt((long)new RefcountTableEntry(Table[blockIndex]).BlockOffset, _blocks[blockIndex]);
         }
 
         _dirty.Clear();
@@ -85,16 +74,16 @@ internal sealed class OnDiskRefcounts
             return null;
         }
 
-        ulong entry = Table[blockIndex];
-        ulong offset = entry & TableOffsetMask;
-        if (offset == 0)
+        var entry = new RefcountTableEntry(Table[blockIndex]);
+        ulong offset = entry.BlockOffset;
+        if (!entry.HasBlock)
         {
             return null;
         }
 
-        if ((offset & ((1UL << _clusterBits) - 1)) != 0 || (entry & TableReservedMask) != 0)
+        if (!entry.IsAligned(_clusterBits) || entry.HasReservedBits)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"refcount block {blockIndex} has an unusable offset 0x{entry:x}");
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, $"refcount block {blockIndex} has an unusable offset 0x{entry.Value:x}");
         }
 
         if (_blocks.TryGetValue(blockIndex, out var cached))

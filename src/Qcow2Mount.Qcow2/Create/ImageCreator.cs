@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
 using Qcow2Mount.Qcow2.Format;
@@ -25,16 +24,16 @@ public static class ImageCreator
     // QEMU omits the feature-name table for clusters of 4 KiB and less (it would crowd out the backing name).
     private const int MinClusterSizeForFeatureTable = 8192;
 
-    private static readonly (FeatureKind Kind, int Bit, string Name)[] s_featureNames =
+    private static readonly FeatureName[] s_featureNames =
     [
-        (FeatureKind.Incompatible, 0, "dirty bit"),
-        (FeatureKind.Incompatible, 1, "corrupt bit"),
-        (FeatureKind.Incompatible, 2, "external data file"),
-        (FeatureKind.Incompatible, 3, "compression type"),
-        (FeatureKind.Incompatible, 4, "extended L2 entries"),
-        (FeatureKind.Compatible, 0, "lazy refcounts"),
-        (FeatureKind.Autoclear, 0, "bitmaps"),
-        (FeatureKind.Autoclear, 1, "raw external data"),
+        new(FeatureKind.Incompatible, 0, "dirty bit"),
+        new(FeatureKind.Incompatible, 1, "corrupt bit"),
+        new(FeatureKind.Incompatible, 2, "external data file"),
+        new(FeatureKind.Incompatible, 3, "compression type"),
+        new(FeatureKind.Incompatible, 4, "extended L2 entries"),
+        new(FeatureKind.Compatible, 0, "lazy refcounts"),
+        new(FeatureKind.Autoclear, 0, "bitmaps"),
+        new(FeatureKind.Autoclear, 1, "raw external data"),
     ];
 
     /// <summary>
@@ -354,10 +353,7 @@ public static class ImageCreator
             var table = new byte[s_featureNames.Length * FeatureName.Size];
             for (int i = 0; i < s_featureNames.Length; i++)
             {
-                var entry = table.AsSpan(i * FeatureName.Size, FeatureName.Size);
-                entry[0] = (byte)s_featureNames[i].Kind;
-                entry[1] = (byte)s_featureNames[i].Bit;
-                Encoding.ASCII.GetBytes(s_featureNames[i].Name).CopyTo(entry[2..]);
+                s_featureNames[i].WriteTo(table.AsSpan(i * FeatureName.Size, FeatureName.Size));
             }
 
             extensions.Add(((uint)HeaderExtensionType.FeatureNameTable, table));
@@ -369,7 +365,7 @@ public static class ImageCreator
             throw Invalid($"backing file name is too long ({backingName.Length} bytes, at most {MaxBackingNameBytes})");
         }
 
-        int used = header.ExtensionsOffset + extensions.Sum(e => 8 + ((e.Data.Length + 7) & ~7)) + 8 + (backingName?.Length ?? 0);
+        int used = header.ExtensionsOffset + extensions.Sum(e => new HeaderExtension(e.Type, e.Data).StoredSize) + 8 + (backingName?.Length ?? 0);
         if (used > cs)
         {
             throw Invalid($"the header, its extensions and the backing file name ({used} bytes) do not fit in one {cs}-byte cluster");
@@ -379,10 +375,7 @@ public static class ImageCreator
         int pos = header.ExtensionsOffset;
         foreach (var (type, data) in extensions)
         {
-            BinaryPrimitives.WriteUInt32BigEndian(cluster0.AsSpan(pos), type);
-            BinaryPrimitives.WriteUInt32BigEndian(cluster0.AsSpan(pos + 4), (uint)data.Length);
-            data.CopyTo(cluster0.AsSpan(pos + 8));
-            pos += 8 + ((data.Length + 7) & ~7);
+            pos += new HeaderExtension(type, data).WriteTo(cluster0.AsSpan(pos));
         }
 
         pos += 8; // end marker: type 0, length 0 (already zero)
@@ -403,13 +396,13 @@ public static class ImageCreator
         file.SetLength(totalClusters * cs);
 
         // Refcount table: one entry per block, blocks laid out back to back.
-        var table = new byte[(long)p.RefcountTableClusters * cs];
-        for (int i = 0; i < p.RefcountBlocks; i++)
+        var table = new ulong[p.RefcountBlocks];
+        for (int i = 0; i < table.Length; i++)
         {
-            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan(i * 8), (ulong)(p.RefcountBlocksOffset + (long)i * cs));
+            table[i] = new RefcountTableEntry((ulong)(p.RefcountBlocksOffset + (long)i * cs)).Value;
         }
 
-        file.WriteAt(p.RefcountTableOffset, table);
+        file.WriteAt(p.RefcountTableOffset, PointerTable.Encode(table, (long)p.RefcountTableClusters * cs));
 
         // Refcount blocks: clusters 0 .. totalClusters-1 are all metadata with refcount 1.
         int perBlock = RefcountEntries.PerBlock(p.Header.ClusterBits, p.Header.RefcountOrder);
@@ -433,13 +426,13 @@ public static class ImageCreator
 
         if (p.L1Clusters > 0)
         {
-            var l1 = new byte[(long)p.L1Clusters * cs];
-            for (int i = 0; i < p.L2Tables; i++)
+            var l1 = new ulong[p.L2Tables];
+            for (int i = 0; i < l1.Length; i++)
             {
-                BinaryPrimitives.WriteUInt64BigEndian(l1.AsSpan(i * 8), L1Entry.Copied | (ulong)(p.L2Offset + (long)i * cs));
+                l1[i] = L1Entry.Copied | (ulong)(p.L2Offset + (long)i * cs);
             }
 
-            file.WriteAt(p.L1Offset, l1);
+            file.WriteAt(p.L1Offset, PointerTable.Encode(l1, (long)p.L1Clusters * cs));
         }
 
         // Tables first, header last: a crash before this point leaves no valid image rather than a broken one.
@@ -470,7 +463,7 @@ public static class ImageCreator
                     break;
                 }
 
-                BinaryPrimitives.WriteUInt64BigEndian(l2.AsSpan(j * entrySize), L2Entry.Copied | (ulong)(guestCluster * cs));
+                PointerTable.WriteEntry(l2, j * entrySize / PointerTable.EntrySize, L2Entry.Copied | (ulong)(guestCluster * cs));
             }
 
             file.WriteAt(p.L2Offset + (long)t * cs, l2);

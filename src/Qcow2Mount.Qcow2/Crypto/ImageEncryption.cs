@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Storage;

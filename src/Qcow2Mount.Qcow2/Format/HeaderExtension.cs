@@ -18,6 +18,18 @@ public enum HeaderExtensionType : uint
 public readonly record struct HeaderExtension(uint Type, byte[] Data)
 {
     public HeaderExtensionType Kind => (HeaderExtensionType)Type;
+
+    /// <summary>Bytes the extension takes: type, length, and the data padded to 8.</summary>
+    public int StoredSize => 8 + ((Data.Length + 7) & ~7);
+
+    /// <summary>Writes type, length and data (padding left as it is: zero in a fresh cluster); returns <see cref="StoredSize"/>.</summary>
+    public int WriteTo(Span<byte> destination)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(destination, Type);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[4..], (uint)Data.Length);
+        Data.CopyTo(destination[8..]);
+        return StoredSize;
+    }
 }
 
 /// <summary>One 48-byte entry of the feature-name table: which bit of which feature word, and its name.</summary>
@@ -30,6 +42,15 @@ public readonly record struct FeatureName(FeatureKind Kind, int Bit, string Name
         var name = entry[2..Size];
         int end = name.IndexOf((byte)0);
         return new FeatureName((FeatureKind)entry[0], entry[1], Encoding.UTF8.GetString(end < 0 ? name : name[..end]));
+    }
+
+    /// <summary>Writes the entry: kind, bit, and the name zero-padded to 46 bytes (the caller keeps names that short).</summary>
+    public void WriteTo(Span<byte> entry)
+    {
+        entry[..Size].Clear();
+        entry[0] = (byte)Kind;
+        entry[1] = (byte)Bit;
+        Encoding.UTF8.GetBytes(Name).CopyTo(entry[2..Size]);
     }
 }
 
@@ -51,6 +72,9 @@ public sealed class HeaderExtensions
     public IReadOnlyList<FeatureName> FeatureNames { get; private init; } = [];
     public bool HasBitmaps { get; private init; }
 
+    /// <summary>The bitmaps extension's data (null without the extension, or when it is too short to read).</summary>
+    public BitmapsExtension? Bitmaps { get; private init; }
+
     /// <summary>Where a LUKS-encrypted image keeps its LUKS header: offset and length in the image file.</summary>
     public (long Offset, long Length)? LuksHeaderLocation { get; private init; }
 
@@ -63,6 +87,7 @@ public sealed class HeaderExtensions
         string? backingFormat = null, dataFile = null;
         var features = new List<FeatureName>();
         bool bitmaps = false;
+        BitmapsExtension? bitmapsExtension = null;
         (long, long)? luks = null;
         while (true)
         {
@@ -109,6 +134,7 @@ public sealed class HeaderExtensions
                     break;
                 case HeaderExtensionType.Bitmaps:
                     bitmaps = true;
+                    bitmapsExtension = BitmapsExtension.Parse(data);
                     break;
                 case HeaderExtensionType.LuksHeader:
                     if (data.Length < 16)
@@ -140,6 +166,7 @@ public sealed class HeaderExtensions
             ExternalDataFile = dataFile,
             FeatureNames = features,
             HasBitmaps = bitmaps,
+            Bitmaps = bitmapsExtension,
             LuksHeaderLocation = luks,
         };
     }

@@ -1,15 +1,5 @@
 namespace Qcow2Mount.Qcow2.Format;
 
-/// <summary>Bit accessors for L1 entries.</summary>
-public static class L1Entry
-{
-    public const ulong Copied = 1UL << 63;
-    public const ulong OffsetMask = 0x00FF_FFFF_FFFF_FE00UL;
-    public const ulong ReservedMask = 0x7F00_0000_0000_01FFUL;
-
-    public static ulong L2Offset(ulong entry) => entry & OffsetMask;
-}
-
 /// <summary>What a cluster (or subcluster) of the guest reads as.</summary>
 public enum ClusterKind : byte
 {

@@ -66,6 +66,36 @@ public sealed record Qcow2Header
     /// <summary>Size of the known fields this engine writes (v2: 72; v3: 104, or 112 with compression type).</summary>
     private int KnownFieldsLength => Version < 3 ? V2Size : HeaderLength >= OffCompressionType + 1 ? OffCompressionType + 1 : V3MinSize;
 
+    /// <summary>True when <paramref name="start"/> begins with the qcow2 magic.</summary>
+    public static bool HasMagic(ReadOnlySpan<byte> start) =>
+        start.Length >= 4 && BinaryPrimitives.ReadUInt32BigEndian(start[OffMagic..]) == Magic;
+
+    /// <summary>
+    /// The cluster size named by the first <see cref="V2Size"/> bytes of a file, which says how much of cluster 0
+    /// (header, extensions, backing name) to read before parsing it all; checks the magic and cluster_bits on the way.
+    /// </summary>
+    public static int PeekClusterSize(ReadOnlySpan<byte> start)
+    {
+        if (start.Length < V2Size)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.NotQcow2, "not a qcow2 image (file too short)");
+        }
+
+        if (!HasMagic(start))
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.NotQcow2, "not a qcow2 image (bad magic)");
+        }
+
+        uint clusterBits = BinaryPrimitives.ReadUInt32BigEndian(start[OffClusterBits..]);
+        if (clusterBits is < MinClusterBits or > MaxClusterBits)
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader,
+                $"invalid cluster_bits {clusterBits} (must be {MinClusterBits}..{MaxClusterBits})");
+        }
+
+        return 1 << (int)clusterBits;
+    }
+
     /// <summary>Reads the header; validates only what is needed to read further (magic, version, lengths).</summary>
     public static Qcow2Header Parse(ReadOnlySpan<byte> data)
     {

@@ -22,13 +22,16 @@ public sealed record SnapshotEntry
     public uint VmStateSize { get; init; }
     public byte[] ExtraData { get; init; } = [];
 
-    /// <summary>Guest size when the snapshot was taken (extra data), or null when the entry does not say.</summary>
-    public ulong? DiskSize => ExtraData.Length >= 16 ? BinaryPrimitives.ReadUInt64BigEndian(ExtraData.AsSpan(8)) : null;
+    /// <summary>The known fields of <see cref="ExtraData"/>.</summary>
+    public SnapshotExtraData Extra => SnapshotExtraData.Parse(ExtraData);
 
-    public ulong VmStateSizeLarge => ExtraData.Length >= 8 ? BinaryPrimitives.ReadUInt64BigEndian(ExtraData) : VmStateSize;
+    /// <summary>Guest size when the snapshot was taken (extra data), or null when the entry does not say.</summary>
+    public ulong? DiskSize => Extra.DiskSize;
+
+    public ulong VmStateSizeLarge => Extra.VmStateSizeLarge ?? VmStateSize;
 
     /// <summary>icount (-1 when not recorded).</summary>
-    public long Icount => ExtraData.Length >= 24 ? BinaryPrimitives.ReadInt64BigEndian(ExtraData.AsSpan(16)) : -1;
+    public long Icount => Extra.Icount ?? -1;
 
     public DateTimeOffset Date => DateTimeOffset.FromUnixTimeSeconds(DateSeconds).AddTicks(DateNanoseconds / 100);
 

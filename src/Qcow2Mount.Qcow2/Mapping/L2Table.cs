@@ -1,10 +1,10 @@
-using System.Buffers.Binary;
+using Qcow2Mount.Qcow2.Format;
 
 namespace Qcow2Mount.Qcow2.Mapping;
 
 /// <summary>
 /// One L2 table in memory, decoded to host-endian words (entries, or entry/bitmap pairs with extended L2).
-/// Byte swapping happens only in <see cref="Decode"/> and <see cref="Encode"/>.
+/// Its bytes become words only in <see cref="Decode"/> and <see cref="Encode"/>, through <see cref="PointerTable"/>.
 /// </summary>
 internal sealed class L2Table
 {
@@ -28,20 +28,11 @@ internal sealed class L2Table
 
     public static L2Table Decode(long hostOffset, ReadOnlySpan<byte> bytes)
     {
-        var words = new ulong[bytes.Length / 8];
-        for (int i = 0; i < words.Length; i++)
-        {
-            words[i] = BinaryPrimitives.ReadUInt64BigEndian(bytes[(i * 8)..]);
-        }
-
-        return new L2Table(hostOffset, words);
+        return new L2Table(hostOffset, PointerTable.Decode(bytes));
     }
 
     public void Encode(Span<byte> destination)
     {
-        for (int i = 0; i < Words.Length; i++)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(destination[(i * 8)..], Words[i]);
-        }
+        PointerTable.Encode(Words, destination);
     }
 }

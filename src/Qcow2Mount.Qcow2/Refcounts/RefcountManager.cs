@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using Qcow2Mount.Qcow2.Caching;
+using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Storage;
 
 namespace Qcow2Mount.Qcow2.Refcounts;
@@ -56,34 +56,24 @@ internal sealed class RefcountManager
     public int ClusterSize => 1 << _clusterBits;
 
     /// <summary>Host offsets of every refcount block (for the overlap guard).</summary>
-    public IEnumerable<long> BlockOffsets => Table.Where(e => e != 0).Select(e => (long)(e & ~511UL));
+    public IEnumerable<long> BlockOffsets =>
+        Table.Select(e => new RefcountTableEntry(e)).Where(e => e.HasBlock).Select(e => (long)e.BlockOffset);
 
     public static RefcountManager Load(IHostFile file, int clusterBits, int order, long tableOffset, int tableClusters, int capacityBlocks)
     {
-        var bytes = new byte[(long)tableClusters << clusterBits];
-        if (file.ReadAt(tableOffset, bytes) != bytes.Length)
-        {
-            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt, "refcount table is truncated");
-        }
-
-        var table = new ulong[bytes.Length / 8];
-        for (int i = 0; i < table.Length; i++)
-        {
-            table[i] = BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(i * 8));
-        }
-
+        var table = MetadataReader.ReadRefcountTable(file, (ulong)tableOffset, (uint)tableClusters, clusterBits);
         return new RefcountManager(file, clusterBits, order, table, tableOffset, capacityBlocks);
     }
 
     public ulong Get(long cluster)
     {
         long index = cluster >> _perBlockBits;
-        if (index >= Table.Length || Table[index] == 0)
+        if (index >= Table.Length || BlockOffset(index) is not (> 0 and var offset))
         {
             return 0;
         }
 
-        var block = LoadBlock((long)(Table[index] & ~511UL));
+        var block = LoadBlock(offset);
         return RefcountEntries.Get(block.Data, _order, (int)(cluster & ((1L << _perBlockBits) - 1)));
     }
 
@@ -361,12 +351,28 @@ internal sealed class RefcountManager
             GrowTable(index);
         }
 
-        if (Table[index] == 0)
+        if (BlockOffset(index) == 0)
         {
             CreateBlock(index);
         }
 
-        return LoadBlock((long)(Table[index] & ~511UL));
+        return LoadBlock(BlockOffset(index));
+    }
+
+    /// <summary>
+    /// Where the block of table entry <paramref name="index"/> lies, 0 when there is none (whatever the reserved
+    /// bits hold: the offset decides, as in QEMU); a block off a cluster boundary is corruption.
+    /// </summary>
+    private long BlockOffset(long index)
+    {
+        var entry = new RefcountTableEntry(Table[index]);
+        if (!entry.IsAligned(_clusterBits))
+        {
+            throw new Qcow2Exception(Qcow2ErrorCode.Corrupt,
+                $"refcount block {index} at 0x{entry.BlockOffset:x} is not cluster aligned");
+        }
+
+        return (long)entry.BlockOffset;
     }
 
     /// <summary>
@@ -530,11 +536,7 @@ internal sealed class RefcountManager
             return false;
         }
 
-        var bytes = new byte[Table.Length * 8];
-        for (int i = 0; i < Table.Length; i++)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(i * 8), Table[i]);
-        }
+        var bytes = PointerTable.Encode(Table);
 
         BeforeWrite?.Invoke(TableOffset, bytes.Length, MetadataKind.RefcountTable);
         _file.WriteAt(TableOffset, bytes);

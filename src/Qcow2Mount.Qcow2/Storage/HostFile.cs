@@ -43,10 +43,10 @@ public sealed partial class HostFile : IHostFile
     {
         try
         {
-            // On Windows the share mode keeps out a second writer; on Linux an OFD lock does (ImageLock).
-            var share = writable && lockWriter && OperatingSystem.IsWindows() ? FileShare.Read : FileShare.ReadWrite;
+            // On Windows the share mode is the lock; on Linux a lock taken once the file is open (ImageLock).
+            var share = ImageLock.ShareMode(writable, lockWriter, lockReader, forceShare);
             var handle = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read,
-                share | FileShare.Delete, FileOptions.RandomAccess);
+                share, FileOptions.RandomAccess);
             if (writable && lockWriter)
             {
                 try
@@ -92,9 +92,9 @@ public sealed partial class HostFile : IHostFile
         {
             throw new Qcow2Exception(Qcow2ErrorCode.Io, $"{path}: permission denied", e);
         }
-        catch (IOException e) when (writable && lockWriter && OperatingSystem.IsWindows())
+        catch (IOException e) when (ImageLock.LockedError(e, path, writable) is { } locked)
         {
-            throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is opened for writing by another process", e);
+            throw locked;
         }
         catch (IOException e)
         {

@@ -1,191 +1,67 @@
-using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Qcow2Mount.Qcow2.Storage;
 
 /// <summary>
-/// The one-writer-per-image lock: a writable open holds an exclusive open-file-description lock on a byte far
-/// past any data (so plain readers, which take no lock, keep working); a second writer fails at once.
-/// It also speaks QEMU's lock protocol (block/file-posix.c): shared locks on byte 100 + permission bit for each
-/// permission held and 200 + bit for each permission it does not share, checked against the other side's bytes
-/// first. A writable open takes what a QEMU qcow2 writer takes (consistent read, write and resize held; write and
-/// resize not shared), so a running VM or a qemu-img that writes the image refuses us and we refuse them.
-/// A read-only open that asks for it (a mount, and info, convert, check, hash and snapshot list unless given -U) holds
-/// a shared lock on the byte after ours, which this tool's writers check (qcow2mount snapshot, resize and
-/// check --repair then leave an image being read alone), and, unless it forces sharing, what a QEMU reader holds
-/// (consistent read held; write and resize not shared), as qemu-img does without -U. Other read-only opens take no
-/// lock, like QEMU's force-share.
-/// On Windows the share mode of the writable handle does the one-writer job.
+/// Who may open an image at the same time. One writer at a time; a reader that holds its lock (a mount, and info,
+/// convert, check, hash and snapshot list unless given -U) keeps writers out and is kept out by one, unless it
+/// forces sharing; plain readers take no lock. Each OS does this its own way: Linux with byte-range locks taken
+/// after the open (<c>ImageLock.Unix.cs</c>, which also speaks QEMU's lock protocol), Windows with the share mode
+/// the file is opened with (<c>ImageLock.Windows.cs</c>). Either way a conflict is a
+/// <see cref="Qcow2ErrorCode.Locked"/> error.
 /// </summary>
 internal static partial class ImageLock
 {
-    private const long LockOffset = 0x7FFF_FFFF_0000_0000;
-    private const long ReaderOffset = LockOffset + 1;
-    private const int FOfdGetlk = 36;
-    private const int FOfdSetlk = 37;
-    private const short FRdlck = 0;
-    private const short FWrlck = 1;
-    private const short FUnlck = 2;
+    /// <summary>The share mode to open the image with; on Windows this is the lock itself.</summary>
+    public static FileShare ShareMode(bool writable, bool lockWriter, bool lockReader, bool forceShare) =>
+        OperatingSystem.IsWindows()
+            ? WindowsShareMode(writable, lockWriter, lockReader, forceShare)
+            : FileShare.ReadWrite | FileShare.Delete;
 
-    // QEMU's BLK_PERM_* bits and lock byte bases.
-    private const int PermBase = 100;
-    private const int SharedBase = 200;
-    private const int ConsistentRead = 0, Write = 1, Resize = 3;
-    private static readonly int[] HeldPermissions = [ConsistentRead, Write, Resize];
-    private static readonly int[] UnsharedPermissions = [Write, Resize];
-    private static readonly int[] ReaderHeldPermissions = [ConsistentRead];
-    private static readonly string[] PermissionNames = ["consistent read", "write", "write unchanged", "resize"];
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Flock
+    /// <summary>Takes the writer's lock on a freshly opened handle (Windows: the share mode already did).</summary>
+    public static void AcquireWriter(SafeFileHandle handle, string path)
     {
-        public short Type;
-        public short Whence;
-        public long Start;
-        public long Len;
-        public int Pid;
-    }
-
-    public static void AcquireWriter(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path)
-    {
-        if (!OperatingSystem.IsLinux())
+        if (OperatingSystem.IsLinux())
         {
-            return;
-        }
-
-        var flock = new Flock { Type = FWrlck, Whence = 0, Start = LockOffset, Len = 1 };
-        if (Fcntl((int)handle.DangerousGetHandle(), FOfdSetlk, ref flock) != 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno is 11 or 13)
-            {
-                throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is opened for writing by another process");
-            }
-
-            // Filesystems without OFD locks (some network mounts): run unlocked rather than refuse.
-            return;
-        }
-
-        // As QEMU (raw_handle_perm_lock): apply our bytes first, then check the other side's, so that two openers
-        // racing always see each other; a conflict releases everything again.
-        int fd = (int)handle.DangerousGetHandle();
-        TakeQemuLocks(fd, HeldPermissions, UnsharedPermissions);
-        if (IsLockedByOthers(fd, ReaderOffset))
-        {
-            Release(handle);
-            throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is mounted by qcow2mount (read-only, or as a backing file); unmount it first");
-        }
-
-        if (QemuConflict(fd, HeldPermissions, UnsharedPermissions) is { } conflict)
-        {
-            Release(handle);
-            throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is in use by another program (QEMU or qemu-img {conflict})");
+            AcquireUnixWriter(handle, path);
         }
     }
 
     /// <summary>
     /// Holds the reader lock of a long-lived read-only open: this tool's writers refuse the image while it is held,
-    /// and it is refused while one of them writes. It also takes what a QEMU reader takes (consistent read held;
-    /// write and resize not shared), refusing an image that QEMU or qemu-img has open for writing or resizing;
-    /// with <paramref name="forceShare"/> it shares everything, as qemu-img -U. A file system without OFD locks
-    /// simply goes unprotected.
+    /// and it is refused while one of them writes; QEMU's writers likewise, unless <paramref name="forceShare"/>
+    /// shares everything as qemu-img -U does. Windows: the share mode already did.
     /// </summary>
-    public static void AcquireReader(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path, bool forceShare)
+    public static void AcquireReader(SafeFileHandle handle, string path, bool forceShare)
     {
-        if (!OperatingSystem.IsLinux())
+        if (OperatingSystem.IsLinux())
         {
-            return;
-        }
-
-        // Apply, then check (see AcquireWriter).
-        int fd = (int)handle.DangerousGetHandle();
-        int[] unshared = forceShare ? [] : UnsharedPermissions;
-        SetShared(fd, ReaderOffset);
-        TakeQemuLocks(fd, ReaderHeldPermissions, unshared);
-        if (IsLockedByOthers(fd, LockOffset))
-        {
-            Release(handle);
-            throw new Qcow2Exception(Qcow2ErrorCode.Locked, $"{path}: image is being written by qcow2mount (a writable mount, snapshot, resize or check --repair); try again when it is done");
-        }
-
-        if (QemuConflict(fd, ReaderHeldPermissions, unshared) is { } conflict)
-        {
-            Release(handle);
-            throw new Qcow2Exception(Qcow2ErrorCode.Locked, forceShare
-                ? $"{path}: image is in use by another program (QEMU {conflict})"
-                : $"{path}: image is in use by another program (a running VM or qemu-img {conflict}); -U (--force-share) reads it anyway, though reads of an image being written can be inconsistent");
+            AcquireUnixReader(handle, path, forceShare);
         }
     }
 
     /// <summary>
-    /// QEMU's raw_check_lock_bytes for the given permissions: nobody may refuse to share what we hold (200 + bit),
-    /// and nobody may hold what we refuse to share (100 + bit). Returns what the other side does, or null.
+    /// Drops the lock explicitly before the handle closes: on Linux a child process forked elsewhere in this process
+    /// may briefly share the file description, which would otherwise keep the lock alive. Windows: closing the
+    /// handle ends its share mode.
     /// </summary>
-    private static string? QemuConflict(int fd, int[] held, int[] unshared)
+    public static void Release(SafeFileHandle handle)
     {
-        foreach (int bit in held)
+        if (OperatingSystem.IsLinux() && !handle.IsClosed)
         {
-            if (IsLockedByOthers(fd, SharedBase + bit))
-            {
-                return $"does not share \"{PermissionNames[bit]}\"";
-            }
+            ReleaseUnix(handle);
         }
-
-        foreach (int bit in unshared)
-        {
-            if (IsLockedByOthers(fd, PermBase + bit))
-            {
-                return $"holds the \"{PermissionNames[bit]}\" lock";
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>QEMU's raw_apply_lock_bytes: a shared lock on 100 + bit for each held and 200 + bit for each unshared permission.</summary>
-    private static void TakeQemuLocks(int fd, int[] held, int[] unshared)
-    {
-        foreach (int bit in held)
-        {
-            SetShared(fd, PermBase + bit);
-        }
-
-        foreach (int bit in unshared)
-        {
-            SetShared(fd, SharedBase + bit);
-        }
-    }
-
-    private static bool IsLockedByOthers(int fd, long offset)
-    {
-        var flock = new Flock { Type = FWrlck, Whence = 0, Start = offset, Len = 1 };
-        return Fcntl(fd, FOfdGetlk, ref flock) == 0 && flock.Type != FUnlck;
-    }
-
-    private static void SetShared(int fd, long offset)
-    {
-        var flock = new Flock { Type = FRdlck, Whence = 0, Start = offset, Len = 1 };
-        _ = Fcntl(fd, FOfdSetlk, ref flock);
     }
 
     /// <summary>
-    /// Drops the writer (or reader) lock explicitly before the handle closes: a child process forked elsewhere in this
-    /// process may briefly share the file description, which would otherwise keep the lock alive.
+    /// The <see cref="Qcow2ErrorCode.Locked"/> error for an open the OS refused because another handle does not share
+    /// the file (Windows' sharing and lock violations), or null for any other I/O error.
     /// </summary>
-    public static void Release(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
-    {
-        if (!OperatingSystem.IsLinux() || handle.IsClosed)
-        {
-            return;
-        }
-
-        // Our byte and QEMU's bytes (100-299) go together.
-        int fd = (int)handle.DangerousGetHandle();
-        var flock = new Flock { Type = FUnlck, Whence = 0, Start = LockOffset, Len = 2 };
-        _ = Fcntl(fd, FOfdSetlk, ref flock);
-        var qemu = new Flock { Type = FUnlck, Whence = 0, Start = PermBase, Len = 2 * PermBase };
-        _ = Fcntl(fd, FOfdSetlk, ref qemu);
-    }
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(int fd, int command, ref Flock flock);
+    public static Qcow2Exception? LockedError(IOException error, string path, bool writable) =>
+        IsSharingViolation(error.HResult)
+            ? new Qcow2Exception(Qcow2ErrorCode.Locked, writable
+                ? $"{path}: image is in use by another process (a writer, or a read-only mount or reader that does not share it); try again when it is closed"
+                : $"{path}: image is being written by another process; -U (--force-share) reads it anyway, though reads of an image being written can be inconsistent",
+                error)
+            : null;
 }
