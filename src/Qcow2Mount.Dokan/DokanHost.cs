@@ -64,24 +64,20 @@ public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
     [SupportedOSPlatform("windows")]
     private DokanMount Start(Volume volume, string mountPoint, MountOptions options)
     {
-        if (options.ReadOnly && !volume.IsReadOnly)
-        {
-            throw new VolumeException(VolumeErrorCode.InvalidArgument, "A read-only Dokan mount needs a volume opened read-only.");
-        }
-
-        var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log);
+        var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var operations = new DokanOperations(windowsVolume, log);
         string target = DriverMountPoint(mountPoint, Directory.GetLogicalDrives());
-        var driver = new DokanDriver(new NullLogger());
+        var driverLog = new DokanLog(log);
+        var driver = new DokanDriver(driverLog);
         DokanInstance instance;
         try
         {
             instance = new DokanInstanceBuilder(driver)
-                .ConfigureLogger(() => new NullLogger())
+                .ConfigureLogger(() => driverLog)
                 .ConfigureOptions(o =>
                 {
                     o.MountPoint = target;
-                    o.Options = DokanOptions.CurrentSession | (volume.IsReadOnly ? DokanOptions.WriteProtection : 0);
+                    o.Options = DokanOptions.CurrentSession | (windowsVolume.IsReadOnly ? DokanOptions.WriteProtection : 0);
                     o.SectorSize = WindowsVolume.SectorSize;
                     o.AllocationUnitSize = WindowsVolume.AllocationUnit;
                     o.TimeOut = options.Timeout;

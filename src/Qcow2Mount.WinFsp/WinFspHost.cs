@@ -37,12 +37,7 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
     [SupportedOSPlatform("windows")]
     private WinFspMount Start(Volume volume, string mountPoint, MountOptions options)
     {
-        if (options.ReadOnly && !volume.IsReadOnly)
-        {
-            throw new VolumeException(VolumeErrorCode.InvalidArgument, "A read-only WinFsp mount needs a volume opened read-only.");
-        }
-
-        var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log);
+        var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var info = windowsVolume.VolumeInfo;
         var fileSystem = new WinFspFileSystem(windowsVolume, log);
         var host = new FileSystemHost(fileSystem)
@@ -57,7 +52,7 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
             UnicodeOnDisk = true,
             PersistentAcls = true,
             PostCleanupWhenModifiedOnly = true,
-            DeviceControl = !volume.IsReadOnly,
+            DeviceControl = !windowsVolume.IsReadOnly,
             // Metadata is cached for a second; the disk's bytes change only through this file system.
             FileInfoTimeout = 1000,
         };

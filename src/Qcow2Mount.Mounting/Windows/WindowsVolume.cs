@@ -26,10 +26,12 @@ public sealed class WindowsVolume
     /// <param name="volume">The volume to present.</param>
     /// <param name="ownerSid">The mounting user's SID, owner of every file; null for BUILTIN\Administrators.</param>
     /// <param name="log">Receives one line for each unexpected exception turned into a status.</param>
-    public WindowsVolume(Volume volume, string? ownerSid = null, Action<string>? log = null)
+    /// <param name="readOnly">Refuse every change even when the volume could write (<see cref="MountOptions.ReadOnly"/>).</param>
+    public WindowsVolume(Volume volume, string? ownerSid = null, Action<string>? log = null, bool readOnly = false)
     {
         ArgumentNullException.ThrowIfNull(volume);
         Volume = volume;
+        IsReadOnly = readOnly || volume.IsReadOnly;
         Security = new WindowsSecurity(ownerSid ?? WindowsSecurity.AdministratorsSid);
         _log = log;
         _mountTime = DateTimeOffset.UtcNow;
@@ -41,6 +43,9 @@ public sealed class WindowsVolume
     private readonly Action<string>? _log;
 
     public Volume Volume { get; }
+
+    /// <summary>True when this mount refuses every change: the volume is read-only, or the mount was asked to be.</summary>
+    public bool IsReadOnly { get; }
 
     /// <summary>The descriptors every security query answers with.</summary>
     public WindowsSecurity Security { get; }
@@ -55,7 +60,7 @@ public sealed class WindowsVolume
         {
             var space = Volume.GetSpace();
             var flags = WindowsVolumeFlags.CasePreservedNames | WindowsVolumeFlags.UnicodeOnDisk | WindowsVolumeFlags.PersistentAcls;
-            if (Volume.IsReadOnly)
+            if (IsReadOnly)
             {
                 flags |= WindowsVolumeFlags.ReadOnlyVolume;
             }
@@ -130,7 +135,7 @@ public sealed class WindowsVolume
         }
 
         if ((access & DataWriteBits) != 0 && !node.IsDirectory && !IsWritableFile(node)
-            || (access & (DataWriteBits | MetadataWriteBits)) != 0 && Volume.IsReadOnly)
+            || (access & (DataWriteBits | MetadataWriteBits)) != 0 && IsReadOnly)
         {
             return WindowsCreateOutcome.Fail(RefusedChange(node));
         }
@@ -257,7 +262,7 @@ public sealed class WindowsVolume
     /// a read-only one answers STATUS_MEDIA_WRITE_PROTECTED.
     /// </summary>
     public NtStatus SetBasicInfo(ulong handle) => TryNode(handle, out _, out var status)
-        ? Volume.IsReadOnly ? NtStatus.MediaWriteProtected : NtStatus.Success
+        ? IsReadOnly ? NtStatus.MediaWriteProtected : NtStatus.Success
         : status;
 
     /// <summary>The security descriptor of an open file or directory (self-relative bytes, shared: do not change them).</summary>
@@ -302,7 +307,7 @@ public sealed class WindowsVolume
     }
 
     /// <summary>The descriptor of a node: write rights only on files this mount can write.</summary>
-    public byte[] SecurityOf(VolumeNode node) => Security.DescriptorFor(writable: IsWritableFile(node) && !Volume.IsReadOnly);
+    public byte[] SecurityOf(VolumeNode node) => Security.DescriptorFor(writable: IsWritableFile(node));
 
     /// <summary>The node an open handle is on, or the status to fail a request on an unknown handle with.</summary>
     public bool TryNode(ulong handle, out VolumeNode node, out NtStatus status)
@@ -424,7 +429,7 @@ public sealed class WindowsVolume
     public WindowsFileInfo InfoOf(VolumeNode node)
     {
         var attributes = node.IsDirectory ? FileAttributes.Directory : FileAttributes.Archive;
-        if (node.IsReadOnly && !node.IsDirectory)
+        if ((node.IsReadOnly || IsReadOnly) && !node.IsDirectory)
         {
             attributes |= FileAttributes.ReadOnly;
         }
@@ -522,9 +527,9 @@ public sealed class WindowsVolume
 
     /// <summary>What to answer a change the volume never allows: write-protected media, or a denied access.</summary>
     private NtStatus RefusedChange(VolumeNode node) =>
-        Volume.IsReadOnly ? NtStatus.MediaWriteProtected : NtStatus.AccessDenied;
+        IsReadOnly ? NtStatus.MediaWriteProtected : NtStatus.AccessDenied;
 
-    private static bool IsWritableFile(VolumeNode node) => !node.IsDirectory && !node.IsReadOnly;
+    private bool IsWritableFile(VolumeNode node) => !node.IsDirectory && !node.IsReadOnly && !IsReadOnly;
 
     private static WindowsAccess MapGeneric(WindowsAccess access)
     {

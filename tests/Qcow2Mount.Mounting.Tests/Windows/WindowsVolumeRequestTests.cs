@@ -258,6 +258,27 @@ public sealed class WindowsVolumeRequestTests
         });
     }
 
+    [Test]
+    public void A_mount_asked_to_be_read_only_refuses_changes_on_a_writable_volume()
+    {
+        var volume = new WindowsVolume(new Volume(MemoryDisk.WithNoise(10_000), new VolumeOptions()), readOnly: true);
+        var disk = volume.Volume.Lookup("/disk.raw");
+        var maximum = volume.Create(new WindowsCreateRequest(@"\disk.raw", WindowsCreateDisposition.Open, WindowsAccess.MaximumAllowed));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(volume.Volume.IsReadOnly, Is.False);
+            Assert.That(volume.IsReadOnly, Is.True);
+            Assert.That(volume.VolumeInfo.Flags.HasFlag(WindowsVolumeFlags.ReadOnlyVolume), Is.True);
+            Assert.That(volume.Create(new WindowsCreateRequest(@"\disk.raw", WindowsCreateDisposition.Open, WindowsAccess.GenericWrite)).Status,
+                Is.EqualTo(NtStatus.MediaWriteProtected));
+            Assert.That(maximum.Status, Is.EqualTo(NtStatus.Success), "maximum allowed gets what a read-only mount allows");
+            Assert.That(volume.Volume.AccessOf(maximum.Handle), Is.EqualTo(VolumeAccess.Read));
+            Assert.That(volume.InfoOf(disk).Attributes.HasFlag(FileAttributes.ReadOnly), Is.True);
+            Assert.That(volume.SecurityOf(disk), Is.SameAs(volume.Security.DescriptorFor(writable: false)));
+        });
+    }
+
     private static string[] Names(WindowsVolume volume, string directory, string? pattern, string? marker, bool dots)
     {
         Assert.That(volume.List(directory, pattern, marker, dots, out var entries), Is.EqualTo(NtStatus.Success));
