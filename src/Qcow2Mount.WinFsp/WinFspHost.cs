@@ -34,6 +34,23 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
         return Start(volume, mountPoint, options);
     }
 
+    /// <summary>
+    /// The mount point as WinFsp takes it: "X:" for a letter ("X:" or "X:\" given), null for the next free letter
+    /// (null or empty given), a folder path unchanged.
+    /// </summary>
+    internal static string? DriverMountPoint(string? mountPoint)
+    {
+        if (string.IsNullOrWhiteSpace(mountPoint))
+        {
+            return null;
+        }
+
+        return mountPoint.Length is 2 or 3 && char.IsAsciiLetter(mountPoint[0]) && mountPoint[1] == ':'
+            && (mountPoint.Length == 2 || mountPoint[2] is '\\' or '/')
+            ? $"{char.ToUpperInvariant(mountPoint[0])}:"
+            : mountPoint;
+    }
+
     [SupportedOSPlatform("windows")]
     private WinFspMount Start(Volume volume, string mountPoint, MountOptions options)
     {
@@ -57,7 +74,7 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
             FileInfoTimeout = 1000,
         };
 
-        string? requested = string.IsNullOrWhiteSpace(mountPoint) ? null : mountPoint;
+        string? requested = DriverMountPoint(mountPoint);
         int status = host.MountEx(requested, (uint)Math.Max(0, options.MaxThreads));
         if (status < 0)
         {

@@ -1,9 +1,13 @@
 using Qcow2Mount.Dokan;
 using Qcow2Mount.Mounting;
+using Qcow2Mount.WinFsp;
 
 namespace Qcow2Mount.Adapters.Tests.Contract;
 
-/// <summary>Dokan wants "X:\" where WinFsp takes "X:", and picks no letter itself: the adapter does both.</summary>
+/// <summary>
+/// Both adapters take the same forms ("X:", "X:\", a folder, nothing for the next free letter) and pass each in
+/// the form their driver wants: Dokan "X:\" and no letter choice of its own, WinFsp "X:" and null for "choose".
+/// </summary>
 public sealed class MountPointFormTests
 {
     [TestCase("M:", @"M:\")]
@@ -14,6 +18,17 @@ public sealed class MountPointFormTests
     public void Drive_letters_become_roots_and_folders_stay(string given, string expected)
     {
         Assert.That(DokanHost.DriverMountPoint(given, [@"C:\"]), Is.EqualTo(expected));
+    }
+
+    [TestCase("M:", "M:")]
+    [TestCase(@"m:\", "M:")]
+    [TestCase("M:/", "M:")]
+    [TestCase(@"C:\mounts\debian", @"C:\mounts\debian")]
+    [TestCase("", null)]
+    [TestCase(null, null)]
+    public void WinFsp_gets_bare_letters_and_null_for_the_next_free_one(string? given, string? expected)
+    {
+        Assert.That(WinFspHost.DriverMountPoint(given), Is.EqualTo(expected));
     }
 
     [Test]
