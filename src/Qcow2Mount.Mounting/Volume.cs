@@ -56,6 +56,7 @@ public sealed class Volume : IDisposable
         IsReadOnly = options.ReadOnly || !disk.CanWrite;
         Label = options.Label;
         Timestamp = options.Timestamp ?? DateTimeOffset.UtcNow;
+        ImagePath = options.ImagePath;
 
         ulong nextId = 1;
         Root = new VolumeNode(nextId++, "", "/", IsReadOnly, disk: null);
@@ -143,6 +144,9 @@ public sealed class Volume : IDisposable
 
     /// <summary>The timestamp every node shows (the image's mtime at mount time).</summary>
     public DateTimeOffset Timestamp { get; }
+
+    /// <summary>Full path of the image file shown, when known (see <see cref="VolumeOptions.ImagePath"/>).</summary>
+    public string? ImagePath { get; }
 
     /// <summary>Number of open handles (for "in use" checks and tests).</summary>
     public int OpenHandleCount => _handles.Count;
@@ -626,7 +630,8 @@ public sealed class Volume : IDisposable
             throw new VolumeException(VolumeErrorCode.IsDirectory, $"'{open.Node.Path}' is a directory.");
         }
 
-        return open.Access.HasFlag(needed)
+        // A mask test, not HasFlag: unoptimized (Debug) code boxes both operands of HasFlag, and reads must not allocate.
+        return (open.Access & needed) == needed
             ? disk
             : throw new VolumeException(VolumeErrorCode.AccessDenied, $"The handle on '{open.Node.Path}' was not opened for {needed.ToString().ToLowerInvariant()}.");
     }

@@ -15,12 +15,16 @@ public sealed record VolumeOptions
     /// <summary>Show each disk's partitions as files (<c>partitions/p1.raw</c>...); on unless turned off.</summary>
     public bool ShowPartitions { get; init; } = true;
 
+    /// <summary>Full path of the image file, when the volume shows one (Windows derives the volume serial from it).</summary>
+    public string? ImagePath { get; init; }
+
     /// <summary>Options for the image at <paramref name="imagePath"/>: its name as label, its mtime as timestamp.</summary>
     public static VolumeOptions ForImage(string imagePath, bool readOnly) => new()
     {
         ReadOnly = readOnly,
         Label = Path.GetFileNameWithoutExtension(imagePath),
         Timestamp = new DateTimeOffset(File.GetLastWriteTimeUtc(imagePath), TimeSpan.Zero),
+        ImagePath = Path.GetFullPath(imagePath),
     };
 }
 

@@ -7,10 +7,16 @@ public enum NtStatus : uint
     Success = 0x00000000,
     /// <summary>STATUS_DEVICE_BUSY</summary>
     DeviceBusy = 0x80000011,
+    /// <summary>STATUS_NO_MORE_FILES</summary>
+    NoMoreFiles = 0x80000006,
     /// <summary>STATUS_INVALID_HANDLE</summary>
     InvalidHandle = 0xC0000008,
     /// <summary>STATUS_INVALID_PARAMETER</summary>
     InvalidParameter = 0xC000000D,
+    /// <summary>STATUS_INVALID_DEVICE_REQUEST</summary>
+    InvalidDeviceRequest = 0xC0000010,
+    /// <summary>STATUS_END_OF_FILE</summary>
+    EndOfFile = 0xC0000011,
     /// <summary>STATUS_ACCESS_DENIED</summary>
     AccessDenied = 0xC0000022,
     /// <summary>STATUS_OBJECT_NAME_INVALID</summary>
@@ -33,6 +39,8 @@ public enum NtStatus : uint
     NotSupported = 0xC00000BB,
     /// <summary>STATUS_NOT_A_DIRECTORY</summary>
     NotADirectory = 0xC0000103,
+    /// <summary>STATUS_DIRECTORY_NOT_EMPTY</summary>
+    DirectoryNotEmpty = 0xC0000101,
     /// <summary>STATUS_IO_DEVICE_ERROR</summary>
     IoDeviceError = 0xC0000185,
 }

@@ -80,7 +80,7 @@ public sealed class WindowsVolumeTests
             Assert.That(disk.Attributes, Is.EqualTo(FileAttributes.Archive));
             Assert.That(disk.Size, Is.EqualTo(10_000));
             Assert.That(disk.AllocationSize, Is.EqualTo(12_288));
-            Assert.That(disk.Time, Is.EqualTo(ImageTime));
+            Assert.That(disk.Times.LastWrite, Is.EqualTo(ImageTime));
             Assert.That(snapshot.Attributes, Is.EqualTo(FileAttributes.Archive | FileAttributes.ReadOnly));
             Assert.That(directory.Attributes, Is.EqualTo(FileAttributes.Directory));
         });

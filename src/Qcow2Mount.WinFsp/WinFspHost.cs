@@ -1,0 +1,155 @@
+using System.Runtime.Versioning;
+using System.Security.Principal;
+using Fsp;
+using Qcow2Mount.Mounting;
+using Qcow2Mount.Mounting.Windows;
+
+namespace Qcow2Mount.WinFsp;
+
+/// <summary>
+/// The WinFsp adapter (WinFsp - Windows File System Proxy, Copyright (C) Bill Zissimopoulos,
+/// https://github.com/winfsp/winfsp). Mount points: a drive letter ("X:"), null or "" for the next free letter from
+/// Z: down, or a folder path (WinFsp creates the folder; it must not exist yet).
+/// </summary>
+/// <param name="log">Receives errors that are not the volume's (bugs, unexpected exceptions in callbacks).</param>
+public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
+{
+    public string Name => "winfsp";
+
+    public bool IsAvailable(out string reason)
+    {
+        reason = Unavailability() ?? "";
+        return reason.Length == 0;
+    }
+
+    public IMountedFileSystem Mount(Volume volume, string mountPoint, MountOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(volume);
+        ArgumentNullException.ThrowIfNull(options);
+        if (Unavailability() is { } reason || !OperatingSystem.IsWindows())
+        {
+            throw new VolumeException(VolumeErrorCode.NotSupported, $"WinFsp unavailable: {Unavailability()}");
+        }
+
+        return Start(volume, mountPoint, options);
+    }
+
+    /// <summary>
+    /// The mount point as WinFsp takes it: "X:" for a letter ("X:" or "X:\" given), null for the next free letter
+    /// (null or empty given), a folder path unchanged.
+    /// </summary>
+    internal static string? DriverMountPoint(string? mountPoint)
+    {
+        if (string.IsNullOrWhiteSpace(mountPoint))
+        {
+            return null;
+        }
+
+        return mountPoint.Length is 2 or 3 && char.IsAsciiLetter(mountPoint[0]) && mountPoint[1] == ':'
+            && (mountPoint.Length == 2 || mountPoint[2] is '\\' or '/')
+            ? $"{char.ToUpperInvariant(mountPoint[0])}:"
+            : mountPoint;
+    }
+
+    [SupportedOSPlatform("windows")]
+    private WinFspMount Start(Volume volume, string mountPoint, MountOptions options)
+    {
+        var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
+        var info = windowsVolume.VolumeInfo;
+        var fileSystem = new WinFspFileSystem(windowsVolume, log);
+        var host = new FileSystemHost(fileSystem)
+        {
+            SectorSize = WindowsVolume.SectorSize,
+            SectorsPerAllocationUnit = WindowsVolume.AllocationUnit / WindowsVolume.SectorSize,
+            MaxComponentLength = (ushort)info.MaxComponentLength,
+            VolumeSerialNumber = info.SerialNumber,
+            VolumeCreationTime = (ulong)windowsVolume.TimesOf(volume.Root).Creation.ToFileTime(),
+            FileSystemName = WindowsVolume.FileSystemName,
+            CasePreservedNames = true,
+            UnicodeOnDisk = true,
+            PersistentAcls = true,
+            PostCleanupWhenModifiedOnly = true,
+            DeviceControl = !windowsVolume.IsReadOnly,
+            // Metadata is cached for a second; the disk's bytes change only through this file system.
+            FileInfoTimeout = 1000,
+        };
+
+        string? requested = DriverMountPoint(mountPoint);
+        int status = host.MountEx(requested, (uint)Math.Max(0, options.MaxThreads));
+        if (status < 0)
+        {
+            host.Dispose();
+            throw new VolumeException(VolumeErrorCode.Busy,
+                $"WinFsp could not mount at {requested ?? "the next free drive letter"}: NTSTATUS 0x{status:X8}.");
+        }
+
+        return new WinFspMount(host, fileSystem, host.MountPoint(), options.Timeout);
+    }
+
+    private static string? Unavailability()
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            return "WinFsp mounts need Windows.";
+        }
+
+        try
+        {
+            _ = FileSystemHost.Version();
+            return null;
+        }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return "WinFsp is not installed (https://winfsp.dev/rel/).";
+        }
+    }
+}
+
+/// <summary>A live WinFsp mount: owns the host and, once mounted, the volume.</summary>
+[SupportedOSPlatform("windows")]
+internal sealed class WinFspMount : IMountedFileSystem
+{
+    private readonly FileSystemHost _host;
+    private readonly WinFspFileSystem _fileSystem;
+    private readonly TimeSpan _timeout;
+    private readonly Task _unmounted;
+    private int _stopped;
+
+    public WinFspMount(FileSystemHost host, WinFspFileSystem fileSystem, string mountPoint, TimeSpan timeout)
+    {
+        _host = host;
+        _fileSystem = fileSystem;
+        _timeout = timeout;
+        MountPoint = mountPoint;
+        _unmounted = fileSystem.UnmountedTask.ContinueWith(_ => Volume.Dispose(), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    public string MountPoint { get; }
+
+    public Volume Volume => _fileSystem.Volume.Volume;
+
+    public Task Unmounted => _unmounted;
+
+    public void Unmount(bool force = false)
+    {
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            return;
+        }
+
+        if (!force && Volume.OpenHandleCount > 0)
+        {
+            throw new VolumeException(VolumeErrorCode.Busy, $"{MountPoint} has {Volume.OpenHandleCount} open file(s).");
+        }
+
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            // Stops the dispatcher, calls Unmounted (which closes the volume) and removes the mount point.
+            _host.Unmount();
+            _unmounted.Wait(_timeout);
+        }
+    }
+
+    public void Dispose() => Unmount(force: true);
+}
