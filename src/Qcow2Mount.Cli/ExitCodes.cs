@@ -15,6 +15,9 @@ internal static class ExitCodes
     /// <summary>Mount-service failures (mount point missing or busy, service unreachable, ...).</summary>
     public const int Service = 13;
 
+    /// <summary>No driver can mount here (Windows: neither WinFsp nor Dokany installed; Linux: no FUSE).</summary>
+    public const int NoFileSystemDriver = 15;
+
     private static readonly (Qcow2ErrorCode Code, int Exit, string Meaning)[] Table =
     [
         (Qcow2ErrorCode.Io, 2, "host file I/O error (read, write, permission, disk full)"),
@@ -59,6 +62,7 @@ internal static class ExitCodes
         "io_error" or "access_denied" => For(Qcow2ErrorCode.Io),
         // Contradicting mount options, a directory given as the image: what the CLI calls usage errors.
         "invalid_argument" => Usage,
+        Control.Protocol.ErrorCodes.FileSystemUnavailable => NoFileSystemDriver,
         _ => Service,
     };
 
@@ -73,6 +77,7 @@ internal static class ExitCodes
         };
         lines.AddRange(Table.Select(row => $"  {row.Exit,3}  {row.Meaning}"));
         lines.Add($"  {Service,3}  mount service error (mount point missing or busy, service unreachable or not running, not mounted)");
+        lines.Add($"  {NoFileSystemDriver,3}  no file system driver to mount with (Windows: install WinFsp or Dokany 2.x; Linux: FUSE 3)");
         lines.Add($"  {Internal,3}  internal error (a bug: run with --verbose and report it)");
         return string.Join(Environment.NewLine, lines);
     }

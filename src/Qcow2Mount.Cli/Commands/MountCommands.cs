@@ -3,7 +3,7 @@ using System.Globalization;
 using Qcow2Mount.Cli.Output;
 using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
-using Qcow2Mount.Fuse;
+using Qcow2Mount.Cli.Platform;
 using Qcow2Mount.Service.Configuration;
 using Qcow2Mount.Service.Hosting;
 using Qcow2Mount.Service.Mounts;
@@ -77,7 +77,7 @@ internal static class MountCommands
             var settings = LoadSettings();
             if (parse.GetValue(foreground))
             {
-                await ForegroundMount.RunAsync(new FuseHost(), settings, request,
+                await ForegroundMount.RunAsync(FileSystemChoice.Create(settings), settings, request,
                     mounted: info => output.WriteLine($"{Describe(info)} (Ctrl+C to unmount)"), cancellationToken: cancel);
                 return ExitCodes.Success;
             }
@@ -234,6 +234,7 @@ internal static class MountCommands
                 ("version", status.Version),
                 ("endpoint", status.Endpoint),
                 ("file-system", status.FileSystem),
+                ("drivers", FileSystemChoice.Describe(LoadSettings())),
                 ("started-at", status.StartedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)),
                 ("mount-count", status.MountCount),
             ];
@@ -305,7 +306,7 @@ internal static class MountCommands
             TreatUnmatchedTokensAsErrors = false,
         };
         command.SetAction(async (parse, cancel) =>
-            await ServiceHost.RunAsync([.. parse.UnmatchedTokens], new FuseHost(), cancel));
+            await ServiceHost.RunAsync([.. parse.UnmatchedTokens], FileSystemChoice.Create, cancel));
         return command;
     }
 
@@ -324,7 +325,7 @@ internal static class MountCommands
                 output.WriteLine($"{setting.Key} = {setting.Value}    ({setting.Source})");
             }
 
-            Qcow2MountConfiguration.Load(root);
+            output.WriteLine($"file system: {FileSystemChoice.Describe(Qcow2MountConfiguration.Load(root))}");
             return ExitCodes.Success;
         });
         return command;

@@ -244,8 +244,10 @@ public sealed class MountManager : IDisposable
 
         var mode = request.Mode ?? _settings.Mount.DefaultMode;
         CheckModeArguments(request, mode);
-        string mountPoint = NormalizeDirectory(request.MountPoint);
-        if (!Directory.Exists(mountPoint))
+        string mountPoint = OperatingSystem.IsWindows()
+            ? Mounting.Windows.MountPoints.Resolve(request.MountPoint, Mounting.Windows.MachineMountPointProbe.Instance).Path
+            : NormalizeDirectory(request.MountPoint);
+        if (!OperatingSystem.IsWindows() && !Directory.Exists(mountPoint))
         {
             if (UnusableReason(mountPoint) is { } unusable)
             {
