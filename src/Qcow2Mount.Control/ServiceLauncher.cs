@@ -299,6 +299,11 @@ public static class ServiceLauncher
             start.Environment[name] = value;
         }
 
+        if (OperatingSystem.IsWindows())
+        {
+            WindowsStandardHandles.KeepFromChildren();
+        }
+
         using var process = Process.Start(start)
             ?? throw new ControlException(ErrorCodes.ServiceUnavailable, $"Could not start '{options.FileName}'.");
         process.StandardInput.Close();
