@@ -182,7 +182,7 @@ internal sealed class MappedDrive(string root, string? link) : IDisposable
     public string Root { get; } = root;
 
     /// <summary>The Windows path of <paramref name="relative"/> inside the drive (forward or back slashes).</summary>
-    public string Windows(string relative) => Path.Join(Root, relative).Replace('/', '\\');
+    public string Windows(string relative) => Root.TrimEnd('\\', '/') + "\\" + relative.Replace('/', '\\').TrimStart('\\');
 
     public void Dispose()
     {
