@@ -79,7 +79,7 @@ internal static class Cli
     /// <summary>Every failure maps to one exit code here, through <see cref="ExitCodes"/>.</summary>
     private static (int ExitCode, string Message) Translate(Exception e) => e switch
     {
-        OperationException o => (ExitCodes.For(o.Code), o.Message),
+        OperationException o => (o.ServiceCode is { } service ? ExitCodes.ForService(service) : ExitCodes.For(o.Code), o.Message),
         OperationCanceledException => (ExitCodes.Cancelled, "interrupted"),
         Qcow2Exception q => (ExitCodes.For(q.Code), q.Message),
         UsageException u => (ExitCodes.Usage, u.Message),

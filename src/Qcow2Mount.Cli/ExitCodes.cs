@@ -16,6 +16,9 @@ internal static class ExitCodes
     /// <summary>Mount-service failures (mount point missing or busy, service unreachable, ...).</summary>
     public const int Service = 13;
 
+    /// <summary>No driver can mount here (Windows: neither WinFsp nor Dokany installed; Linux: no FUSE).</summary>
+    public const int NoFileSystemDriver = 15;
+
     /// <summary>Stopped by Ctrl+C (128 + SIGINT, as shells report it).</summary>
     public const int Cancelled = 130;
 
@@ -62,7 +65,8 @@ internal static class ExitCodes
     /// A service error code (<see cref="Control.Protocol.ErrorCodes"/>): those that name an engine condition keep
     /// that condition's exit code, contradicting mount options are usage errors, the rest are service errors.
     /// </summary>
-    public static int ForService(string code) => For(OperationException.CodeForService(code));
+    public static int ForService(string code) =>
+        code == Control.Protocol.ErrorCodes.FileSystemUnavailable ? NoFileSystemDriver : For(OperationException.CodeForService(code));
 
     /// <summary>The table as help text, so the documentation cannot drift from the code.</summary>
     public static string Describe()
@@ -75,6 +79,7 @@ internal static class ExitCodes
         };
         lines.AddRange(Table.Select(row => $"  {row.Exit,3}  {row.Meaning}"));
         lines.Add($"  {Service,3}  mount service error (mount point missing or busy, service unreachable or not running, not mounted)");
+        lines.Add($"  {NoFileSystemDriver,3}  no file system driver to mount with (Windows: install WinFsp or Dokany 2.x; Linux: FUSE 3)");
         lines.Add($"  {Internal,3}  internal error (a bug: run with --verbose and report it)");
         lines.Add($"  {Cancelled,3}  interrupted (Ctrl+C); a convert removes the file it was writing");
         return string.Join(Environment.NewLine, lines);

@@ -51,7 +51,10 @@ public sealed partial record ControlEndpoint
         {
             if (PipeName is { } pipeName)
             {
-                var pipe = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, PipeOptions.Asynchronous);
+                // CurrentUserOnly: the pipe's server must run as this user. Whoever creates the name first owns it, so
+                // without this check another user could take the name and receive our mount requests, passwords
+                // included (the Unix client checks SO_PEERCRED for the same reason).
+                var pipe = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly);
                 try
                 {
                     await pipe.ConnectAsync(deadline.Token).ConfigureAwait(false);

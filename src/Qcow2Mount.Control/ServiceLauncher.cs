@@ -320,6 +320,12 @@ public static class ServiceLauncher
             start.Environment[name] = value;
         }
 
+        if (OperatingSystem.IsWindows())
+        {
+            // The service must not keep this client's standard handles: a caller reading our output would wait for it.
+            WindowsStandardHandles.KeepFromChildren();
+        }
+
         using var process = Start(start);
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);

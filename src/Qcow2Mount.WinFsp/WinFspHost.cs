@@ -22,6 +22,9 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
         return reason.Length == 0;
     }
 
+    /// <summary>The Windows forms both adapters take (<see cref="MountPoints"/>): a free letter, or an empty NTFS folder.</summary>
+    public void CheckMountPoint(string mountPoint) => MountPoints.Resolve(mountPoint, MachineMountPointProbe.Instance);
+
     public IMountedFileSystem Mount(Volume volume, string mountPoint, MountOptions options)
     {
         ArgumentNullException.ThrowIfNull(volume);

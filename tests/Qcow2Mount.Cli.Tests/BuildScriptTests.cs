@@ -61,6 +61,6 @@ public sealed class BuildScriptTests
         string error = process.StandardError.ReadToEnd();
         Assert.That(process.WaitForExit(120_000), Is.True, "pwsh did not finish");
         Assert.That(process.ExitCode, Is.Zero, output + error);
-        Assert.That(output.Trim(), Is.EqualTo("build,test,publish,clean,installer"));
+        Assert.That(output.Trim(), Is.EqualTo("all,build,test,publish,clean,installer"));
     }
 }

@@ -103,7 +103,8 @@ public sealed class ServiceCommandTests
         var root = document.RootElement;
         Assert.Multiple(() =>
         {
-            Assert.That(lines.Keys, Is.EqualTo(new[] { "pid", "version", "endpoint", "file-system", "started-at", "mount-count" }));
+            Assert.That(lines.Keys, Is.EqualTo(new[] { "pid", "version", "endpoint", "file-system", "drivers", "started-at", "mount-count" }));
+            Assert.That(lines["drivers"], Is.EqualTo("fuse (Mount:FileSystem=auto)"));
             Assert.That(lines["pid"], Is.EqualTo(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             Assert.That(lines["version"], Is.EqualTo(BuildVersion.Current));
             Assert.That(lines["endpoint"], Is.EqualTo(SocketPath));
@@ -112,7 +113,7 @@ public sealed class ServiceCommandTests
                 Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(5)));
 
             Assert.That(root.EnumerateObject().Select(p => p.Name),
-                Is.EqualTo(new[] { "running", "pid", "version", "endpoint", "file-system", "started-at", "mount-count" }));
+                Is.EqualTo(new[] { "running", "pid", "version", "endpoint", "file-system", "drivers", "started-at", "mount-count" }));
             Assert.That(root.GetProperty("running").GetBoolean(), Is.True);
             Assert.That(root.GetProperty("pid").GetInt32(), Is.EqualTo(pid));
             Assert.That(root.GetProperty("version").GetString(), Is.EqualTo(BuildVersion.Current));

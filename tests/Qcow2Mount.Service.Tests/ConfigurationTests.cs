@@ -124,7 +124,7 @@ public sealed class ConfigurationTests
             "Logging:LogLevel: must be one of Trace, Debug, Information, Warning, Error, Critical, None, got 'Loud'",
             "Mount:ReadaheadBytes: must be a number of bytes from 0 to 1073741824 (e.g. 4194304 or 4M; 0 keeps the system default), got '2G'",
             "Mount:ZeroCopyReads: must be true or false, got 'yes'",
-            "Mount:Colour: unknown setting (known: Qcow2:L2CacheBytes, Qcow2:RefcountCacheBytes, Qcow2:DecompressedCacheBytes, Qcow2:LazyRefcounts, Qcow2:PunchHoles, Mount:DefaultMode, Mount:FuseOptions, Mount:AllowOther, Mount:MaxThreads, Mount:ReadaheadBytes, Mount:ZeroCopyReads, Mount:TimeoutSeconds, Logging:LogLevel, Logging:LogFile, Control:SocketPath, Control:PipeName, Service:Detached)",
+            "Mount:Colour: unknown setting (known: Qcow2:L2CacheBytes, Qcow2:RefcountCacheBytes, Qcow2:DecompressedCacheBytes, Qcow2:LazyRefcounts, Qcow2:PunchHoles, Mount:DefaultMode, Mount:FileSystem, Mount:FuseOptions, Mount:AllowOther, Mount:MaxThreads, Mount:ReadaheadBytes, Mount:ZeroCopyReads, Mount:TimeoutSeconds, Logging:LogLevel, Logging:LogFile, Control:SocketPath, Control:PipeName, Service:Detached)",
         }));
         Assert.That(error.Message, Does.StartWith("Invalid configuration:"));
     }

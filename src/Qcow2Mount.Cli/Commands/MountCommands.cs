@@ -33,7 +33,11 @@ internal static class MountCommands
     private static Command Mount()
     {
         var image = CommonOptions.Image(description: "qcow2 image to mount");
-        var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "Empty directory where disk.raw appears" };
+        var mountPoint = new Argument<string?>("MOUNTPOINT")
+        {
+            Description = "Empty directory where disk.raw appears (Windows: a drive letter such as M:, an empty NTFS folder, or nothing for the next free letter)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var readOnly = new Option<bool>("--read-only") { Description = "Read-only (the default): the image's bytes never change" };
         var writable = new Option<bool>("--writable") { Description = "Writes go into the image (lazy refcounts; flushed on fsync and unmount)" };
         var overlay = new Option<string?>("--overlay")
@@ -70,7 +74,8 @@ internal static class MountCommands
             var request = new MountImageOptions
             {
                 Image = Path.GetFullPath(parse.GetValue(image)!),
-                MountPoint = Path.GetFullPath(parse.GetValue(mountPoint)!),
+                MountPoint = parse.GetValue(mountPoint) is { } given ? given
+                    : OperatingSystem.IsWindows() ? "*" : throw new UsageException("name the MOUNTPOINT: an empty directory where disk.raw appears"),
                 Mode = mode,
                 Snapshot = parse.GetValue(snapshot),
                 OverlayPath = parse.GetValue(overlay) is { } path ? Path.GetFullPath(path) : null,
@@ -115,7 +120,7 @@ internal static class MountCommands
             Password = password,
         };
         var settings = Qcow2MountConfiguration.Load(Qcow2MountConfiguration.Build());
-        await ForegroundMount.RunAsync(FileSystemHosts.ForThisSystem(), settings, request, mounted, cancellationToken: cancellationToken);
+        await ForegroundMount.RunAsync(FileSystemHosts.ForThisSystem(settings), settings, request, mounted, cancellationToken: cancellationToken);
     }
 
     /// <summary>
@@ -247,6 +252,7 @@ internal static class MountCommands
                 ("version", status.Version),
                 ("endpoint", status.Endpoint),
                 ("file-system", status.FileSystem),
+                ("drivers", FileSystemHosts.Describe(Qcow2MountConfiguration.Load(Qcow2MountConfiguration.Build()))),
                 ("started-at", status.StartedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)),
                 ("mount-count", status.MountCount),
             ];
@@ -316,7 +322,7 @@ internal static class MountCommands
             TreatUnmatchedTokensAsErrors = false,
         };
         command.SetAction(async (parse, cancel) =>
-            await ServiceHost.RunAsync([.. parse.UnmatchedTokens], FileSystemHosts.ForThisSystem(), cancel));
+            await ServiceHost.RunAsync([.. parse.UnmatchedTokens], FileSystemHosts.ForThisSystem, cancel));
         return command;
     }
 
@@ -335,7 +341,7 @@ internal static class MountCommands
                 output.WriteLine($"{setting.Key} = {setting.Value}    ({setting.Source})");
             }
 
-            Qcow2MountConfiguration.Load(root);
+            output.WriteLine($"file system: {FileSystemHosts.Describe(Qcow2MountConfiguration.Load(root))}");
             return ExitCodes.Success;
         });
         return command;

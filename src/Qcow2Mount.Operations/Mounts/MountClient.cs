@@ -100,7 +100,7 @@ public sealed class MountClient
             return await client.MountAsync(new ControlMountRequest
             {
                 Image = image,
-                MountPoint = Path.GetFullPath(options.MountPoint),
+                MountPoint = Mounting.Windows.MountPoints.ForRequest(options.MountPoint),
                 Mode = options.Mode is { } mode ? ProtocolName(mode) : null,
                 Snapshot = options.Snapshot,
                 Overlay = options.OverlayPath is { } path ? Path.GetFullPath(path) : null,
@@ -122,9 +122,9 @@ public sealed class MountClient
         {
             using var client = await ServiceLauncher.TryConnectAsync(Endpoint, cancellationToken).ConfigureAwait(false)
                 ?? throw OperationException.FromService(ErrorCodes.NotMounted, "no mount service is running, so nothing is mounted");
-            string path = Path.GetFullPath(options.Target);
+            string path = Mounting.Windows.MountPoints.ForRequest(options.Target);
             var mounts = await client.ListAsync(cancellationToken).ConfigureAwait(false);
-            var match = mounts.FirstOrDefault(m => m.MountPoint == path) ?? mounts.FirstOrDefault(m => m.Image == path);
+            var match = mounts.FirstOrDefault(m => PathsEqual(m.MountPoint, path)) ?? mounts.FirstOrDefault(m => PathsEqual(m.Image, path));
             return await client.UnmountAsync(match?.MountPoint ?? path, options.Force, cancellationToken).ConfigureAwait(false);
         });
     }
@@ -162,6 +162,10 @@ public sealed class MountClient
         MountMode.Snapshot => ControlMountModes.Snapshot,
         _ => ControlMountModes.ReadOnly,
     };
+
+    /// <summary>Windows paths and drive letters compare without case, as Windows compares them; elsewhere exactly.</summary>
+    private static bool PathsEqual(string a, string b) =>
+        string.Equals(a.TrimEnd('\\', '/'), b.TrimEnd('\\', '/'), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 
     private static async Task<T> GuardAsync<T>(Func<Task<T>> body)
     {

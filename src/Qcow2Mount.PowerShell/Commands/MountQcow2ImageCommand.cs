@@ -103,7 +103,8 @@ public sealed class MountQcow2ImageCommand : Qcow2Cmdlet
                 if (mountPoint is null)
                 {
                     madeFolder = !OperatingSystem.IsWindows();
-                    mountPoint = OperatingSystem.IsWindows() ? DefaultMountPoint.NextFreeDriveLetter() : DefaultMountPoint.NewFolderFor(image);
+                    // Windows: "*" lets the service take the next free letter from Z: down, as the CLI and WinFsp do.
+                    mountPoint = OperatingSystem.IsWindows() ? "*" : DefaultMountPoint.NewFolderFor(image);
                 }
 
                 try

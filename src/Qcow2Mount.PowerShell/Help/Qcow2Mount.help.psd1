@@ -20,7 +20,7 @@
             Description = @(
                 'Mount-Qcow2Image mounts each image through the Qcow2Mount service, which it starts when none is running, exactly as "qcow2mount mount" does. The guest disk appears as the file disk.raw at the mount point: hash it, read it with forensic tools, or attach it as a loop device.'
                 'Mounts are read-only unless you ask otherwise: the image''s bytes never change. -Overlay makes disk.raw writable while every write goes to a new qcow2 overlay file backed by the untouched image (removed at dismount unless -KeepOverlay). -Access ReadWrite writes into the image itself. -Snapshot shows an internal snapshot, read-only.'
-                'On Windows the mount point is a drive letter or a folder; without -MountPoint the first free drive letter from D: is taken. On Linux and macOS it is an empty folder; without -MountPoint a new folder named after the image is made under $XDG_RUNTIME_DIR/qcow2mount/mnt (else {temp}/qcow2mount-{user}/mnt), and Dismount-Qcow2Image removes it again.'
+                'On Windows the mount point is a drive letter or a folder; without -MountPoint the next free drive letter from Z: down is taken. On Linux and macOS it is an empty folder; without -MountPoint a new folder named after the image is made under $XDG_RUNTIME_DIR/qcow2mount/mnt (else {temp}/qcow2mount-{user}/mnt), and Dismount-Qcow2Image removes it again.'
                 'Each image of the pipeline is mounted on its own: a failure (a missing, corrupt, locked or encrypted image) is a non-terminating error with its own ErrorId, and the next images are still mounted. See about_Qcow2Mount for how the module finds the qcow2mount executable that runs the service.'
             )
             Parameters = @{

@@ -3,8 +3,8 @@ using System.Text.RegularExpressions;
 namespace Qcow2Mount.PowerShell.Hosting;
 
 /// <summary>
-/// Where Mount-Qcow2Image mounts when no -MountPoint is given: on Windows the first free drive letter from D:, as
-/// Mount-DiskImage assigns one; elsewhere a new folder named after the image under the user's runtime folder
+/// Where Mount-Qcow2Image mounts when no -MountPoint is given: on Windows the service's next free drive letter (Z:
+/// downwards, as WinFsp and the CLI pick it); elsewhere a new folder named after the image under the user's runtime folder
 /// (<c>$XDG_RUNTIME_DIR/qcow2mount/mnt</c>, else <c>{temp}/qcow2mount-{user}/mnt</c>), never beside the image, whose
 /// folder may be read-only evidence. Dismount-Qcow2Image removes such a folder again once it is empty.
 /// </summary>
@@ -23,11 +23,6 @@ internal static partial class DefaultMountPoint
 
     /// <summary>"M:" for any spelling <see cref="IsDriveLetter"/> accepts.</summary>
     public static string NormalizeDriveLetter(string mountPoint) => char.ToUpperInvariant(mountPoint[0]) + ":";
-
-    /// <summary>The first drive letter from D: that no drive uses.</summary>
-    public static string NextFreeDriveLetter() =>
-        Completion.MountPointCompleter.FreeDriveLetters().FirstOrDefault()
-        ?? throw new IOException("Every drive letter from D: to Z: is in use: give -MountPoint a folder.");
 
     /// <summary>Creates and returns a new, empty folder for <paramref name="image"/> under <see cref="Root"/>.</summary>
     public static string NewFolderFor(string image)

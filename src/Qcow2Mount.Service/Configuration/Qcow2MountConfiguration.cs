@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Mounting;
+using Qcow2Mount.Mounting.Windows;
 using Qcow2Mount.Qcow2;
 using Qcow2Mount.Service.Mounts;
 
@@ -53,6 +54,7 @@ public static class Qcow2MountConfiguration
         ["--decompressed-cache"] = "Qcow2:DecompressedCacheBytes",
         ["--lazy-refcounts"] = "Qcow2:LazyRefcounts",
         ["--default-mode"] = "Mount:DefaultMode",
+        ["--file-system"] = "Mount:FileSystem",
         ["--allow-other"] = "Mount:AllowOther",
         ["--max-threads"] = "Mount:MaxThreads",
         ["--readahead"] = "Mount:ReadaheadBytes",
@@ -71,6 +73,7 @@ public static class Qcow2MountConfiguration
         ("Qcow2:LazyRefcounts", "true"),
         ("Qcow2:PunchHoles", "true"),
         ("Mount:DefaultMode", nameof(MountMode.ReadOnly)),
+        ("Mount:FileSystem", FileSystemDrivers.Auto),
         ("Mount:FuseOptions", null),
         ("Mount:AllowOther", "false"),
         ("Mount:MaxThreads", "0"),
@@ -132,6 +135,7 @@ public static class Qcow2MountConfiguration
             Mount = new MountSettings
             {
                 DefaultMode = reader.DefaultMode("Mount:DefaultMode"),
+                FileSystem = reader.FileSystem("Mount:FileSystem"),
                 FuseOptions = reader.List("Mount:FuseOptions"),
                 AllowOther = reader.Boolean("Mount:AllowOther", false),
                 MaxThreads = reader.Integer("Mount:MaxThreads", 0, min: 0, max: 1024),
@@ -340,6 +344,18 @@ public static class Qcow2MountConfiguration
 
             Errors.Add($"{key}: must be ReadOnly, Writable or Overlay, got '{text}'");
             return MountMode.ReadOnly;
+        }
+
+        public string FileSystem(string key)
+        {
+            string? text = Text(key);
+            if (FileSystemDrivers.Parse(text) is { } driver)
+            {
+                return driver;
+            }
+
+            Errors.Add($"{key}: must be one of {string.Join(", ", FileSystemDrivers.Names)}, got '{text}'");
+            return FileSystemDrivers.Auto;
         }
 
         public LogLevel Level(string key)

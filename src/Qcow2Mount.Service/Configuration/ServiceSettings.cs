@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Control;
 using Qcow2Mount.Mounting;
+using Qcow2Mount.Mounting.Windows;
 using Qcow2Mount.Qcow2;
 using Qcow2Mount.Service.Mounts;
 
@@ -46,6 +47,12 @@ public sealed record MountSettings
 {
     /// <summary>The mode of a mount request that names none: ReadOnly, Writable or Overlay.</summary>
     public MountMode DefaultMode { get; init; } = MountMode.ReadOnly;
+
+    /// <summary>
+    /// The driver to mount with: <c>auto</c> (FUSE on Linux; on Windows WinFsp when installed, else Dokany 2.x),
+    /// <c>winfsp</c>, <c>dokan</c> or <c>fuse</c>. See <see cref="DriverSelection"/>.
+    /// </summary>
+    public string FileSystem { get; init; } = FileSystemDrivers.Auto;
     public IReadOnlyList<string> FuseOptions { get; init; } = [];
     public bool AllowOther { get; init; }
     public int MaxThreads { get; init; }

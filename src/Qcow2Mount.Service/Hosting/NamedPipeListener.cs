@@ -20,9 +20,12 @@ internal sealed class NamedPipeListener : IControlListener
     private NamedPipeListener(string name)
     {
         _name = name;
-        var user = WindowsIdentity.GetCurrent().User ?? throw new ServiceStartException("The current user has no security identifier.");
+        using var identity = WindowsIdentity.GetCurrent();
+        var user = identity.User ?? throw new ServiceStartException("The current user has no security identifier.");
         _security = new PipeSecurity();
-        _security.SetOwner(user);
+        // Clients connect with PipeOptions.CurrentUserOnly, which compares the pipe's owner with their token's owner:
+        // that is the Administrators group, not the user, in an elevated process, so the pipe takes the token's owner.
+        _security.SetOwner(identity.Owner ?? user);
         _security.AddAccessRule(new PipeAccessRule(user, PipeAccessRights.ReadWrite | PipeAccessRights.CreateNewInstance, AccessControlType.Allow));
     }
 

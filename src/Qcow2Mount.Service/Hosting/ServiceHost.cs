@@ -25,8 +25,19 @@ public static partial class ServiceHost
     /// ignored. Returns <see cref="ExitOk"/>, <see cref="ExitInvalidConfiguration"/> (reasons on standard error) or
     /// <see cref="ExitCannotStart"/> (another service runs on the endpoint).
     /// </summary>
-    public static async Task<int> RunAsync(string[] args, IFileSystemHost fileSystem, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(string[] args, IFileSystemHost fileSystem, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        return RunAsync(args, _ => fileSystem, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="RunAsync(string[], IFileSystemHost, CancellationToken)"/> with the adapter picked from the loaded
+    /// settings (<c>Mount:FileSystem</c>), so a service started with <c>--Mount:FileSystem=dokan</c> mounts with Dokan.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, Func<ServiceSettings, IFileSystemHost> fileSystemFor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(fileSystemFor);
         ServiceSettings settings;
         IConfigurationRoot configuration;
         try
@@ -46,7 +57,7 @@ public static partial class ServiceHost
             _ = SetSid();
         }
 
-        using var host = Build(settings, fileSystem);
+        using var host = Build(settings, fileSystemFor(settings));
         try
         {
             await host.RunAsync(cancellationToken).ConfigureAwait(false);
@@ -84,9 +95,7 @@ public static partial class ServiceHost
             });
         }
 
-        string? logFile = settings.Logging.LogFile
-            ?? (settings.Detached && endpoint.SocketPath is { } socket ? Path.Combine(Path.GetDirectoryName(socket)!, "service.log") : null);
-        if (logFile is not null)
+        if (LogFile(settings) is { } logFile)
         {
             builder.Logging.AddProvider(new FileLoggerProvider(logFile));
         }
@@ -107,6 +116,34 @@ public static partial class ServiceHost
         }
 
         return builder.Build();
+    }
+
+    /// <summary>
+    /// Where the service appends its log: <c>Logging:LogFile</c> when set; for a detached service (started by the
+    /// CLI, with no console) beside its socket on Linux, and on Windows in <c>%LOCALAPPDATA%\Qcow2Mount\service.log</c>,
+    /// where Windows users look for a program's files. A service in the foreground logs to its console only.
+    /// </summary>
+    public static string? LogFile(ServiceSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Logging.LogFile is { } configured)
+        {
+            return Path.GetFullPath(configured);
+        }
+
+        if (!settings.Detached)
+        {
+            return null;
+        }
+
+        var endpoint = settings.Control.Endpoint;
+        if (endpoint.SocketPath is { } socket)
+        {
+            return Path.Combine(Path.GetDirectoryName(socket)!, "service.log");
+        }
+
+        string localAppData = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        return Path.Combine(localAppData.Length > 0 ? localAppData : Path.GetTempPath(), "Qcow2Mount", "service.log");
     }
 
     /// <summary>The host may wrap a hosted service's start failure in an AggregateException.</summary>

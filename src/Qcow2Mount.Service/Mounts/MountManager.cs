@@ -252,7 +252,10 @@ public sealed class MountManager : IDisposable
         };
         var mode = volumeRequest.Mode;
         volumeRequest.Validate();
-        string mountPoint = NormalizeDirectory(request.MountPoint);
+        // Windows: a drive letter (M:), nothing or * for the next free letter, or an NTFS folder; elsewhere a directory.
+        string mountPoint = OperatingSystem.IsWindows()
+            ? Mounting.Windows.MountPoints.Resolve(request.MountPoint, Mounting.Windows.MachineMountPointProbe.Instance).Path
+            : NormalizeDirectory(request.MountPoint);
         // The adapter's rules, before the image is opened (an overlay created, a password's key derived) for nothing.
         _host.CheckMountPoint(mountPoint);
 
