@@ -77,6 +77,9 @@ function Invoke-InstallerBuild {
                 ForEach-Object { [IO.Path]::GetRelativePath($root, $_.FullName).Replace('\', '/') } | Sort-Object
             $wxs = $files | & wixl-heat -p "$folder/" --component-group $group --directory-ref $directory --var "var.$variable" --win64
             if ($LASTEXITCODE -ne 0) { throw "wixl-heat failed for $folder" }
+            # wixl-heat derives component ids from file names alone: the module's DLLs, also in the program folder,
+            # would get the same ids there and wixl fails on the duplicate key. Each group's ids get its own prefix.
+            $wxs = $wxs -replace 'Id="(cmp|fil|dir)', "Id=`"$($group.Substring(0, 3).ToLowerInvariant())`$1"
             Set-Content -Path "$obj/$group.wxs" -Value $wxs
         }
         Invoke-Heat $publish 'PublishFiles' 'INSTALLDIR' 'PublishDir' @('qcow2mount.exe', 'qcow2mountw.exe')
