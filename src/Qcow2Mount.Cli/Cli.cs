@@ -33,6 +33,9 @@ internal static class Cli
             CreateCommand.Create(),
             CheckCommand.Create(),
             ResizeCommand.Create(),
+            MapCommand.Create(),
+            CompareCommand.Create(),
+            DiffCommand.Create(),
         };
         foreach (var command in MountCommands.Create())
         {
