@@ -16,6 +16,9 @@ internal static class ExitCodes
     /// <summary>Mount-service failures (mount point missing or busy, service unreachable, ...).</summary>
     public const int Service = 13;
 
+    /// <summary><c>hash --verify</c>: a recorded digest does not match the guest bytes.</summary>
+    public const int DigestMismatch = 15;
+
     /// <summary>Stopped by Ctrl+C (128 + SIGINT, as shells report it).</summary>
     public const int Cancelled = 130;
 
@@ -75,8 +78,10 @@ internal static class ExitCodes
         };
         lines.AddRange(Table.Select(row => $"  {row.Exit,3}  {row.Meaning}"));
         lines.Add($"  {Service,3}  mount service error (mount point missing or busy, service unreachable or not running, not mounted)");
+        lines.Add($"  {DigestMismatch,3}  hash --verify: a recorded digest does not match the guest bytes");
         lines.Add($"  {Internal,3}  internal error (a bug: run with --verbose and report it)");
         lines.Add($"  {Cancelled,3}  interrupted (Ctrl+C); a convert removes the file it was writing");
+        lines.Add("compare exits as qemu-img compare does: 0 identical, 1 different, 2 an image did not open, 3 error reading.");
         return string.Join(Environment.NewLine, lines);
     }
 }
