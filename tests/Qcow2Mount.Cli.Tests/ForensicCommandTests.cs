@@ -93,7 +93,7 @@ public sealed class ForensicCommandTests
     [TestCase("s2", "active")]
     [TestCase("s1", "active")]
     [TestCase("backing", "active")]
-    [TestCase("backing", "s1")]
+    [TestCase("backing", "s2")]
     public void Diff_lists_exactly_the_sectors_that_differ_between_the_two_views(string from, string to)
     {
         byte[] Raw(string view)
