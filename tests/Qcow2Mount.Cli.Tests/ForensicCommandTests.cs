@@ -138,7 +138,7 @@ public sealed class ForensicCommandTests
         Assert.That(json.RootElement.GetProperty("identical").GetBoolean(), Is.False);
 
         var text = CliRunner.RunIn(_dir.Path, "diff", "top.qcow2", "--from", from, "--to", to).Succeeded();
-        Assert.That(text.Output, Does.Contain($"{expected.Count} ranges, {expected.Sum(r => r.Length)} bytes differ"));
+        Assert.That(text.Output, Does.Contain($"{expected.Count} {(expected.Count == 1 ? "range" : "ranges")}, {expected.Sum(r => r.Length)} bytes differ"));
     }
 
     [Test]

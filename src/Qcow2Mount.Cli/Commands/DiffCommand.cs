@@ -89,7 +89,7 @@ internal static class DiffCommand
 
         output.WriteLine(result.Identical
             ? string.Create(inv, $"{options.From} and {options.To} are identical ({HumanSize.Format(result.CandidateBytes)} compared by content).")
-            : string.Create(inv, $"{result.Ranges.Count} ranges, {result.DifferentBytes} bytes differ ({HumanSize.Format(result.CandidateBytes)} compared by content)."));
+            : string.Create(inv, $"{result.Ranges.Count} {(result.Ranges.Count == 1 ? "range" : "ranges")}, {result.DifferentBytes} bytes differ ({HumanSize.Format(result.CandidateBytes)} compared by content)."));
         return ExitCodes.Success;
     }
 }
