@@ -33,6 +33,10 @@ internal static class Cli
             CreateCommand.Create(),
             CheckCommand.Create(),
             ResizeCommand.Create(),
+            ReportCommand.Create(),
+            MapCommand.Create(),
+            CompareCommand.Create(),
+            DiffCommand.Create(),
         };
         foreach (var command in MountCommands.Create())
         {

@@ -19,6 +19,9 @@ internal static class ExitCodes
     /// <summary>No driver can mount here (Windows: neither WinFsp nor Dokany installed; Linux: no FUSE).</summary>
     public const int NoFileSystemDriver = 15;
 
+    /// <summary><c>hash --verify</c>: a recorded digest does not match the guest bytes.</summary>
+    public const int DigestMismatch = 16;
+
     /// <summary>Stopped by Ctrl+C (128 + SIGINT, as shells report it).</summary>
     public const int Cancelled = 130;
 
@@ -80,8 +83,10 @@ internal static class ExitCodes
         lines.AddRange(Table.Select(row => $"  {row.Exit,3}  {row.Meaning}"));
         lines.Add($"  {Service,3}  mount service error (mount point missing or busy, service unreachable or not running, not mounted)");
         lines.Add($"  {NoFileSystemDriver,3}  no file system driver to mount with (Windows: install WinFsp or Dokany 2.x; Linux: FUSE 3)");
+        lines.Add($"  {DigestMismatch,3}  hash --verify: a recorded digest does not match the guest bytes");
         lines.Add($"  {Internal,3}  internal error (a bug: run with --verbose and report it)");
         lines.Add($"  {Cancelled,3}  interrupted (Ctrl+C); a convert removes the file it was writing");
+        lines.Add("compare exits as qemu-img compare does: 0 identical, 1 different, 2 an image did not open, 3 error reading.");
         return string.Join(Environment.NewLine, lines);
     }
 }

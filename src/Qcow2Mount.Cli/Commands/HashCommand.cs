@@ -12,7 +12,7 @@ namespace Qcow2Mount.Cli.Commands;
 /// </summary>
 internal static class HashCommand
 {
-    internal sealed record Options(string Image, string? Format, string? Snapshot, string Algorithms, bool Json, bool Progress, bool ForceShare = false, string? PasswordFile = null);
+    internal sealed record Options(string Image, string? Format, string? Snapshot, string Algorithms, bool Json, bool Progress, bool ForceShare = false, string? PasswordFile = null, string? Verify = null);
 
     public static Command Create()
     {
@@ -29,16 +29,21 @@ internal static class HashCommand
         var progress = new Option<bool>("-p", "--progress") { Description = "Show a progress bar even when stderr is not a terminal" };
         var forceShare = CommonOptions.ForceShare("Hash even an image that is being written, as qemu-img -U (the digest is then of no particular moment)");
         var passwordFile = CommonOptions.PasswordFile();
+        var verify = new Option<string?>("--verify")
+        {
+            Description = $"Check the digests recorded in FILE (hash --json output, or sha256sum lines naming the image or disk.raw); exit {ExitCodes.DigestMismatch} on a mismatch",
+            HelpName = "FILE",
+        };
         var command = new Command("hash", "Hash the guest bytes (what disk.raw holds), e.g. to verify evidence")
         {
-            image, format, snapshot, algorithms, json, progress, forceShare, passwordFile,
+            image, format, snapshot, algorithms, json, progress, forceShare, passwordFile, verify,
         };
         command.SetAction(async (parse, cancel) =>
         {
             var error = parse.InvocationConfiguration.Error;
             return await ExecuteAsync(
                 new Options(parse.GetValue(image)!, parse.GetValue(format), parse.GetValue(snapshot), parse.GetValue(algorithms)!,
-                    parse.GetValue(json), parse.GetValue(progress), parse.GetValue(forceShare), parse.GetValue(passwordFile)),
+                    parse.GetValue(json), parse.GetValue(progress), parse.GetValue(forceShare), parse.GetValue(passwordFile), parse.GetValue(verify)),
                 parse.InvocationConfiguration.Output, error, cancel);
         });
         return command;
@@ -51,6 +56,11 @@ internal static class HashCommand
 
     internal static async Task<int> ExecuteAsync(Options options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        if (options.Verify is not null)
+        {
+            return await VerifyAsync(options, output, error, cancellationToken).ConfigureAwait(false);
+        }
+
         var names = options.Algorithms.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(n => n.ToLowerInvariant()).Distinct().ToList();
         if (names.Count == 0 || !names.All(AlgorithmNames.Contains))
@@ -97,6 +107,37 @@ internal static class HashCommand
             {
                 output.WriteLine($"{Name(digest.Algorithm)}  {digest.Hex}");
             }
+        }
+
+        return ExitCodes.Success;
+    }
+
+    /// <summary>hash --verify: one line per recorded digest, then the exit code says whether all matched.</summary>
+    private static async Task<int> VerifyAsync(Options options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var bar = ProgressBar.For(error, options.Progress);
+        var result = await ImageOperations.VerifyHashAsync(new VerifyHashOptions
+        {
+            Image = options.Image,
+            RecordFile = options.Verify!,
+            Format = CommonOptions.ParseFormat(options.Format),
+            Snapshot = options.Snapshot,
+            ForceShare = options.ForceShare,
+            Passwords = new CliPasswords(options.PasswordFile, error),
+        }, bar, cancellationToken).ConfigureAwait(false);
+        bar?.Finish();
+
+        foreach (var check in result.Checks)
+        {
+            output.WriteLine(check.Matches
+                ? $"{Name(check.Algorithm)}  OK        {check.Actual}"
+                : $"{Name(check.Algorithm)}  MISMATCH  recorded {check.Expected}, computed {check.Actual}");
+        }
+
+        if (!result.AllMatch)
+        {
+            error.WriteLine($"{Cli.Name}: {result.Image}{(result.Snapshot is null ? "" : $" (snapshot {result.Snapshot})")}: the guest bytes do not match the recorded digests");
+            return ExitCodes.DigestMismatch;
         }
 
         return ExitCodes.Success;

@@ -27,7 +27,7 @@ internal static class InfoJson
             json.WriteEndArray();
         });
 
-    private static void WriteImage(Utf8JsonWriter json, ImageDescription image)
+    internal static void WriteImage(Utf8JsonWriter json, ImageDescription image)
     {
         json.WriteStartObject();
         if (image.BackingFormat is not null)
