@@ -97,7 +97,7 @@ function Invoke-InstallerBuild {
             -D 'IconsDir=assets/icons' installer/Qcow2Mount.wxs "$obj/PublishFiles.wxs" "$obj/ModuleFiles.wxs" 2>&1
         $status = $LASTEXITCODE
         if ($status -eq 0) {
-            # Two attributes wixl drops without a word, set afterwards (the MSI tests check both):
+            # Attributes wixl drops without a word, set afterwards (the MSI tests check them):
             # - Execute="commit": it writes a plain immediate action, which would run without the rights to edit the
             #   machine PATH; 3602 = commit + no impersonation + an exe from the File table.
             # - IncludeMaximum="yes": without it a rebuild of the same version installs beside its predecessor;
