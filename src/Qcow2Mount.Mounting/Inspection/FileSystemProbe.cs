@@ -192,7 +192,7 @@ public static class FileSystemProbe
     private static FileSystemSignature? Fat(ReadOnlySpan<byte> b)
     {
         // No magic: a BIOS parameter block that makes sense, as blkid and the kernel judge it, then the FAT type
-        // from the cluster count (Microsoft's rule), never from the type string.
+        // from the layout (a zero 16-bit FAT size is FAT32) and the cluster count (Microsoft's rule), never from the type string.
         if (b.Length < 512 || !HasBootSignature(b) || b[0] is not (0xEB or 0xE9))
         {
             return null;
@@ -220,7 +220,10 @@ public static class FileSystemProbe
         }
 
         long clusters = dataSectors / sectorsPerCluster;
-        var kind = clusters < 4085 ? FileSystemKind.Fat12 : clusters < 65525 ? FileSystemKind.Fat16 : FileSystemKind.Fat32;
+        // A 16-bit FAT size of zero is the FAT32 layout (32-bit FAT size, extended BPB at 64), whatever the cluster
+        // count: mkfs.fat -F 32 makes small FAT32 volumes below 65525 clusters, and Linux and blkid call them FAT32.
+        bool fat32Layout = BinaryPrimitives.ReadUInt16LittleEndian(b[22..]) == 0;
+        var kind = fat32Layout || clusters >= 65525 ? FileSystemKind.Fat32 : clusters < 4085 ? FileSystemKind.Fat12 : FileSystemKind.Fat16;
         // The extended boot signature 0x29 says the serial number and label follow: at 39/43 (FAT12/16) or 67/71 (FAT32).
         int signatureAt = kind == FileSystemKind.Fat32 ? 66 : 38;
         if (b[signatureAt] != 0x29)

@@ -44,6 +44,7 @@ public sealed class FileSystemProbeTests
     [TestCase("12", 8L << 20, FileSystemKind.Fat12)]
     [TestCase("16", 64L << 20, FileSystemKind.Fat16)]
     [TestCase("32", 300L << 20, FileSystemKind.Fat32)]
+    [TestCase("32", 32L << 20, FileSystemKind.Fat32)] // fewer than 65525 clusters: the FAT32 layout still says FAT32
     public void Fat_made_by_mkfs_fat(string bits, long bytes, FileSystemKind kind)
     {
         var start = Made("mkfs.fat", "dosfstools", bytes, f => ["-F", bits, "-n", "EVIDENCE", "-i", "1234ABCD", f]);
