@@ -125,53 +125,14 @@ public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
 
 /// <summary>A live Dokan mount: owns the driver instance and, once mounted, the volume.</summary>
 [SupportedOSPlatform("windows")]
-internal sealed class DokanMount : IMountedFileSystem
+internal sealed class DokanMount(DokanDriver driver, DokanInstance instance, DokanOperations operations, string mountPoint, TimeSpan timeout)
+    : WindowsMount(operations.Volume, operations.UnmountedTask, mountPoint, timeout)
 {
-    private readonly DokanDriver _driver;
-    private readonly DokanInstance _instance;
-    private readonly DokanOperations _operations;
-    private readonly TimeSpan _timeout;
-    private readonly Task _unmounted;
-    private int _stopped;
-
-    public DokanMount(DokanDriver driver, DokanInstance instance, DokanOperations operations, string mountPoint, TimeSpan timeout)
+    protected override void StopDriver()
     {
-        _driver = driver;
-        _instance = instance;
-        _operations = operations;
-        _timeout = timeout;
-        MountPoint = mountPoint;
-        _unmounted = operations.UnmountedTask.ContinueWith(_ => Volume.Dispose(), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        driver.RemoveMountPoint(MountPoint);
+        instance.WaitForFileSystemClosed((uint)Math.Min(Timeout.TotalMilliseconds, uint.MaxValue - 1));
+        instance.Dispose();
+        driver.Dispose();
     }
-
-    public string MountPoint { get; }
-
-    public Volume Volume => _operations.Volume.Volume;
-
-    public Task Unmounted => _unmounted;
-
-    public void Unmount(bool force = false)
-    {
-        if (Volatile.Read(ref _stopped) != 0)
-        {
-            return;
-        }
-
-        if (!force && Volume.OpenHandleCount > 0)
-        {
-            throw new VolumeException(VolumeErrorCode.Busy, $"{MountPoint} has {Volume.OpenHandleCount} open file(s).");
-        }
-
-        if (Interlocked.Exchange(ref _stopped, 1) == 0)
-        {
-            _driver.RemoveMountPoint(MountPoint);
-            _instance.WaitForFileSystemClosed((uint)Math.Min(_timeout.TotalMilliseconds, uint.MaxValue - 1));
-            _instance.Dispose();
-            _driver.Dispose();
-            _unmounted.Wait(_timeout);
-        }
-    }
-
-    public void Dispose() => Unmount(force: true);
 }

@@ -110,49 +110,9 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
 
 /// <summary>A live WinFsp mount: owns the host and, once mounted, the volume.</summary>
 [SupportedOSPlatform("windows")]
-internal sealed class WinFspMount : IMountedFileSystem
+internal sealed class WinFspMount(FileSystemHost host, WinFspFileSystem fileSystem, string mountPoint, TimeSpan timeout)
+    : WindowsMount(fileSystem.Volume, fileSystem.UnmountedTask, mountPoint, timeout)
 {
-    private readonly FileSystemHost _host;
-    private readonly WinFspFileSystem _fileSystem;
-    private readonly TimeSpan _timeout;
-    private readonly Task _unmounted;
-    private int _stopped;
-
-    public WinFspMount(FileSystemHost host, WinFspFileSystem fileSystem, string mountPoint, TimeSpan timeout)
-    {
-        _host = host;
-        _fileSystem = fileSystem;
-        _timeout = timeout;
-        MountPoint = mountPoint;
-        _unmounted = fileSystem.UnmountedTask.ContinueWith(_ => Volume.Dispose(), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
-
-    public string MountPoint { get; }
-
-    public Volume Volume => _fileSystem.Volume.Volume;
-
-    public Task Unmounted => _unmounted;
-
-    public void Unmount(bool force = false)
-    {
-        if (Volatile.Read(ref _stopped) != 0)
-        {
-            return;
-        }
-
-        if (!force && Volume.OpenHandleCount > 0)
-        {
-            throw new VolumeException(VolumeErrorCode.Busy, $"{MountPoint} has {Volume.OpenHandleCount} open file(s).");
-        }
-
-        if (Interlocked.Exchange(ref _stopped, 1) == 0)
-        {
-            // Stops the dispatcher, calls Unmounted (which closes the volume) and removes the mount point.
-            _host.Unmount();
-            _unmounted.Wait(_timeout);
-        }
-    }
-
-    public void Dispose() => Unmount(force: true);
+    // Stops the dispatcher, calls Unmounted (which closes the volume) and removes the mount point.
+    protected override void StopDriver() => host.Unmount();
 }
