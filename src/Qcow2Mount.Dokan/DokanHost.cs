@@ -13,30 +13,11 @@ namespace Qcow2Mount.Dokan;
 /// Z: down, or an empty folder on NTFS. The drive is mounted in the caller's session.
 /// </summary>
 /// <param name="log">Receives errors that are not the volume's (bugs, unexpected exceptions in callbacks).</param>
-public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
+public sealed class DokanHost(Action<string>? log = null) : WindowsFileSystemHost
 {
-    public string Name => "dokan";
+    public override string Name => "dokan";
 
-    public bool IsAvailable(out string reason)
-    {
-        reason = Unavailability() ?? "";
-        return reason.Length == 0;
-    }
-
-    /// <summary>The Windows forms both adapters take (<see cref="MountPoints"/>): a free letter, or an empty NTFS folder.</summary>
-    public void CheckMountPoint(string mountPoint) => MountPoints.Resolve(mountPoint, MachineMountPointProbe.Instance);
-
-    public IMountedFileSystem Mount(Volume volume, string mountPoint, MountOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(volume);
-        ArgumentNullException.ThrowIfNull(options);
-        if (Unavailability() is not null || !OperatingSystem.IsWindows())
-        {
-            throw new VolumeException(VolumeErrorCode.NotSupported, $"Dokan unavailable: {Unavailability()}");
-        }
-
-        return Start(volume, mountPoint, options);
-    }
+    protected override string DriverName => "Dokan";
 
     /// <summary>
     /// The mount point as Dokan takes it: "X:\" for a letter ("X:" or "X:\" given; the next free one from Z: down
@@ -65,7 +46,7 @@ public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
     }
 
     [SupportedOSPlatform("windows")]
-    private DokanMount Start(Volume volume, string mountPoint, MountOptions options)
+    protected override IMountedFileSystem Start(Volume volume, string mountPoint, MountOptions options)
     {
         var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var operations = new DokanOperations(windowsVolume, log);
@@ -104,7 +85,7 @@ public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
         return new DokanMount(driver, instance, operations, target, options.Timeout);
     }
 
-    private static string? Unavailability()
+    protected override string? Unavailability()
     {
         if (!OperatingSystem.IsWindows())
         {

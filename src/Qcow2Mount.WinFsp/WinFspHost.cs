@@ -12,30 +12,11 @@ namespace Qcow2Mount.WinFsp;
 /// Z: down, or a folder path (WinFsp creates the folder; it must not exist yet).
 /// </summary>
 /// <param name="log">Receives errors that are not the volume's (bugs, unexpected exceptions in callbacks).</param>
-public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
+public sealed class WinFspHost(Action<string>? log = null) : WindowsFileSystemHost
 {
-    public string Name => "winfsp";
+    public override string Name => "winfsp";
 
-    public bool IsAvailable(out string reason)
-    {
-        reason = Unavailability() ?? "";
-        return reason.Length == 0;
-    }
-
-    /// <summary>The Windows forms both adapters take (<see cref="MountPoints"/>): a free letter, or an empty NTFS folder.</summary>
-    public void CheckMountPoint(string mountPoint) => MountPoints.Resolve(mountPoint, MachineMountPointProbe.Instance);
-
-    public IMountedFileSystem Mount(Volume volume, string mountPoint, MountOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(volume);
-        ArgumentNullException.ThrowIfNull(options);
-        if (Unavailability() is { } reason || !OperatingSystem.IsWindows())
-        {
-            throw new VolumeException(VolumeErrorCode.NotSupported, $"WinFsp unavailable: {Unavailability()}");
-        }
-
-        return Start(volume, mountPoint, options);
-    }
+    protected override string DriverName => "WinFsp";
 
     /// <summary>
     /// The mount point as WinFsp takes it: "X:" for a letter ("X:" or "X:\" given), null for the next free letter
@@ -55,7 +36,7 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
     }
 
     [SupportedOSPlatform("windows")]
-    private WinFspMount Start(Volume volume, string mountPoint, MountOptions options)
+    protected override IMountedFileSystem Start(Volume volume, string mountPoint, MountOptions options)
     {
         var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var info = windowsVolume.VolumeInfo;
@@ -89,7 +70,7 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
         return new WinFspMount(host, fileSystem, host.MountPoint(), options.Timeout);
     }
 
-    private static string? Unavailability()
+    protected override string? Unavailability()
     {
         if (!OperatingSystem.IsWindows())
         {
