@@ -13,30 +13,11 @@ namespace Qcow2Mount.Dokan;
 /// Z: down, or an empty folder on NTFS. The drive is mounted in the caller's session.
 /// </summary>
 /// <param name="log">Receives errors that are not the volume's (bugs, unexpected exceptions in callbacks).</param>
-public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
+public sealed class DokanHost(Action<string>? log = null) : WindowsFileSystemHost
 {
-    public string Name => "dokan";
+    public override string Name => "dokan";
 
-    public bool IsAvailable(out string reason)
-    {
-        reason = Unavailability() ?? "";
-        return reason.Length == 0;
-    }
-
-    /// <summary>The Windows forms both adapters take (<see cref="MountPoints"/>): a free letter, or an empty NTFS folder.</summary>
-    public void CheckMountPoint(string mountPoint) => MountPoints.Resolve(mountPoint, MachineMountPointProbe.Instance);
-
-    public IMountedFileSystem Mount(Volume volume, string mountPoint, MountOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(volume);
-        ArgumentNullException.ThrowIfNull(options);
-        if (Unavailability() is not null || !OperatingSystem.IsWindows())
-        {
-            throw new VolumeException(VolumeErrorCode.NotSupported, $"Dokan unavailable: {Unavailability()}");
-        }
-
-        return Start(volume, mountPoint, options);
-    }
+    protected override string DriverName => "Dokan";
 
     /// <summary>
     /// The mount point as Dokan takes it: "X:\" for a letter ("X:" or "X:\" given; the next free one from Z: down
@@ -65,7 +46,7 @@ public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
     }
 
     [SupportedOSPlatform("windows")]
-    private DokanMount Start(Volume volume, string mountPoint, MountOptions options)
+    protected override IMountedFileSystem Start(Volume volume, string mountPoint, MountOptions options)
     {
         var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var operations = new DokanOperations(windowsVolume, log);
@@ -104,7 +85,7 @@ public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
         return new DokanMount(driver, instance, operations, target, options.Timeout);
     }
 
-    private static string? Unavailability()
+    protected override string? Unavailability()
     {
         if (!OperatingSystem.IsWindows())
         {
@@ -125,53 +106,14 @@ public sealed class DokanHost(Action<string>? log = null) : IFileSystemHost
 
 /// <summary>A live Dokan mount: owns the driver instance and, once mounted, the volume.</summary>
 [SupportedOSPlatform("windows")]
-internal sealed class DokanMount : IMountedFileSystem
+internal sealed class DokanMount(DokanDriver driver, DokanInstance instance, DokanOperations operations, string mountPoint, TimeSpan timeout)
+    : WindowsMount(operations.Volume, operations.UnmountedTask, mountPoint, timeout)
 {
-    private readonly DokanDriver _driver;
-    private readonly DokanInstance _instance;
-    private readonly DokanOperations _operations;
-    private readonly TimeSpan _timeout;
-    private readonly Task _unmounted;
-    private int _stopped;
-
-    public DokanMount(DokanDriver driver, DokanInstance instance, DokanOperations operations, string mountPoint, TimeSpan timeout)
+    protected override void StopDriver()
     {
-        _driver = driver;
-        _instance = instance;
-        _operations = operations;
-        _timeout = timeout;
-        MountPoint = mountPoint;
-        _unmounted = operations.UnmountedTask.ContinueWith(_ => Volume.Dispose(), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        driver.RemoveMountPoint(MountPoint);
+        instance.WaitForFileSystemClosed((uint)Math.Min(Timeout.TotalMilliseconds, uint.MaxValue - 1));
+        instance.Dispose();
+        driver.Dispose();
     }
-
-    public string MountPoint { get; }
-
-    public Volume Volume => _operations.Volume.Volume;
-
-    public Task Unmounted => _unmounted;
-
-    public void Unmount(bool force = false)
-    {
-        if (Volatile.Read(ref _stopped) != 0)
-        {
-            return;
-        }
-
-        if (!force && Volume.OpenHandleCount > 0)
-        {
-            throw new VolumeException(VolumeErrorCode.Busy, $"{MountPoint} has {Volume.OpenHandleCount} open file(s).");
-        }
-
-        if (Interlocked.Exchange(ref _stopped, 1) == 0)
-        {
-            _driver.RemoveMountPoint(MountPoint);
-            _instance.WaitForFileSystemClosed((uint)Math.Min(_timeout.TotalMilliseconds, uint.MaxValue - 1));
-            _instance.Dispose();
-            _driver.Dispose();
-            _unmounted.Wait(_timeout);
-        }
-    }
-
-    public void Dispose() => Unmount(force: true);
 }

@@ -12,30 +12,11 @@ namespace Qcow2Mount.WinFsp;
 /// Z: down, or a folder path (WinFsp creates the folder; it must not exist yet).
 /// </summary>
 /// <param name="log">Receives errors that are not the volume's (bugs, unexpected exceptions in callbacks).</param>
-public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
+public sealed class WinFspHost(Action<string>? log = null) : WindowsFileSystemHost
 {
-    public string Name => "winfsp";
+    public override string Name => "winfsp";
 
-    public bool IsAvailable(out string reason)
-    {
-        reason = Unavailability() ?? "";
-        return reason.Length == 0;
-    }
-
-    /// <summary>The Windows forms both adapters take (<see cref="MountPoints"/>): a free letter, or an empty NTFS folder.</summary>
-    public void CheckMountPoint(string mountPoint) => MountPoints.Resolve(mountPoint, MachineMountPointProbe.Instance);
-
-    public IMountedFileSystem Mount(Volume volume, string mountPoint, MountOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(volume);
-        ArgumentNullException.ThrowIfNull(options);
-        if (Unavailability() is { } reason || !OperatingSystem.IsWindows())
-        {
-            throw new VolumeException(VolumeErrorCode.NotSupported, $"WinFsp unavailable: {Unavailability()}");
-        }
-
-        return Start(volume, mountPoint, options);
-    }
+    protected override string DriverName => "WinFsp";
 
     /// <summary>
     /// The mount point as WinFsp takes it: "X:" for a letter ("X:" or "X:\" given), null for the next free letter
@@ -55,7 +36,7 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
     }
 
     [SupportedOSPlatform("windows")]
-    private WinFspMount Start(Volume volume, string mountPoint, MountOptions options)
+    protected override IMountedFileSystem Start(Volume volume, string mountPoint, MountOptions options)
     {
         var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var info = windowsVolume.VolumeInfo;
@@ -89,7 +70,7 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
         return new WinFspMount(host, fileSystem, host.MountPoint(), options.Timeout);
     }
 
-    private static string? Unavailability()
+    protected override string? Unavailability()
     {
         if (!OperatingSystem.IsWindows())
         {
@@ -110,49 +91,9 @@ public sealed class WinFspHost(Action<string>? log = null) : IFileSystemHost
 
 /// <summary>A live WinFsp mount: owns the host and, once mounted, the volume.</summary>
 [SupportedOSPlatform("windows")]
-internal sealed class WinFspMount : IMountedFileSystem
+internal sealed class WinFspMount(FileSystemHost host, WinFspFileSystem fileSystem, string mountPoint, TimeSpan timeout)
+    : WindowsMount(fileSystem.Volume, fileSystem.UnmountedTask, mountPoint, timeout)
 {
-    private readonly FileSystemHost _host;
-    private readonly WinFspFileSystem _fileSystem;
-    private readonly TimeSpan _timeout;
-    private readonly Task _unmounted;
-    private int _stopped;
-
-    public WinFspMount(FileSystemHost host, WinFspFileSystem fileSystem, string mountPoint, TimeSpan timeout)
-    {
-        _host = host;
-        _fileSystem = fileSystem;
-        _timeout = timeout;
-        MountPoint = mountPoint;
-        _unmounted = fileSystem.UnmountedTask.ContinueWith(_ => Volume.Dispose(), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
-
-    public string MountPoint { get; }
-
-    public Volume Volume => _fileSystem.Volume.Volume;
-
-    public Task Unmounted => _unmounted;
-
-    public void Unmount(bool force = false)
-    {
-        if (Volatile.Read(ref _stopped) != 0)
-        {
-            return;
-        }
-
-        if (!force && Volume.OpenHandleCount > 0)
-        {
-            throw new VolumeException(VolumeErrorCode.Busy, $"{MountPoint} has {Volume.OpenHandleCount} open file(s).");
-        }
-
-        if (Interlocked.Exchange(ref _stopped, 1) == 0)
-        {
-            // Stops the dispatcher, calls Unmounted (which closes the volume) and removes the mount point.
-            _host.Unmount();
-            _unmounted.Wait(_timeout);
-        }
-    }
-
-    public void Dispose() => Unmount(force: true);
+    // Stops the dispatcher, calls Unmounted (which closes the volume) and removes the mount point.
+    protected override void StopDriver() => host.Unmount();
 }

@@ -17,7 +17,7 @@ internal sealed record ServiceSettingsFiles(ControlEndpoint Endpoint, TimeSpan M
     {
         var builder = new ConfigurationBuilder();
         AddJson(builder, Path.Combine(serviceDirectory, "appsettings.json"));
-        AddJson(builder, UserSettingsPath());
+        AddJson(builder, UserSettingsFile.DefaultPath());
         builder.AddEnvironmentVariables("QCOW2MOUNT_");
         var configuration = builder.Build();
         var endpoint = ControlEndpoint.From(configuration["Control:SocketPath"], configuration["Control:PipeName"]);
@@ -26,15 +26,6 @@ internal sealed record ServiceSettingsFiles(ControlEndpoint Endpoint, TimeSpan M
             : DefaultMountTimeoutSeconds;
         return new ServiceSettingsFiles(endpoint, TimeSpan.FromSeconds(seconds));
     }
-
-    /// <summary>The per-user settings file, where the service looks for it (Qcow2MountConfiguration.DefaultUserSettingsPath).</summary>
-    private static string UserSettingsPath() => OperatingSystem.IsWindows()
-        ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData), "Qcow2Mount", "settings.json")
-        : Path.Combine(
-            Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg)
-                ? xdg
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config"),
-            "qcow2mount", "settings.json");
 
     private static void AddJson(ConfigurationBuilder builder, string path)
     {

@@ -28,20 +28,16 @@ public sealed class GetQcow2ImageCommand : Qcow2Cmdlet
 
     protected override void ProcessRecord()
     {
-        foreach (string path in ImagePath)
+        ForEachImage(ImagePath, image =>
         {
-            string image = ResolvePath(path);
-            ForItem(image, () =>
+            var chain = Run(cancel => ImageOperations.InspectAsync(new InspectOptions
             {
-                var chain = Run(cancel => ImageOperations.InspectAsync(new InspectOptions
-                {
-                    Image = image,
-                    Snapshot = Snapshot,
-                    BackingChain = BackingChain,
-                    ForceShare = ForceShare,
-                }, cancel));
-                WriteObject(OutputObjects.Images(image, chain), enumerateCollection: true);
-            });
-        }
+                Image = image,
+                Snapshot = Snapshot,
+                BackingChain = BackingChain,
+                ForceShare = ForceShare,
+            }, cancel));
+            WriteObject(OutputObjects.Images(image, chain), enumerateCollection: true);
+        });
     }
 }

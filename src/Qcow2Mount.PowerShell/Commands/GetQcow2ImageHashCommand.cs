@@ -38,21 +38,17 @@ public sealed class GetQcow2ImageHashCommand : Qcow2Cmdlet
     protected override void ProcessRecord()
     {
         var algorithm = Enum.Parse<DigestAlgorithm>(Algorithm, ignoreCase: true);
-        foreach (string path in ImagePath)
+        ForEachImage(ImagePath, image =>
         {
-            string image = ResolvePath(path);
-            ForItem(image, () =>
+            var result = RunWithProgress("Hashing qcow2 image", image, (progress, cancel) => ImageOperations.HashAsync(new HashOptions
             {
-                var result = RunWithProgress("Hashing qcow2 image", image, (progress, cancel) => ImageOperations.HashAsync(new HashOptions
-                {
-                    Image = image,
-                    Snapshot = Snapshot,
-                    Algorithms = [algorithm],
-                    ForceShare = ForceShare,
-                    Passwords = new SecureStringPasswordProvider(Password),
-                }, progress, cancel));
-                WriteObject(OutputObjects.Hash(image, result.Digests[0]));
-            });
-        }
+                Image = image,
+                Snapshot = Snapshot,
+                Algorithms = [algorithm],
+                ForceShare = ForceShare,
+                Passwords = new SecureStringPasswordProvider(Password),
+            }, progress, cancel));
+            WriteObject(OutputObjects.Hash(image, result.Digests[0]));
+        });
     }
 }

@@ -27,31 +27,27 @@ public sealed class GetQcow2SnapshotCommand : Qcow2Cmdlet
 
     protected override void ProcessRecord()
     {
-        foreach (string path in ImagePath)
+        ForEachImage(ImagePath, image =>
         {
-            string image = ResolvePath(path);
-            ForItem(image, () =>
+            var snapshots = Run(cancel => ImageOperations.ListSnapshotsAsync(new SnapshotListOptions { Image = image, ForceShare = ForceShare }, cancel));
+            if (Name is null)
             {
-                var snapshots = Run(cancel => ImageOperations.ListSnapshotsAsync(new SnapshotListOptions { Image = image, ForceShare = ForceShare }, cancel));
-                if (Name is null)
+                WriteObject(snapshots.Select(s => OutputObjects.Snapshot(image, s)), enumerateCollection: true);
+                return;
+            }
+
+            foreach (string name in Name)
+            {
+                var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
+                var matches = snapshots.Where(s => pattern.IsMatch(s.Name) || pattern.IsMatch(s.Id)).ToList();
+                if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
                 {
-                    WriteObject(snapshots.Select(s => OutputObjects.Snapshot(image, s)), enumerateCollection: true);
-                    return;
+                    WriteError(ErrorRecords.For(
+                        new OperationException(OperationErrorCode.SnapshotNotFound, $"{image}: no snapshot named '{name}'"), image));
                 }
 
-                foreach (string name in Name)
-                {
-                    var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
-                    var matches = snapshots.Where(s => pattern.IsMatch(s.Name) || pattern.IsMatch(s.Id)).ToList();
-                    if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
-                    {
-                        WriteError(ErrorRecords.For(
-                            new OperationException(OperationErrorCode.SnapshotNotFound, $"{image}: no snapshot named '{name}'"), image));
-                    }
-
-                    WriteObject(matches.Select(s => OutputObjects.Snapshot(image, s)), enumerateCollection: true);
-                }
-            });
-        }
+                WriteObject(matches.Select(s => OutputObjects.Snapshot(image, s)), enumerateCollection: true);
+            }
+        });
     }
 }

@@ -85,53 +85,49 @@ public sealed class MountQcow2ImageCommand : Qcow2Cmdlet
             : Overlay || OverlayPath is not null ? MountMode.Overlay
             : Access == Qcow2ImageAccess.ReadWrite ? MountMode.Writable
             : MountMode.ReadOnly;
-        foreach (string path in ImagePath)
+        ForEachImage(ImagePath, image =>
         {
-            string image = ResolvePath(path);
-            ForItem(image, () =>
+            string? mountPoint = MountPoint is null ? null
+                : OperatingSystem.IsWindows() && DefaultMountPoint.IsDriveLetter(MountPoint) ? DefaultMountPoint.NormalizeDriveLetter(MountPoint)
+                : ResolvePath(MountPoint);
+            string where = mountPoint ?? (OperatingSystem.IsWindows() ? "the next free drive letter" : "a new folder under " + DefaultMountPoint.Root);
+            if (!ShouldProcess(image, $"Mount {Describe(mode)} at {where}"))
             {
-                string? mountPoint = MountPoint is null ? null
-                    : OperatingSystem.IsWindows() && DefaultMountPoint.IsDriveLetter(MountPoint) ? DefaultMountPoint.NormalizeDriveLetter(MountPoint)
-                    : ResolvePath(MountPoint);
-                string where = mountPoint ?? (OperatingSystem.IsWindows() ? "the next free drive letter" : "a new folder under " + DefaultMountPoint.Root);
-                if (!ShouldProcess(image, $"Mount {Describe(mode)} at {where}"))
-                {
-                    return;
-                }
+                return;
+            }
 
-                bool madeFolder = false;
-                if (mountPoint is null)
-                {
-                    madeFolder = !OperatingSystem.IsWindows();
-                    // Windows: "*" lets the service take the next free letter from Z: down, as the CLI and WinFsp do.
-                    mountPoint = OperatingSystem.IsWindows() ? "*" : DefaultMountPoint.NewFolderFor(image);
-                }
+            bool madeFolder = false;
+            if (mountPoint is null)
+            {
+                madeFolder = !OperatingSystem.IsWindows();
+                // Windows: "*" lets the service take the next free letter from Z: down, as the CLI and WinFsp do.
+                mountPoint = OperatingSystem.IsWindows() ? "*" : DefaultMountPoint.NewFolderFor(image);
+            }
 
-                try
+            try
+            {
+                var mounted = Run(cancel => _client!.MountAsync(new MountImageOptions
                 {
-                    var mounted = Run(cancel => _client!.MountAsync(new MountImageOptions
-                    {
-                        Image = image,
-                        MountPoint = mountPoint,
-                        Mode = mode,
-                        Snapshot = Snapshot,
-                        OverlayPath = OverlayPath is null ? null : ResolvePath(OverlayPath),
-                        KeepOverlay = KeepOverlay,
-                        ForceShare = ForceShare,
-                        Passwords = new SecureStringPasswordProvider(Password),
-                    }, cancel));
-                    if (PassThru)
-                    {
-                        WriteObject(OutputObjects.Mount(mounted));
-                    }
-                }
-                catch when (madeFolder)
+                    Image = image,
+                    MountPoint = mountPoint,
+                    Mode = mode,
+                    Snapshot = Snapshot,
+                    OverlayPath = OverlayPath is null ? null : ResolvePath(OverlayPath),
+                    KeepOverlay = KeepOverlay,
+                    ForceShare = ForceShare,
+                    Passwords = new SecureStringPasswordProvider(Password),
+                }, cancel));
+                if (PassThru)
                 {
-                    DefaultMountPoint.RemoveIfMadeHere(mountPoint);
-                    throw;
+                    WriteObject(OutputObjects.Mount(mounted));
                 }
-            });
-        }
+            }
+            catch when (madeFolder)
+            {
+                DefaultMountPoint.RemoveIfMadeHere(mountPoint);
+                throw;
+            }
+        });
     }
 
     private string Describe(MountMode mode) => mode switch

@@ -29,8 +29,7 @@ public sealed class RestoreQcow2SnapshotCommand : Qcow2Cmdlet
 
     protected override void ProcessRecord()
     {
-        string image = ResolvePath(ImagePath);
-        ForItem(image, () =>
+        ForEachImage([ImagePath], image =>
         {
             if (ShouldProcess(image, $"Revert the image to snapshot '{Name}' (what was written since is lost)"))
             {

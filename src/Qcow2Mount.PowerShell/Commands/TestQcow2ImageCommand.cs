@@ -36,29 +36,25 @@ public sealed class TestQcow2ImageCommand : Qcow2Cmdlet
 
     protected override void ProcessRecord()
     {
-        foreach (string path in ImagePath)
+        ForEachImage(ImagePath, image =>
         {
-            string image = ResolvePath(path);
-            ForItem(image, () =>
+            if (Repair is { } repair && !ShouldProcess(image, $"Repair {(repair == Qcow2RepairMode.Leaks ? "leaked clusters" : "leaks and corruptions")}"))
             {
-                if (Repair is { } repair && !ShouldProcess(image, $"Repair {(repair == Qcow2RepairMode.Leaks ? "leaked clusters" : "leaks and corruptions")}"))
-                {
-                    return;
-                }
+                return;
+            }
 
-                var result = RunWithProgress("Checking qcow2 image", image, (progress, cancel) => ImageOperations.CheckAsync(new CheckImageOptions
+            var result = RunWithProgress("Checking qcow2 image", image, (progress, cancel) => ImageOperations.CheckAsync(new CheckImageOptions
+            {
+                Image = image,
+                Repair = Repair switch
                 {
-                    Image = image,
-                    Repair = Repair switch
-                    {
-                        Qcow2RepairMode.Leaks => RepairMode.Leaks,
-                        Qcow2RepairMode.All => RepairMode.All,
-                        _ => null,
-                    },
-                    ForceShare = ForceShare,
-                }, progress, cancel));
-                WriteObject(OutputObjects.Check(image, result));
-            });
-        }
+                    Qcow2RepairMode.Leaks => RepairMode.Leaks,
+                    Qcow2RepairMode.All => RepairMode.All,
+                    _ => null,
+                },
+                ForceShare = ForceShare,
+            }, progress, cancel));
+            WriteObject(OutputObjects.Check(image, result));
+        });
     }
 }

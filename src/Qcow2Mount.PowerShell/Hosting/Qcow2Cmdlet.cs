@@ -50,6 +50,21 @@ public abstract class Qcow2Cmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> for each image path, resolved (<see cref="ResolvePath"/>), as its own pipeline item
+    /// (<see cref="ForItem"/>): a failing image writes its error and the next one still runs.
+    /// </summary>
+    protected void ForEachImage(IEnumerable<string> paths, Action<string> body)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentNullException.ThrowIfNull(body);
+        foreach (string path in paths)
+        {
+            string image = ResolvePath(path);
+            ForItem(image, () => body(image));
+        }
+    }
+
     /// <summary>Runs a core call without progress, on this thread's behalf.</summary>
     protected T Run<T>(Func<CancellationToken, Task<T>> operation)
     {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
+using Qcow2Mount.Control;
 using Qcow2Mount.Mounting;
 using Qcow2Mount.Mounting.Windows;
 using Qcow2Mount.Qcow2;
@@ -89,13 +90,8 @@ public static class Qcow2MountConfiguration
 
     private static readonly string[] Sections = ["Qcow2", "Mount", "Logging", "Control", "Service"];
 
-    public static string DefaultUserSettingsPath() => OperatingSystem.IsWindows()
-        ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData), "Qcow2Mount", "settings.json")
-        : Path.Combine(
-            Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg)
-                ? xdg
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config"),
-            "qcow2mount", "settings.json");
+    /// <summary>The per-user settings file (<see cref="UserSettingsFile.DefaultPath"/>), where clients look for it too.</summary>
+    public static string DefaultUserSettingsPath() => UserSettingsFile.DefaultPath();
 
     /// <summary>Builds the layered configuration; <paramref name="args"/> are the overrides (other arguments are ignored).</summary>
     public static IConfigurationRoot Build(IEnumerable<string>? args = null, ConfigurationSources? sources = null)
