@@ -106,7 +106,13 @@ public abstract class Qcow2Cmdlet : PSCmdlet, IDisposable
         }
         finally
         {
-            WriteProgress(new ProgressRecord(activityId, activity, status) { RecordType = ProgressRecordType.Completed });
+            // A stop makes WriteProgress throw while the worker still runs its cleanup (a cancelled convert deletes its
+            // destination): the pipeline must not report itself stopped before that cleanup is done.
+            ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
+            if (!Cancellation.IsCancellationRequested)
+            {
+                WriteProgress(new ProgressRecord(activityId, activity, status) { RecordType = ProgressRecordType.Completed });
+            }
         }
 
         return task.GetAwaiter().GetResult();
