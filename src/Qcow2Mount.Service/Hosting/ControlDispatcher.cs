@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
+using Qcow2Mount.Service.Logging;
 using Qcow2Mount.Service.Mounts;
 
 namespace Qcow2Mount.Service.Hosting;
@@ -13,7 +13,7 @@ internal sealed class ControlDispatcher(MountManager manager, string endpoint, I
     private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
 
     /// <summary>The response, and whether the service should stop once it is sent.</summary>
-    public async Task<(ControlResponse Response, bool Shutdown)> HandleAsync(byte[] line)
+    public async Task<(ControlResponse Response, bool Shutdown)> HandleAsync(ReadOnlyMemory<byte> line)
     {
         JsonElement? id = null;
         ControlRequest request;
@@ -62,12 +62,14 @@ internal sealed class ControlDispatcher(MountManager manager, string endpoint, I
         }
         catch (MountException e)
         {
-            logger.LogInformation("{Op} refused: [{Code}] {Message}", request.Op, e.Code, e.Message);
+            logger.Refused(request.Op, e.Code, e.Message);
             return (ControlResponse.Failure(id, e.Code, e.Message), false);
         }
+#pragma warning disable CA1031 // A request's failure becomes an error response to its client, never a dead service.
         catch (Exception e)
+#pragma warning restore CA1031
         {
-            logger.LogError(e, "{Op} failed unexpectedly", request.Op);
+            logger.FailedUnexpectedly(e, request.Op);
             var error = MountException.From(e);
             return (ControlResponse.Failure(id, error.Code, error.Message), false);
         }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
+using Qcow2Mount.Service.Logging;
 using Qcow2Mount.Service.Mounts;
 
 namespace Qcow2Mount.Service.Hosting;
@@ -31,6 +32,8 @@ public sealed class MountService : BackgroundService
 
     public MountService(MountManager manager, ControlEndpoint endpoint, IHostApplicationLifetime lifetime, ILogger<MountService> logger)
     {
+        ArgumentNullException.ThrowIfNull(manager);
+        ArgumentNullException.ThrowIfNull(endpoint);
         _manager = manager;
         _endpoint = endpoint;
         _lifetime = lifetime;
@@ -44,17 +47,17 @@ public sealed class MountService : BackgroundService
         _listener = OperatingSystem.IsWindows()
             ? NamedPipeListener.Bind(_endpoint.PipeName!)
             : UnixSocketListener.Bind(_endpoint.SocketPath!, _logger);
-        _logger.LogInformation("qcow2mount service (pid {Pid}) listening at {Endpoint}", Environment.ProcessId, _endpoint);
+        _logger.Listening(Environment.ProcessId, _endpoint);
         return base.StartAsync(cancellationToken);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        _logger.LogInformation("Stopping: unmounting {Count} mount(s)", _manager.Count);
+        _logger.Stopping(_manager.Count);
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         _listener?.Dispose();
         await Task.Run(_manager.UnmountAll, CancellationToken.None).ConfigureAwait(false);
-        _logger.LogInformation("Stopped");
+        _logger.Stopped();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -74,7 +77,7 @@ public sealed class MountService : BackgroundService
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {
                 // Out of descriptors (EMFILE) fails every accept at once: pause instead of spinning on warnings.
-                _logger.LogWarning("Accepting a connection failed: {Message}", e.Message);
+                _logger.AcceptFailed(e.Message);
                 try
                 {
                     await Task.Delay(AcceptRetryDelay, stoppingToken).ConfigureAwait(false);
@@ -90,7 +93,7 @@ public sealed class MountService : BackgroundService
             connections.RemoveAll(t => t.IsCompleted);
             if (connections.Count >= MaxConnections)
             {
-                _logger.LogWarning("Refused a connection: {Count} clients are connected already", connections.Count);
+                _logger.TooManyClients(connections.Count);
                 await stream.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
@@ -129,7 +132,7 @@ public sealed class MountService : BackgroundService
                                 $"The request line is longer than {ControlProtocol.MaxRequestBytes} bytes.");
                             break;
                         default:
-                            if (line.Line.AsSpan().Trim(" \t"u8).IsEmpty)
+                            if (line.Line.Span.Trim(" \t"u8).IsEmpty)
                             {
                                 continue;
                             }
@@ -151,7 +154,7 @@ public sealed class MountService : BackgroundService
                         // ifIdle one the manager takes no more mounts, and a service that only refuses must not stay.
                         if (shutdown)
                         {
-                            _logger.LogInformation("Shutdown requested by a client");
+                            _logger.ShutdownRequested();
                             _lifetime.StopApplication();
                         }
                     }
@@ -167,7 +170,7 @@ public sealed class MountService : BackgroundService
                 }
                 catch (Exception e) when (e is IOException or ObjectDisposedException)
                 {
-                    _logger.LogDebug("A client connection ended: {Message}", e.Message);
+                    _logger.ConnectionEnded(e.Message);
                     return;
                 }
             }

@@ -3,7 +3,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Qcow2Mount.Control;
 using Qcow2Mount.Mounting;
 using Qcow2Mount.Service.Configuration;
 using Qcow2Mount.Service.Logging;
@@ -11,7 +10,7 @@ using Qcow2Mount.Service.Mounts;
 
 namespace Qcow2Mount.Service.Hosting;
 
-/// <summary>Builds and runs the generic host of the mount service; <c>qcow2mount serve</c> is <see cref="RunAsync"/>.</summary>
+/// <summary>Builds and runs the generic host of the mount service; <c>qcow2mount serve</c> is <see cref="RunAsync(string[], IFileSystemHost, CancellationToken)"/>.</summary>
 public static partial class ServiceHost
 {
     // The CLI's exit codes: 1 for a usage (here: configuration) error, 13 for a mount service error.
@@ -97,7 +96,8 @@ public static partial class ServiceHost
 
         if (LogFile(settings) is { } logFile)
         {
-            builder.Logging.AddProvider(new FileLoggerProvider(logFile));
+            // Made by the container, so the container disposes it (and closes the log) when the host stops.
+            builder.Services.AddSingleton<ILoggerProvider>(_ => new FileLoggerProvider(logFile));
         }
 
         builder.Services.AddSingleton(settings);

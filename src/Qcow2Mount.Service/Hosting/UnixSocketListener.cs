@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Control;
+using Qcow2Mount.Service.Logging;
 
 namespace Qcow2Mount.Service.Hosting;
 
@@ -49,7 +50,7 @@ internal sealed partial class UnixSocketListener : IControlListener
                 throw new ServiceStartException($"Another qcow2mount service is already running at {path}.");
             }
 
-            logger.LogInformation("Removing the stale socket {Path} (no service answers there)", path);
+            logger.RemovingStaleSocket(path);
             File.Delete(path);
         }
 
@@ -90,7 +91,7 @@ internal sealed partial class UnixSocketListener : IControlListener
                 return new NetworkStream(client, ownsSocket: true);
             }
 
-            _logger.LogWarning("Refused a connection from user {Uid}: the service serves only user {Own}", peer, PeerCredentials.CurrentUid);
+            _logger.RefusedUser(peer, PeerCredentials.CurrentUid);
             client.Dispose();
         }
     }
@@ -175,6 +176,7 @@ internal sealed partial class UnixSocketListener : IControlListener
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);
 
+    /// <param name="directory">The folder that will hold the socket.</param>
     /// <param name="dedicated">The default socket's own folder, which the service may create and tighten; any
     /// other folder belongs to the user and keeps its mode (chmod 0700 of /run or /tmp would break the system).</param>
     private static void PrepareDirectory(string directory, bool dedicated)

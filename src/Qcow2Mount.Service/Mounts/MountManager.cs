@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Qcow2Mount.Control.Protocol;
 using Qcow2Mount.Mounting;
 using Qcow2Mount.Service.Configuration;
+using Qcow2Mount.Service.Logging;
 
 namespace Qcow2Mount.Service.Mounts;
 
@@ -173,16 +174,18 @@ public sealed class MountManager : IDisposable
                 if (!ClosesSoon(entry))
                 {
                     // Open files keep it alive and nothing can cut them off: do not wait out the timeout for them.
-                    _logger.LogWarning("{MountPoint} still has open files; flushing {Image} before exit", entry.Info.MountPoint, entry.Info.Image);
+                    _logger.StillOpen(entry.Info.MountPoint, entry.Info.Image);
                     FlushBeforeExit(entry);
                     return;
                 }
 
                 WaitClosed(entry);
             }
+#pragma warning disable CA1031 // Shutdown goes on to the other mounts; this one is flushed and its failure logged.
             catch (Exception e)
+#pragma warning restore CA1031
             {
-                _logger.LogError(e, "Unmounting {MountPoint} failed: {Message}", entry.Info.MountPoint, e.Message);
+                _logger.UnmountFailed(e, entry.Info.MountPoint, e.Message);
                 FlushBeforeExit(entry);
             }
         });
@@ -311,15 +314,15 @@ public sealed class MountManager : IDisposable
                 throw new MountException(ErrorCodes.ShuttingDown, "The service is shutting down; it mounts nothing more.");
             }
 
-            _logger.LogInformation("Mounted {Image} ({Mode}) at {MountPoint}", image, info.Mode, info.MountPoint);
+            _logger.Mounted(image, info.Mode, info.MountPoint);
             if (opened.Repaired is { } repaired)
             {
-                _logger.LogWarning("{Image}: {Repaired}", image, repaired);
+                _logger.RepairedOnOpen(image, repaired);
             }
 
             foreach (string note in opened.Volume.PartitionNotes)
             {
-                _logger.LogInformation("{MountPoint}: {Partitions}", info.MountPoint, note);
+                _logger.PartitionNote(info.MountPoint, note);
             }
 
             return entry;
@@ -364,7 +367,7 @@ public sealed class MountManager : IDisposable
         Exception? failure = unmounted.Exception?.GetBaseException();
         if (failure is not null)
         {
-            _logger.LogError(failure, "Closing {Image} after unmounting {MountPoint} failed: {Message}", entry.Info.Image, entry.Info.MountPoint, failure.Message);
+            _logger.CloseFailed(failure, entry.Info.Image, entry.Info.MountPoint, failure.Message);
         }
 
         DeleteOverlay(entry.OverlayToDelete);
@@ -373,7 +376,7 @@ public sealed class MountManager : IDisposable
             _mounts.Remove(entry);
         }
 
-        _logger.LogInformation("Unmounted {MountPoint} ({Image})", entry.Info.MountPoint, entry.Info.Image);
+        _logger.Unmounted(entry.Info.MountPoint, entry.Info.Image);
         if (failure is null)
         {
             entry.Closed.TrySetResult();
@@ -395,9 +398,11 @@ public sealed class MountManager : IDisposable
         {
             entry.FileSystem.Volume.FlushAll();
         }
+#pragma warning disable CA1031 // The last attempt before exit: the failure is logged and the other mounts still flush.
         catch (Exception e)
+#pragma warning restore CA1031
         {
-            _logger.LogError(e, "Flushing {Image} before exit failed: {Message}", entry.Info.Image, e.Message);
+            _logger.FlushBeforeExitFailed(e, entry.Info.Image, e.Message);
         }
     }
 
@@ -430,7 +435,7 @@ public sealed class MountManager : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _logger.LogWarning("Could not remove the overlay {Overlay}: {Message}", overlay, e.Message);
+            _logger.OverlayNotRemoved(overlay, e.Message);
         }
     }
 
