@@ -194,11 +194,11 @@ public sealed class ControlClient : IAsyncDisposable, IDisposable
         return response;
     }
 
-    private ControlResponse Parse(byte[] line)
+    private ControlResponse Parse(ReadOnlyMemory<byte> line)
     {
         try
         {
-            return JsonSerializer.Deserialize(line, ControlJsonContext.Default.ControlResponse)
+            return JsonSerializer.Deserialize(line.Span, ControlJsonContext.Default.ControlResponse)
                 ?? throw new ControlException(ErrorCodes.MalformedRequest, $"The service at {Endpoint} answered 'null'.");
         }
         catch (JsonException e)

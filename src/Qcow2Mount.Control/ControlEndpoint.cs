@@ -1,6 +1,5 @@
 using System.IO.Pipes;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Qcow2Mount.Control.Protocol;
 
 namespace Qcow2Mount.Control;
@@ -68,7 +67,7 @@ public sealed partial record ControlEndpoint
             }
 
             string path = SocketPath ?? throw new InvalidOperationException("The endpoint names neither a socket nor a pipe.");
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            Socket? socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
                 await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), deadline.Token).ConfigureAwait(false);
@@ -79,12 +78,13 @@ public sealed partial record ControlEndpoint
                         $"The service at {this} runs as user {owner}, not as you (user {PeerCredentials.CurrentUid}); refusing to talk to it.");
                 }
 
-                return new NetworkStream(socket, ownsSocket: true);
+                var stream = new NetworkStream(socket, ownsSocket: true);
+                socket = null;
+                return stream;
             }
-            catch
+            finally
             {
-                socket.Dispose();
-                throw;
+                socket?.Dispose();
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

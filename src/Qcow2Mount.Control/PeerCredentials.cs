@@ -19,6 +19,7 @@ public static partial class PeerCredentials
     /// <summary>The peer's user ID; null where the OS does not tell (not Linux, or not a Unix socket).</summary>
     public static uint? PeerUid(Socket socket)
     {
+        ArgumentNullException.ThrowIfNull(socket);
         if (!OperatingSystem.IsLinux() || socket.AddressFamily != AddressFamily.Unix)
         {
             return null;

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Qcow2Mount.Qcow2;
 
 /// <summary>What went wrong, so each front end can translate it once (exit code, errno, NTSTATUS).</summary>
@@ -30,6 +32,7 @@ public enum Qcow2ErrorCode
 }
 
 /// <summary>The one error type of the engine: a code for machines, a one-line message for people.</summary>
+[SuppressMessage("Design", "CA1032:Implement standard exception constructors", Justification = "Every instance carries its error code, which callers branch on; a constructor without one would make an error nobody can classify.")]
 public sealed class Qcow2Exception : Exception
 {
     public Qcow2Exception(Qcow2ErrorCode code, string message, Exception? inner = null)

@@ -30,8 +30,10 @@ public sealed partial class Qcow2Image
         }
 
         chain.Enter(path, options.MaxBackingDepth);
+#pragma warning disable CA2000 // Wrong: the file goes to the image, and the catch below disposes it when the open fails.
         var file = options.HostFileOpener?.Invoke(path, options.Writable)
             ?? HostFile.Open(path, options.Writable, lockWriter: options.Writable && options.Lock, lockReader: options.HoldReaderLock, forceShare: options.ForceShare);
+#pragma warning restore CA2000
         IHostFile? dataFile = null;
         IVirtualDisk? backing = null;
         ImageEncryption? encryption = null;
@@ -108,8 +110,10 @@ public sealed partial class Qcow2Image
         }
 
         string dataPath = BackingPath.Resolve(path, read.Extensions.ExternalDataFile);
+#pragma warning disable CA2000 // Wrong: the data file is returned to Open, which hands it to the image or disposes it.
         return options.HostFileOpener?.Invoke(dataPath, options.Writable)
             ?? HostFile.Open(dataPath, options.Writable, lockReader: options.HoldReaderLock, forceShare: options.ForceShare);
+#pragma warning restore CA2000
     }
 
     /// <summary>

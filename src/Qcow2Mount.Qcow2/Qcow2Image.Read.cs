@@ -3,7 +3,6 @@ using Qcow2Mount.Qcow2.Caching;
 using Qcow2Mount.Qcow2.Compression;
 using Qcow2Mount.Qcow2.Crypto;
 using Qcow2Mount.Qcow2.Format;
-using Qcow2Mount.Qcow2.Mapping;
 using Qcow2Mount.Qcow2.Storage;
 
 namespace Qcow2Mount.Qcow2;

@@ -1,4 +1,3 @@
-using Qcow2Mount.Qcow2.Backing;
 using Qcow2Mount.Qcow2.Caching;
 using Qcow2Mount.Qcow2.Crypto;
 using Qcow2Mount.Qcow2.Format;

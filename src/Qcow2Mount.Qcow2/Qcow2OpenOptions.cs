@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Qcow2Mount.Qcow2;
 
 /// <summary>How to open an image. Bound from the <c>Qcow2</c> configuration section by the front ends.</summary>
@@ -10,6 +12,7 @@ public sealed record Qcow2OpenOptions
     /// The password of an encrypted image (UTF-8 bytes), tried on every encrypted image of the backing chain.
     /// Without it an encrypted image opens only with <see cref="MetadataOnly"/>.
     /// </summary>
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "A password is a buffer its owner zeroes when done; an immutable copy would leave the secret in memory.")]
     public byte[]? Password { get; init; }
 
     /// <summary>Shares unlocked LUKS keys between opens of the same image (a mount's snapshot views).</summary>
@@ -101,6 +104,8 @@ public sealed record Qcow2OpenOptions
         init => _hostFileOpener = value;
     }
 
-    private Storage.IHostFile OpenUnsynced(string path, bool writable) =>
+#pragma warning disable CA2000 // Wrong: the UnsyncedFile owns the host file it wraps and disposes it.
+    private Storage.UnsyncedFile OpenUnsynced(string path, bool writable) =>
         new Storage.UnsyncedFile(Storage.HostFile.Open(path, writable, lockWriter: writable && Lock));
+#pragma warning restore CA2000
 }

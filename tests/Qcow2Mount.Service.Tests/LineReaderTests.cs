@@ -30,7 +30,7 @@ public sealed class LineReaderTests
                 break;
             }
 
-            results.Add(result.Status == LineStatus.TooLong ? "<too long>" : Encoding.UTF8.GetString(result.Line));
+            results.Add(result.Status == LineStatus.TooLong ? "<too long>" : Encoding.UTF8.GetString(result.Line.Span));
         }
 
         Assert.That(results, Is.EqualTo(new[] { "first", "<too long>", "second", "", "last-without-newline" }));

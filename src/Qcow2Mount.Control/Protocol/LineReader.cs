@@ -12,7 +12,7 @@ public enum LineStatus
 }
 
 /// <summary>One result of <see cref="LineReader.ReadLineAsync"/>; <see cref="Line"/> is set only for <see cref="LineStatus.Line"/>.</summary>
-public readonly record struct LineReadResult(LineStatus Status, byte[] Line);
+public readonly record struct LineReadResult(LineStatus Status, ReadOnlyMemory<byte> Line);
 
 /// <summary>
 /// Splits a byte stream into newline-terminated lines of at most <c>maxLineBytes</c>, never buffering more than
@@ -47,7 +47,7 @@ public sealed class LineReader
                 _start = newline + 1;
                 if (discarding || line.Length > _maxLineBytes)
                 {
-                    return new LineReadResult(LineStatus.TooLong, []);
+                    return new LineReadResult(LineStatus.TooLong, ReadOnlyMemory<byte>.Empty);
                 }
 
                 return new LineReadResult(LineStatus.Line, (line.EndsWith("\r"u8) ? line[..^1] : line).ToArray());
@@ -73,7 +73,7 @@ public sealed class LineReader
                 }
 
                 _start = _end = 0;
-                return new LineReadResult(discarding ? LineStatus.TooLong : LineStatus.EndOfStream, []);
+                return new LineReadResult(discarding ? LineStatus.TooLong : LineStatus.EndOfStream, ReadOnlyMemory<byte>.Empty);
             }
 
             _end += read;

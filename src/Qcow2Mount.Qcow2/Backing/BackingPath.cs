@@ -5,6 +5,7 @@ public static class BackingPath
 {
     public static string Resolve(string imagePath, string name)
     {
+        ArgumentNullException.ThrowIfNull(name);
         if (name.Contains('\0', StringComparison.Ordinal))
         {
             throw new Qcow2Exception(Qcow2ErrorCode.InvalidHeader, $"{imagePath}: file name '{name.Replace('\0', '?')}' contains a NUL byte");

@@ -44,6 +44,9 @@ internal sealed unsafe class DecompressedClusterCache : IDisposable
     public bool TryRead(long key, int offset, Span<byte> destination) => TryRead(key, offset, destination, out _);
 
     /// <inheritdoc cref="TryRead(long, int, Span{byte})"/>
+    /// <param name="key">The compressed cluster's key (its host offset).</param>
+    /// <param name="offset">Where in the decompressed cluster to start.</param>
+    /// <param name="destination">Receives the bytes.</param>
     /// <param name="cachedLength">Bytes of the cluster held (0 when not cached), also on a miss.</param>
     public bool TryRead(long key, int offset, Span<byte> destination, out int cachedLength)
     {

@@ -1,4 +1,3 @@
-using System.Text;
 using Qcow2Mount.Qcow2.Format;
 using Qcow2Mount.Qcow2.Refcounts;
 using Qcow2Mount.Qcow2.Snapshots;

@@ -25,7 +25,7 @@ internal sealed unsafe class LibDeflate
         _decompressor = s_api!.Alloc();
         if (_decompressor is null)
         {
-            throw new OutOfMemoryException("libdeflate_alloc_decompressor failed");
+            throw new InsufficientMemoryException("libdeflate_alloc_decompressor failed");
         }
     }
 

@@ -21,7 +21,7 @@ internal sealed unsafe class NativeInflater
     private const int ZFinish = 4;
     private const int RawDeflateWindowBits = -15;
 
-    private static readonly Api? s_api = RuntimeApi.TryLoad() ?? SystemApi.TryLoad();
+    private static readonly Api? s_api = (Api?)RuntimeApi.TryLoad() ?? SystemApi.TryLoad();
 
     [ThreadStatic]
     private static NativeInflater? t_inflater;
@@ -109,7 +109,7 @@ internal sealed unsafe class NativeInflater
         public override string Name => "zlib-ng (.NET runtime)";
         public override int StreamSize => 40;
 
-        public static Api? TryLoad()
+        public static RuntimeApi? TryLoad()
         {
             if (IntPtr.Size != 8
                 || !NativeLibrary.TryLoad("System.IO.Compression.Native", typeof(System.IO.Compression.DeflateStream).Assembly, null, out nint lib))
@@ -163,7 +163,7 @@ internal sealed unsafe class NativeInflater
         public override string Name => "zlib (system)";
         public override int StreamSize => 112;
 
-        public static Api? TryLoad()
+        public static SystemApi? TryLoad()
         {
             if (!OperatingSystem.IsLinux() || IntPtr.Size != 8 || !NativeLibrary.TryLoad("libz.so.1", out nint lib))
             {

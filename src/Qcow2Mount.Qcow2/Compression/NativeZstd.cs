@@ -21,7 +21,7 @@ internal sealed unsafe class NativeZstd
         _dctx = s_api!.CreateDCtx();
         if (_dctx is null)
         {
-            throw new OutOfMemoryException("ZSTD_createDCtx failed");
+            throw new InsufficientMemoryException("ZSTD_createDCtx failed");
         }
     }
 

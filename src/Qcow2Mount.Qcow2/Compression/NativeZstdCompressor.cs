@@ -23,7 +23,7 @@ internal sealed unsafe class NativeZstdCompressor
         _cctx = s_api!.CreateCCtx();
         if (_cctx is null)
         {
-            throw new OutOfMemoryException("ZSTD_createCCtx failed");
+            throw new InsufficientMemoryException("ZSTD_createCCtx failed");
         }
     }
 

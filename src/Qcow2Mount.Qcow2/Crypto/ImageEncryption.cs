@@ -43,6 +43,9 @@ public sealed class ImageEncryption : IDisposable
     /// <summary>Reads the image's encryption header and, given a password, unlocks it.</summary>
     public static ImageEncryption Open(IHostFile file, Qcow2Header header, HeaderExtensions extensions, byte[]? password, UnlockedKeys? keys = null)
     {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(header);
+        ArgumentNullException.ThrowIfNull(extensions);
         switch (header.CryptMethod)
         {
             case CryptMethod.Aes:

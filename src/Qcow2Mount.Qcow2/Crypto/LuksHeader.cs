@@ -5,7 +5,7 @@ using System.Text;
 namespace Qcow2Mount.Qcow2.Crypto;
 
 /// <summary>One of the eight LUKS1 key slots.</summary>
-public sealed record LuksKeySlot(int Index, bool Active, uint Iterations, byte[] Salt, uint KeyMaterialSector, uint Stripes)
+public sealed record LuksKeySlot(int Index, bool Active, uint Iterations, ReadOnlyMemory<byte> Salt, uint KeyMaterialSector, uint Stripes)
 {
     public const uint ActiveMagic = 0x00AC71F3;
     public const uint InactiveMagic = 0x0000DEAD;
@@ -26,13 +26,14 @@ public sealed record LuksHeader
     public required string HashSpec { get; init; }
     public required uint PayloadOffsetSector { get; init; }
     public required uint KeyBytes { get; init; }
-    public required byte[] MasterKeyDigest { get; init; }
-    public required byte[] MasterKeyDigestSalt { get; init; }
+    public required ReadOnlyMemory<byte> MasterKeyDigest { get; init; }
+    public required ReadOnlyMemory<byte> MasterKeyDigestSalt { get; init; }
     public required uint MasterKeyDigestIterations { get; init; }
     public required string Uuid { get; init; }
     public required IReadOnlyList<LuksKeySlot> Slots { get; init; }
 
     /// <summary>Parses and validates the header at the start of <paramref name="data"/>.</summary>
+    /// <param name="data">The LUKS area's first bytes (at least <see cref="Size"/>).</param>
     /// <param name="regionLength">Bytes the image reserves for the LUKS data: every key slot's material must lie inside.</param>
     public static LuksHeader Parse(ReadOnlySpan<byte> data, long regionLength)
     {
@@ -131,8 +132,11 @@ public sealed record LuksHeader
     }
 
     /// <summary>Bytes a slot's key material takes on disk: KeyBytes x stripes, in whole sectors.</summary>
-    public long KeyMaterialLength(LuksKeySlot slot) =>
-        ((long)KeyBytes * slot.Stripes + SectorCipher.SectorSize - 1) / SectorCipher.SectorSize * SectorCipher.SectorSize;
+    public long KeyMaterialLength(LuksKeySlot slot)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        return ((long)KeyBytes * slot.Stripes + SectorCipher.SectorSize - 1) / SectorCipher.SectorSize * SectorCipher.SectorSize;
+    }
 
     /// <summary>The hash named by hash-spec, for PBKDF2, AF diffusion and ESSIV.</summary>
     public HashAlgorithmName Hash => LuksHash.Parse(HashSpec);
@@ -141,9 +145,11 @@ public sealed record LuksHeader
     /// Finds the master key: each active slot's key material, decrypted with the key PBKDF2 derives from the
     /// password, AF-merged, and checked against the master key digest.
     /// </summary>
+    /// <param name="password">The password's bytes (UTF-8), as cryptsetup and QEMU take them.</param>
     /// <param name="readRegion">Reads bytes of the LUKS area (offset from its start).</param>
     public byte[] Unlock(ReadOnlySpan<byte> password, Func<long, int, byte[]> readRegion)
     {
+        ArgumentNullException.ThrowIfNull(readRegion);
         var hash = Hash;
         var (cipherFactory, _) = CipherFactory();
         int hashLength = LuksHash.Digest(hash, []).Length;
@@ -157,7 +163,7 @@ public sealed record LuksHeader
                 throw Invalid($"key slot {slot.Index} would take the unlock past {MaxUnlockWork} PBKDF2 rounds (iterations {slot.Iterations}, master key digest {MasterKeyDigestIterations})");
             }
 
-            byte[] slotKey = Rfc2898DeriveBytes.Pbkdf2(password, slot.Salt, (int)slot.Iterations, hash, (int)KeyBytes);
+            byte[] slotKey = Rfc2898DeriveBytes.Pbkdf2(password, slot.Salt.Span, (int)slot.Iterations, hash, (int)KeyBytes);
             byte[] material = readRegion((long)slot.KeyMaterialSector * SectorCipher.SectorSize, (int)KeyMaterialLength(slot));
             try
             {
@@ -167,8 +173,8 @@ public sealed record LuksHeader
                 }
 
                 byte[] candidate = AntiForensic.Merge(material.AsSpan(0, (int)(KeyBytes * slot.Stripes)), (int)KeyBytes, (int)slot.Stripes, hash);
-                byte[] digest = Rfc2898DeriveBytes.Pbkdf2(candidate, MasterKeyDigestSalt, (int)MasterKeyDigestIterations, hash, MasterKeyDigest.Length);
-                if (CryptographicOperations.FixedTimeEquals(digest, MasterKeyDigest))
+                byte[] digest = Rfc2898DeriveBytes.Pbkdf2(candidate, MasterKeyDigestSalt.Span, (int)MasterKeyDigestIterations, hash, MasterKeyDigest.Length);
+                if (CryptographicOperations.FixedTimeEquals(digest, MasterKeyDigest.Span))
                 {
                     return candidate;
                 }
@@ -244,14 +250,18 @@ public sealed record LuksHeader
 /// <summary>The hashes LUKS names in hash-spec.</summary>
 public static class LuksHash
 {
-    public static HashAlgorithmName Parse(string name) => name.ToLowerInvariant() switch
+    public static HashAlgorithmName Parse(string name)
     {
-        "sha1" => HashAlgorithmName.SHA1,
-        "sha256" => HashAlgorithmName.SHA256,
-        "sha384" => HashAlgorithmName.SHA384,
-        "sha512" => HashAlgorithmName.SHA512,
-        _ => throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"LUKS hash '{name}': not supported (sha1, sha256, sha384, sha512)"),
-    };
+        ArgumentNullException.ThrowIfNull(name);
+        return name.ToLowerInvariant() switch
+        {
+            "sha1" => HashAlgorithmName.SHA1,
+            "sha256" => HashAlgorithmName.SHA256,
+            "sha384" => HashAlgorithmName.SHA384,
+            "sha512" => HashAlgorithmName.SHA512,
+            _ => throw new Qcow2Exception(Qcow2ErrorCode.Unsupported, $"LUKS hash '{name}': not supported (sha1, sha256, sha384, sha512)"),
+        };
+    }
 
     public static byte[] Digest(HashAlgorithmName hash, ReadOnlySpan<byte> data)
     {

@@ -190,6 +190,8 @@ public sealed class CbcAesCipher : SectorCipher
     private readonly AesPerThread? _essiv;
     private readonly IvGenerator _iv;
 
+    /// <param name="key">The master key (16, 24 or 32 bytes).</param>
+    /// <param name="iv">How each sector's IV comes from its number.</param>
     /// <param name="essivHash">With <see cref="IvGenerator.Essiv"/>: the hash of the key that keys the IV cipher.</param>
     public CbcAesCipher(ReadOnlySpan<byte> key, IvGenerator iv, HashAlgorithmName? essivHash = null)
     {

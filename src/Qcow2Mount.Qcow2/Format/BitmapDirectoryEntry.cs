@@ -9,7 +9,7 @@ namespace Qcow2Mount.Qcow2.Format;
 /// padded to 8 bytes. TableSize counts the bitmap table's entries (8 bytes each).
 /// </summary>
 public readonly record struct BitmapDirectoryEntry(
-    ulong TableOffset, uint TableSize, uint Flags, byte Type, byte GranularityBits, string Name, byte[] ExtraData)
+    ulong TableOffset, uint TableSize, uint Flags, byte Type, byte GranularityBits, string Name, ReadOnlyMemory<byte> ExtraData)
 {
     public const int FixedSize = 24;
 
@@ -62,7 +62,7 @@ public readonly record struct BitmapDirectoryEntry(
         destination[OffGranularityBits] = GranularityBits;
         BinaryPrimitives.WriteUInt16BigEndian(destination[OffNameSize..], (ushort)name.Length);
         BinaryPrimitives.WriteUInt32BigEndian(destination[OffExtraDataSize..], (uint)ExtraData.Length);
-        ExtraData.CopyTo(destination[FixedSize..]);
+        ExtraData.Span.CopyTo(destination[FixedSize..]);
         name.CopyTo(destination[(FixedSize + ExtraData.Length)..]);
         return size;
     }

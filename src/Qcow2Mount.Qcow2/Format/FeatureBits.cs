@@ -1,7 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Qcow2Mount.Qcow2.Format;
 
 /// <summary>Incompatible feature bits (header offset 72, v3).</summary>
 [Flags]
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The enum is the header's 64-bit incompatible_features field, bit for bit.")]
 public enum IncompatibleFeatures : ulong
 {
     None = 0,
@@ -14,6 +17,7 @@ public enum IncompatibleFeatures : ulong
 
 /// <summary>Compatible feature bits (header offset 80, v3). Unknown ones are kept.</summary>
 [Flags]
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The enum is the header's 64-bit compatible_features field, bit for bit.")]
 public enum CompatibleFeatures : ulong
 {
     None = 0,
@@ -22,6 +26,7 @@ public enum CompatibleFeatures : ulong
 
 /// <summary>Autoclear feature bits (header offset 88, v3): cleared by writers that do not maintain them.</summary>
 [Flags]
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The enum is the header's 64-bit autoclear_features field, bit for bit.")]
 public enum AutoclearFeatures : ulong
 {
     None = 0,
@@ -39,6 +44,7 @@ public static class KnownFeatures
 }
 
 /// <summary>Header <c>compression_type</c> byte.</summary>
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The enum is the header's one-byte compression_type field.")]
 public enum CompressionType : byte
 {
     Deflate = 0,
@@ -46,6 +52,7 @@ public enum CompressionType : byte
 }
 
 /// <summary>Header <c>crypt_method</c>.</summary>
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The enum is the header's 32-bit crypt_method field.")]
 public enum CryptMethod : uint
 {
     None = 0,

@@ -1,9 +1,11 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 
 namespace Qcow2Mount.Qcow2.Format;
 
 /// <summary>Known header extension types (u32 type, u32 length, data padded to 8 bytes).</summary>
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The enum is a header extension's 32-bit type field.")]
 public enum HeaderExtensionType : uint
 {
     End = 0,
@@ -15,7 +17,7 @@ public enum HeaderExtensionType : uint
 }
 
 /// <summary>One header extension as stored; unknown ones are kept verbatim so a header rewrite preserves them.</summary>
-public readonly record struct HeaderExtension(uint Type, byte[] Data)
+public readonly record struct HeaderExtension(uint Type, ReadOnlyMemory<byte> Data)
 {
     public HeaderExtensionType Kind => (HeaderExtensionType)Type;
 
@@ -27,7 +29,7 @@ public readonly record struct HeaderExtension(uint Type, byte[] Data)
     {
         BinaryPrimitives.WriteUInt32BigEndian(destination, Type);
         BinaryPrimitives.WriteUInt32BigEndian(destination[4..], (uint)Data.Length);
-        Data.CopyTo(destination[8..]);
+        Data.Span.CopyTo(destination[8..]);
         return StoredSize;
     }
 }
@@ -54,6 +56,7 @@ public readonly record struct FeatureName(FeatureKind Kind, int Bit, string Name
     }
 }
 
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The enum is the one-byte type of a feature name table entry.")]
 public enum FeatureKind : byte
 {
     Incompatible = 0,
@@ -79,6 +82,8 @@ public sealed class HeaderExtensions
     public (long Offset, long Length)? LuksHeaderLocation { get; private init; }
 
     /// <summary>Parses the extensions in <paramref name="cluster0"/> starting at <paramref name="offset"/>.</summary>
+    /// <param name="cluster0">The image's first cluster.</param>
+    /// <param name="offset">Where the extensions start: the end of the header.</param>
     /// <param name="limit">End of the area extensions may use (the backing file name, or the end of cluster 0).</param>
     public static HeaderExtensions Parse(ReadOnlySpan<byte> cluster0, int offset, int limit)
     {

@@ -1,7 +1,7 @@
 namespace Qcow2Mount.Qcow2.Format;
 
 /// <summary>What a cluster (or subcluster) of the guest reads as.</summary>
-public enum ClusterKind : byte
+public enum ClusterKind
 {
     /// <summary>Not allocated here: read from the backing file, or zeros without one.</summary>
     Unallocated,

@@ -45,7 +45,7 @@ public sealed record Qcow2Header
     public CompressionType CompressionType { get; init; }
 
     /// <summary>Header bytes past the known fields (v3, header_length larger than this engine's layout).</summary>
-    public byte[] TrailingBytes { get; init; } = [];
+    public ReadOnlyMemory<byte> TrailingBytes { get; init; }
 
     public int ClusterSize => 1 << ClusterBits;
     public bool HasExtendedL2 => (IncompatibleFeatures & IncompatibleFeatures.ExtendedL2) != 0;
@@ -326,6 +326,6 @@ public sealed record Qcow2Header
             destination[OffCompressionType] = (byte)CompressionType;
         }
 
-        TrailingBytes.AsSpan(0, Math.Min(TrailingBytes.Length, length - KnownFieldsLength)).CopyTo(destination[KnownFieldsLength..]);
+        TrailingBytes.Span[..Math.Min(TrailingBytes.Length, length - KnownFieldsLength)].CopyTo(destination[KnownFieldsLength..]);
     }
 }

@@ -20,10 +20,10 @@ public sealed record SnapshotEntry
     public uint DateNanoseconds { get; init; }
     public ulong VmClockNanoseconds { get; init; }
     public uint VmStateSize { get; init; }
-    public byte[] ExtraData { get; init; } = [];
+    public ReadOnlyMemory<byte> ExtraData { get; init; }
 
     /// <summary>The known fields of <see cref="ExtraData"/>.</summary>
-    public SnapshotExtraData Extra => SnapshotExtraData.Parse(ExtraData);
+    public SnapshotExtraData Extra => SnapshotExtraData.Parse(ExtraData.Span);
 
     /// <summary>Guest size when the snapshot was taken (extra data), or null when the entry does not say.</summary>
     public ulong? DiskSize => Extra.DiskSize;
@@ -97,7 +97,7 @@ public sealed record SnapshotEntry
         BinaryPrimitives.WriteUInt64BigEndian(destination[24..], VmClockNanoseconds);
         BinaryPrimitives.WriteUInt32BigEndian(destination[32..], VmStateSize);
         BinaryPrimitives.WriteUInt32BigEndian(destination[36..], (uint)ExtraData.Length);
-        ExtraData.CopyTo(destination[FixedSize..]);
+        ExtraData.Span.CopyTo(destination[FixedSize..]);
         id.CopyTo(destination[(FixedSize + ExtraData.Length)..]);
         name.CopyTo(destination[(FixedSize + ExtraData.Length + id.Length)..]);
         return size;

@@ -220,7 +220,9 @@ public static class ViewDiff
         top.Backing is { } backing && (ReferenceEquals(backing, candidate)
             || (backing, candidate) switch
             {
+#pragma warning disable CA1508 // Wrong: b and c are two images; c's snapshot view is not known from b's.
                 (Qcow2Image b, Qcow2Image c) => b.ViewedSnapshot is null && c.ViewedSnapshot is null && SameFile(b, c),
+#pragma warning restore CA1508
                 (RawDisk b, RawDisk c) => string.Equals(Path.GetFullPath(b.Path), Path.GetFullPath(c.Path), StringComparison.Ordinal),
                 _ => false,
             });

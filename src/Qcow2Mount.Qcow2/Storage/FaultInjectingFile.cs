@@ -18,6 +18,7 @@ public sealed class FaultInjectingFile : IHostFile
 
     public FaultInjectingFile(string path, byte[] content, bool canWrite = true)
     {
+        ArgumentNullException.ThrowIfNull(content);
         Path = path;
         CanWrite = canWrite;
         _durable = (byte[])content.Clone();

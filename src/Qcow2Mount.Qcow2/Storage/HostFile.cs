@@ -34,6 +34,8 @@ public sealed partial class HostFile : IHostFile
     internal SafeFileHandle Handle => _handle;
 
     /// <summary>Opens an existing file. Read-only opens never take write access to the file.</summary>
+    /// <param name="path">The file to open.</param>
+    /// <param name="writable">Open for reading and writing; otherwise for reading only.</param>
     /// <param name="lockWriter">Refuse a second writer of the same file (readers stay welcome).</param>
     /// <param name="lockReader">
     /// A read-only open holds the reader lock, which this tool's writers respect, and QEMU's reader locks (a mount).

@@ -4,6 +4,8 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Storage;
 
 /// <summary>The header, its extensions and cluster 0 as read from an image file.</summary>
+/// <param name="Header">The fixed header fields.</param>
+/// <param name="Extensions">The header extensions that follow them.</param>
 /// <param name="Cluster0">The first cluster (shorter when the file is), where the extensions and the backing name live.</param>
 internal sealed record ImageHeader(Qcow2Header Header, HeaderExtensions Extensions, byte[] Cluster0)
 {

@@ -74,14 +74,14 @@ public class BitmapDirectoryTests
     [Test]
     public void Extra_data_sits_between_the_fixed_part_and_the_name()
     {
-        var entry = new BitmapDirectoryEntry(0x40000, 1, 0, 1, 16, "name", [9, 9, 9]);
+        var entry = new BitmapDirectoryEntry(0x40000, 1, 0, 1, 16, "name", new byte[] { 9, 9, 9 });
         var bytes = new byte[entry.StoredSize];
         entry.WriteTo(bytes);
         var back = BitmapDirectoryEntry.Parse(bytes, out int consumed);
         Assert.Multiple(() =>
         {
             Assert.That(consumed, Is.EqualTo(32), "24 + 3 + 4 = 31, padded to 32");
-            Assert.That((back.Name, back.ExtraData), Is.EqualTo(("name", new byte[] { 9, 9, 9 })));
+            Assert.That((back.Name, back.ExtraData.ToArray()), Is.EqualTo(("name", new byte[] { 9, 9, 9 })));
         });
     }
 
@@ -100,7 +100,7 @@ public class BitmapDirectoryTests
     [TestCase(0x40000UL, 0x10000u, TestName = "a table past the end")]
     [TestCase(0xFFFF_FFFF_FFFF_0000UL, 0x2000u, TestName = "a table offset beyond 2^56")]
     public void Hostile_tables_are_refused(ulong offset, uint size) =>
-        Assert.That(new BitmapDirectoryEntry(offset, size, 0, 1, 16, "b", []).Validate(0x10000, 0x50000), Does.Contain("misaligned or past the end"));
+        Assert.That(new BitmapDirectoryEntry(offset, size, 0, 1, 16, "b", ReadOnlyMemory<byte>.Empty).Validate(0x10000, 0x50000), Does.Contain("misaligned or past the end"));
 
     [Test]
     public void Bitmap_table_entries_point_at_data_clusters_with_bits_9_to_55()

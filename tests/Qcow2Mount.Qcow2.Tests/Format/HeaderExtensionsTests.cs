@@ -45,7 +45,7 @@ public class HeaderExtensionsTests
             Assert.That(x.BackingFormat, Is.EqualTo("qcow2"));
             Assert.That(x.ExternalDataFile, Is.EqualTo("disk.data"));
             Assert.That(x.All.Select(e => e.Type), Is.EqualTo(new uint[] { 0xE2792ACA, 0x12345678, 0x44415441, 0x6803F857 }));
-            Assert.That(x.All[1].Data, Is.EqualTo(new byte[] { 1, 2, 3 }), "unknown extension data, unpadded");
+            Assert.That(x.All[1].Data.ToArray(), Is.EqualTo(new byte[] { 1, 2, 3 }), "unknown extension data, unpadded");
             Assert.That(x.FeatureNames, Has.Count.EqualTo(3));
             Assert.That(x.FeatureNames[1], Is.EqualTo(new FeatureName(FeatureKind.Incompatible, 10, "hostile feature 10")));
             Assert.That(x.DescribeIncompatible((1UL << 10) | (1UL << 11)),

@@ -52,7 +52,7 @@ public class Qcow2HeaderTests
             Assert.That(h.HeaderLength, Is.EqualTo(112));
             Assert.That(h.ExtensionsOffset, Is.EqualTo(112));
             Assert.That(h.CompressionType, Is.EqualTo(CompressionType.Deflate));
-            Assert.That(h.TrailingBytes, Is.EqualTo(new byte[7]), "the 7 padding bytes after compression_type");
+            Assert.That(h.TrailingBytes.ToArray(), Is.EqualTo(new byte[7]), "the 7 padding bytes after compression_type");
         });
         Assert.DoesNotThrow(() => h.Validate(0x40000));
     }
@@ -90,7 +90,7 @@ public class Qcow2HeaderTests
         bytes[104] = 1; // an extension would start here; it is not the compression type
         var h = Qcow2Header.Parse(bytes);
         Assert.That(h.CompressionType, Is.EqualTo(CompressionType.Deflate));
-        Assert.That(h.TrailingBytes, Is.Empty);
+        Assert.That(h.TrailingBytes.ToArray(), Is.Empty);
     }
 
     [Test]

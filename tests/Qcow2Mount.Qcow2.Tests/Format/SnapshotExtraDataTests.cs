@@ -54,14 +54,14 @@ public class SnapshotExtraDataTests
     [Test]
     public void A_snapshot_entry_reads_its_extra_data_through_it()
     {
-        var entry = new SnapshotEntry { VmStateSize = 7, ExtraData = [.. Qemu72, 0xAA, 0xBB, 0, 0, 0, 0, 0, 0] };
+        var entry = new SnapshotEntry { VmStateSize = 7, ExtraData = (byte[])[.. Qemu72, 0xAA, 0xBB, 0, 0, 0, 0, 0, 0] };
         Assert.Multiple(() =>
         {
             Assert.That(entry.DiskSize, Is.EqualTo(4UL << 20));
             Assert.That(entry.VmStateSizeLarge, Is.Zero, "the large field wins over vm_state_size when present");
             Assert.That(new SnapshotEntry { VmStateSize = 7 }.VmStateSizeLarge, Is.EqualTo(7));
             Assert.That(new SnapshotEntry().Icount, Is.EqualTo(-1));
-            Assert.That(entry.ExtraData[24..26], Is.EqualTo(new byte[] { 0xAA, 0xBB }), "bytes of later versions stay");
+            Assert.That(entry.ExtraData[24..26].ToArray(), Is.EqualTo(new byte[] { 0xAA, 0xBB }), "bytes of later versions stay");
         });
     }
 }

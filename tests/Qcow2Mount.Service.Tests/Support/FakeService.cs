@@ -118,7 +118,7 @@ internal sealed class FakeService : IAsyncDisposable
                     return;
                 }
 
-                var request = JsonSerializer.Deserialize(line.Line, ControlJsonContext.Default.ControlRequest)!;
+                var request = JsonSerializer.Deserialize(line.Line.Span, ControlJsonContext.Default.ControlRequest)!;
                 var (response, stop) = Answer(request);
                 await stream.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(response, ControlJsonContext.Default.ControlResponse)).ConfigureAwait(false);
                 await stream.WriteAsync("\n"u8.ToArray()).ConfigureAwait(false);
