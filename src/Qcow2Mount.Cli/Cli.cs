@@ -67,7 +67,9 @@ internal static class Cli
                 EnableDefaultExceptionHandler = false,
             });
         }
+#pragma warning disable CA1031 // The command's last stop: any failure becomes one line and an exit code, never a stack trace.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             var (exitCode, message) = Translate(e);
             error.WriteLine($"{Name}: {OneLine(message)}");

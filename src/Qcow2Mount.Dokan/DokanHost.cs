@@ -48,6 +48,7 @@ public sealed class DokanHost(Action<string>? log = null) : WindowsFileSystemHos
     [SupportedOSPlatform("windows")]
     protected override IMountedFileSystem Start(Volume volume, string mountPoint, MountOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var operations = new DokanOperations(windowsVolume, log);
         string target = DriverMountPoint(mountPoint, Directory.GetLogicalDrives());

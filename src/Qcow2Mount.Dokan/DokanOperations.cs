@@ -51,7 +51,9 @@ internal sealed class DokanOperations(WindowsVolume volume, Action<string>? log)
             // Opening an existing file with OPEN_ALWAYS answers STATUS_OBJECT_NAME_COLLISION, as Win32 expects.
             return mode == FileMode.OpenOrCreate ? DokanStatus.ObjectNameCollision : DokanStatus.Success;
         }
+#pragma warning disable CA1031 // Called by the Dokan driver: any failure becomes a status and a log line (WindowsVolume.Fail).
         catch (Exception e)
+#pragma warning restore CA1031
         {
             return Status(volume.Fail(nameof(CreateFile), e));
         }

@@ -9,6 +9,7 @@ public static class PathList
     /// <summary>The value with <paramref name="folder"/> appended, or unchanged when it is there already.</summary>
     public static string Add(string? path, string folder)
     {
+        ArgumentNullException.ThrowIfNull(folder);
         string entry = Normalize(folder);
         var entries = Split(path);
         if (entries.Any(e => Same(e, entry)))
@@ -23,6 +24,7 @@ public static class PathList
     /// <summary>The value without <paramref name="folder"/> (every copy of it), other entries as they were.</summary>
     public static string Remove(string? path, string folder)
     {
+        ArgumentNullException.ThrowIfNull(folder);
         string entry = Normalize(folder);
         var entries = Split(path);
         return entries.Any(e => Same(e, entry)) ? string.Join(';', entries.Where(e => !Same(e, entry))) : path ?? "";

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using System.Text;
 using Qcow2Mount.Fuse.Native;
@@ -12,6 +13,7 @@ namespace Qcow2Mount.Fuse;
 /// in <see cref="Fail"/>. Reads and writes use the handle (nullpath_ok), take no lock and copy the data once,
 /// between the engine and libfuse's request buffer.
 /// </summary>
+[SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Every method is called by libfuse: an exception must become -errno here, never unwind into native code.")]
 internal static unsafe class FuseCallbacks
 {
     /// <summary>The operations table handed to fuse_new, which copies it.</summary>
@@ -239,7 +241,9 @@ internal static unsafe class FuseCallbacks
             vector = FuseBufVec.Allocate(1);
             var reply = vector->Buffer(0);
             // libfuse copies replies under two pages itself rather than splicing them; those stay in memory.
+#pragma warning disable CA2000 // Wrong: the reply buffer is the mount's, kept per thread and reused; the mount disposes it.
             var replyBuffer = length >= MinSplicedReply ? mount.ThreadReplyBuffer() : null;
+#pragma warning restore CA2000
             if (replyBuffer is not null)
             {
                 reply->Size = (nuint)mount.Volume.Read(info->Handle, offset, replyBuffer.Span[..length]);

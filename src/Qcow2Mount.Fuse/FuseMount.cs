@@ -101,7 +101,9 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
 
         lock (_replyBuffers)
         {
+#pragma warning disable CA2000 // Wrong: the new buffer joins _replyBuffers, which Dispose empties and disposes.
             if (_replyBuffers.Count >= MaxReplyBuffers || (buffer = ReplyBuffer.TryCreate(this, (int)MaxReadSize)) is null)
+#pragma warning restore CA2000
             {
                 t_noReplyBuffer = this;
                 return null;
@@ -329,7 +331,9 @@ internal sealed unsafe class FuseMount : IMountedFileSystem
 
             _unmounted.TrySetResult();
         }
+#pragma warning disable CA1031 // The serving thread's end: any failure goes to whoever awaits Unmounted.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             _unmounted.TrySetException(e);
         }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Qcow2Mount.Fuse.Native;
 
 namespace Qcow2Mount.Fuse;

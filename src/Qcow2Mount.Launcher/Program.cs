@@ -27,7 +27,9 @@ internal static class Program
         {
             return RunAsync(request).GetAwaiter().GetResult();
         }
+#pragma warning disable CA1031 // Explorer's verb has no console: any failure becomes the error dialog.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             string action = request.Unmount ? "unmount" : "mount";
             Dialogs.Error($"Could not {action} {Path.GetFileName(request.ImagePath)}:{Environment.NewLine}{Environment.NewLine}{Describe(e)}");

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Qcow2Mount.Qcow2;
 using Qcow2Mount.Qcow2.Create;
 using Qcow2Mount.Qcow2.Crypto;
@@ -25,6 +26,7 @@ public sealed record ImageVolumeRequest
     public bool ForceShare { get; init; }
 
     /// <summary>The password of an encrypted image, UTF-8; unlocked once for the image and every snapshot view.</summary>
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "A password is a buffer its owner zeroes when done; an immutable copy would leave the secret in memory.")]
     public byte[]? Password { get; init; }
 
     /// <summary>Cache sizes and write behaviour for every image opened (Writable and Snapshot are set per image).</summary>
@@ -64,6 +66,8 @@ public sealed record ImageVolumeRequest
 /// A volume opened for a request: the caller owns <see cref="Volume"/> (and the images in it), and deletes
 /// <see cref="Overlay"/> once the volume is closed unless the request keeps it.
 /// </summary>
+/// <param name="Volume">The disk views the mount shows, owned by the caller.</param>
+/// <param name="Overlay">The temporary overlay file of an overlay mount (null otherwise).</param>
 /// <param name="Repaired">What opening repaired first (a writable image left dirty), if anything.</param>
 /// <param name="SnapshotFiles">The names under <c>snapshots/</c>, one per internal snapshot.</param>
 public sealed record ImageVolume(Volume Volume, string? Overlay, string? Repaired, IReadOnlyList<string> SnapshotFiles);
@@ -138,7 +142,9 @@ public static class ImageVolumes
             }
 
             bool readOnly = mode is MountMode.ReadOnly or MountMode.Snapshot;
+#pragma warning disable CA2000 // Wrong: the volume goes to the caller in the ImageVolume; on failure the catch disposes the disks it holds.
             var volume = new Volume(main, VolumeOptions.ForImage(image, readOnly), snapshotDisks);
+#pragma warning restore CA2000
             var files = volume.Find(Volume.SnapshotDirectoryName)?.Children.Where(n => !n.IsDirectory).Select(n => n.Name).ToList() ?? [];
             return new ImageVolume(volume, overlay, repaired, files);
         }

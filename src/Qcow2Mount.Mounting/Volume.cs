@@ -154,6 +154,7 @@ public sealed class Volume : IDisposable
     /// <summary>Finds a node by path; null when nothing has that path.</summary>
     public VolumeNode? Find(string path, PathStyle style = PathStyle.Posix)
     {
+        ArgumentNullException.ThrowIfNull(path);
         var comparison = style == PathStyle.Windows ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
         VolumeNode node = Root;
         foreach (var segment in path.Split(SeparatorsOf(style), StringSplitOptions.RemoveEmptyEntries))
@@ -182,6 +183,7 @@ public sealed class Volume : IDisposable
     /// <summary>Finds a node by path or throws <see cref="VolumeErrorCode.NotFound"/> / <see cref="VolumeErrorCode.NotDirectory"/>.</summary>
     public VolumeNode Lookup(string path, PathStyle style = PathStyle.Posix)
     {
+        ArgumentNullException.ThrowIfNull(path);
         if (Find(path, style) is { } node)
         {
             return node;
@@ -215,6 +217,7 @@ public sealed class Volume : IDisposable
     /// </summary>
     public ulong Open(VolumeNode node, VolumeAccess access, VolumeShare share = VolumeShare.All)
     {
+        ArgumentNullException.ThrowIfNull(node);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (access.HasFlag(VolumeAccess.Write))
         {
@@ -506,6 +509,7 @@ public sealed class Volume : IDisposable
     /// <summary>Disk files have the fixed size of the guest disk: only "set to the current size" succeeds.</summary>
     public void SetLength(VolumeNode node, long length)
     {
+        ArgumentNullException.ThrowIfNull(node);
         if (node.IsDirectory)
         {
             throw new VolumeException(VolumeErrorCode.IsDirectory, $"'{node.Path}' is a directory.");
@@ -591,7 +595,9 @@ public sealed class Volume : IDisposable
             {
                 _disk.Flush();
             }
+#pragma warning disable CA1031 // Closing goes on to the next disk; the first failure is rethrown once all are closed.
             catch (Exception e)
+#pragma warning restore CA1031
             {
                 failure = ExceptionDispatchInfo.Capture(e switch
                 {
@@ -608,7 +614,9 @@ public sealed class Volume : IDisposable
             {
                 disk.Dispose();
             }
+#pragma warning disable CA1031 // Closing goes on to the next disk; the first failure is rethrown once all are closed.
             catch (Exception e)
+#pragma warning restore CA1031
             {
                 failure ??= ExceptionDispatchInfo.Capture(e);
             }

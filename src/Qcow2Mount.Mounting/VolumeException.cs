@@ -1,8 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
 using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Mounting;
 
 /// <summary>The one error type of the mounting layer: a code for adapters, a one-line message for people.</summary>
+[SuppressMessage("Design", "CA1032:Implement standard exception constructors", Justification = "Every instance carries its error code, which callers branch on; a constructor without one would make an error nobody can classify.")]
 public sealed class VolumeException : Exception
 {
     public VolumeException(VolumeErrorCode code, string message, Exception? inner = null)
@@ -14,13 +16,19 @@ public sealed class VolumeException : Exception
     public VolumeErrorCode Code { get; }
 
     /// <summary>The one translation from engine errors to volume errors; the engine's message is kept.</summary>
-    public static VolumeException FromEngine(Qcow2Exception exception) =>
-        new(exception.InnerException is IOException io && IsNoSpace(io) ? VolumeErrorCode.NoSpace : CodeFor(exception.Code),
+    public static VolumeException FromEngine(Qcow2Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return new(exception.InnerException is IOException io && IsNoSpace(io) ? VolumeErrorCode.NoSpace : CodeFor(exception.Code),
             exception.Message, exception);
+    }
 
     /// <summary>A host file's own I/O error, which the engine lets through: a full disk or quota becomes NoSpace.</summary>
-    public static VolumeException FromHost(IOException exception) =>
-        new(IsNoSpace(exception) ? VolumeErrorCode.NoSpace : VolumeErrorCode.IoError, exception.Message.ReplaceLineEndings(" "), exception);
+    public static VolumeException FromHost(IOException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return new(IsNoSpace(exception) ? VolumeErrorCode.NoSpace : VolumeErrorCode.IoError, exception.Message.ReplaceLineEndings(" "), exception);
+    }
 
     /// <summary>
     /// .NET keeps the OS error in HResult for I/O errors it has no type of its own for: errno on Linux (ENOSPC 28,

@@ -1,4 +1,3 @@
-using Qcow2Mount.Qcow2;
 using Qcow2Mount.Qcow2.Create;
 
 namespace Qcow2Mount.Operations;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Qcow2Mount.Qcow2;
 using Qcow2Mount.Qcow2.Mapping;
 
@@ -65,6 +66,7 @@ public enum CompareStage
 }
 
 /// <summary>An <see cref="OperationException"/> from <see cref="ImageOperations.CompareAsync"/>, with the stage it failed in.</summary>
+[SuppressMessage("Design", "CA1032:Implement standard exception constructors", Justification = "It wraps the OperationException of one compare stage; without both it would say nothing qemu-img compare's exit codes need.")]
 public sealed class CompareException(CompareStage stage, OperationException inner)
     : Exception(inner.Message, inner)
 {

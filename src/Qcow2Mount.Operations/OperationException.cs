@@ -55,15 +55,19 @@ public sealed class OperationException : Exception
     /// <see cref="Qcow2Exception"/>, the control protocol's <see cref="ControlException"/> and the host's file
     /// errors. Anything else (a bug) is returned as it is.
     /// </summary>
-    public static Exception Translate(Exception exception) => exception switch
+    public static Exception Translate(Exception exception)
     {
-        OperationException or OperationCanceledException => exception,
-        Qcow2Exception engine => new OperationException(CodeFor(engine.Code), engine.Message, engine),
-        ControlException control => FromService(control.Code, control.Message, control),
-        FileNotFoundException or DirectoryNotFoundException => new OperationException(OperationErrorCode.MissingFile, exception.Message, exception),
-        UnauthorizedAccessException or IOException => new OperationException(OperationErrorCode.Io, exception.Message, exception),
-        _ => exception,
-    };
+        ArgumentNullException.ThrowIfNull(exception);
+        return exception switch
+        {
+            OperationException or OperationCanceledException => exception,
+            Qcow2Exception engine => new OperationException(CodeFor(engine.Code), engine.Message, engine),
+            ControlException control => FromService(control.Code, control.Message, control),
+            FileNotFoundException or DirectoryNotFoundException => new OperationException(OperationErrorCode.MissingFile, exception.Message, exception),
+            UnauthorizedAccessException or IOException => new OperationException(OperationErrorCode.Io, exception.Message, exception),
+            _ => exception,
+        };
+    }
 
     /// <summary>An error the mount service reported with protocol code <paramref name="serviceCode"/>.</summary>
     public static OperationException FromService(string serviceCode, string message, Exception? inner = null) =>

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using Qcow2Mount.Mounting.Inspection;
 using Qcow2Mount.Mounting.Partitions;
-using Qcow2Mount.Qcow2;
 using Qcow2Mount.Qcow2.Mapping;
 using Qcow2Mount.Qcow2.Snapshots;
 

@@ -38,9 +38,12 @@ public sealed class WinFspHost(Action<string>? log = null) : WindowsFileSystemHo
     [SupportedOSPlatform("windows")]
     protected override IMountedFileSystem Start(Volume volume, string mountPoint, MountOptions options)
     {
+        ArgumentNullException.ThrowIfNull(volume);
+        ArgumentNullException.ThrowIfNull(options);
         var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var info = windowsVolume.VolumeInfo;
         var fileSystem = new WinFspFileSystem(windowsVolume, log);
+#pragma warning disable CA2000 // Wrong: a failed mount disposes the host below; a mounted one goes to the WinFspMount, which disposes it.
         var host = new FileSystemHost(fileSystem)
         {
             SectorSize = WindowsVolume.SectorSize,
@@ -57,6 +60,7 @@ public sealed class WinFspHost(Action<string>? log = null) : WindowsFileSystemHo
             // Metadata is cached for a second; the disk's bytes change only through this file system.
             FileInfoTimeout = 1000,
         };
+#pragma warning restore CA2000
 
         string? requested = DriverMountPoint(mountPoint);
         int status = host.MountEx(requested, (uint)Math.Max(0, options.MaxThreads));

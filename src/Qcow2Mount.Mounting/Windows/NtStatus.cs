@@ -1,6 +1,9 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Qcow2Mount.Mounting.Windows;
 
 /// <summary>The NTSTATUS values the Windows adapters return (names are the STATUS_* constants without the prefix).</summary>
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "NTSTATUS values are 32-bit unsigned constants (0xC0000000 and up); the drivers take them as they are.")]
 public enum NtStatus : uint
 {
     /// <summary>STATUS_SUCCESS</summary>

@@ -1,6 +1,9 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Qcow2Mount.Mounting.Windows;
 
 /// <summary>What NtCreateFile does when the file exists or not (the NT values 0..5).</summary>
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The values are Windows' own 32-bit unsigned constants, passed to the drivers as they are.")]
 public enum WindowsCreateDisposition : uint
 {
     /// <summary>FILE_SUPERSEDE: replace if it exists, create if not.</summary>
@@ -19,6 +22,7 @@ public enum WindowsCreateDisposition : uint
 
 /// <summary>ACCESS_MASK bits for files (winnt.h).</summary>
 [Flags]
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The values are Windows' own 32-bit unsigned constants, passed to the drivers as they are.")]
 public enum WindowsAccess : uint
 {
     None = 0,
@@ -73,6 +77,7 @@ public enum WindowsAccess : uint
 
 /// <summary>FILE_SHARE_* bits: what later opens of the same file may do while this handle is open.</summary>
 [Flags]
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The values are Windows' own 32-bit unsigned constants, passed to the drivers as they are.")]
 public enum WindowsShareAccess : uint
 {
     None = 0,
@@ -84,6 +89,7 @@ public enum WindowsShareAccess : uint
 
 /// <summary>The CreateOptions bits the volume looks at.</summary>
 [Flags]
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The values are Windows' own 32-bit unsigned constants, passed to the drivers as they are.")]
 public enum WindowsCreateOptions : uint
 {
     None = 0,

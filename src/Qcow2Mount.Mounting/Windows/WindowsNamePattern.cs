@@ -15,6 +15,7 @@ public static class WindowsNamePattern
     /// <summary>True when <paramref name="name"/> matches; a null, empty or "*" pattern matches everything.</summary>
     public static bool IsMatch(string name, string? pattern)
     {
+        ArgumentNullException.ThrowIfNull(name);
         if (string.IsNullOrEmpty(pattern) || pattern == "*")
         {
             return true;

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Qcow2Mount.Mounting.Windows;
 
 /// <summary>
@@ -177,7 +179,9 @@ public sealed class WindowsVolume
             bytesRead = Volume.Read(handle, offset, buffer);
             return bytesRead == 0 && !buffer.IsEmpty && atEnd == WindowsEndOfFile.EndOfFileStatus ? NtStatus.EndOfFile : NtStatus.Success;
         }
+#pragma warning disable CA1031 // Called for a Windows driver: any failure becomes a status and a log line, never a crashed service.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             return Fail(nameof(Read), e);
         }
@@ -193,7 +197,9 @@ public sealed class WindowsVolume
             Touch();
             return NtStatus.Success;
         }
+#pragma warning disable CA1031 // Called for a Windows driver: any failure becomes a status and a log line, never a crashed service.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             return Fail(nameof(Write), e);
         }
@@ -307,7 +313,11 @@ public sealed class WindowsVolume
     }
 
     /// <summary>The descriptor of a node: write rights only on files this mount can write.</summary>
-    public byte[] SecurityOf(VolumeNode node) => Security.DescriptorFor(writable: IsWritableFile(node));
+    public byte[] SecurityOf(VolumeNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return Security.DescriptorFor(writable: IsWritableFile(node));
+    }
 
     /// <summary>The node an open handle is on, or the status to fail a request on an unknown handle with.</summary>
     public bool TryNode(ulong handle, out VolumeNode node, out NtStatus status)
@@ -318,7 +328,9 @@ public sealed class WindowsVolume
             status = NtStatus.Success;
             return true;
         }
+#pragma warning disable CA1031 // Called for a Windows driver: any failure becomes a status and a log line, never a crashed service.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             node = Volume.Root;
             status = Fail(nameof(TryNode), e);
@@ -339,7 +351,9 @@ public sealed class WindowsVolume
             {
                 _log?.Invoke($"{operation} failed unexpectedly: {exception.GetType().Name}: {exception.Message}");
             }
+#pragma warning disable CA1031 // A failing log must not turn a status into a crash.
             catch (Exception)
+#pragma warning restore CA1031
             {
                 // A failing log must not turn a status into a crash.
             }
@@ -357,7 +371,9 @@ public sealed class WindowsVolume
             info = InfoOf(Volume.NodeOf(handle));
             return NtStatus.Success;
         }
+#pragma warning disable CA1031 // Called for a Windows driver: any failure becomes a status and a log line, never a crashed service.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             return Fail(nameof(GetFileInfo), e);
         }
@@ -411,7 +427,9 @@ public sealed class WindowsVolume
             entries = list;
             return NtStatus.Success;
         }
+#pragma warning disable CA1031 // Called for a Windows driver: any failure becomes a status and a log line, never a crashed service.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             return Fail(nameof(List), e);
         }
@@ -428,6 +446,7 @@ public sealed class WindowsVolume
     /// <summary>Attributes, sizes and times of a node as Windows shows them.</summary>
     public WindowsFileInfo InfoOf(VolumeNode node)
     {
+        ArgumentNullException.ThrowIfNull(node);
         var attributes = node.IsDirectory ? FileAttributes.Directory : FileAttributes.Archive;
         if ((node.IsReadOnly || IsReadOnly) && !node.IsDirectory)
         {
@@ -445,6 +464,7 @@ public sealed class WindowsVolume
     /// </summary>
     public WindowsFileTimes TimesOf(VolumeNode node)
     {
+        ArgumentNullException.ThrowIfNull(node);
         var lastWrite = node.IsDirectory || node.IsReadOnly
             ? Volume.Timestamp
             : new DateTimeOffset(Interlocked.Read(ref _lastWriteTicks), TimeSpan.Zero);
@@ -458,6 +478,7 @@ public sealed class WindowsVolume
     /// </summary>
     public static bool TrySplitStream(string fileName, out string path, out bool namedStream)
     {
+        ArgumentNullException.ThrowIfNull(fileName);
         int colon = fileName.IndexOf(':', StringComparison.Ordinal);
         if (colon < 0)
         {
@@ -564,7 +585,9 @@ public sealed class WindowsVolume
             action();
             return NtStatus.Success;
         }
+#pragma warning disable CA1031 // Called for a Windows driver: any failure becomes a status and a log line, never a crashed service.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             return Fail(operation, e);
         }
@@ -585,6 +608,7 @@ public sealed class WindowsVolume
 
 /// <summary>FILE_* volume flags (GetVolumeInformation's file system flags).</summary>
 [Flags]
+[SuppressMessage("Design", "CA1028:Enum storage should be Int32", Justification = "The values are Windows' own 32-bit unsigned constants, passed to the drivers as they are.")]
 public enum WindowsVolumeFlags : uint
 {
     None = 0,

@@ -5,6 +5,10 @@ using Qcow2Mount.Qcow2;
 namespace Qcow2Mount.Operations;
 
 /// <summary>What <c>bench</c> does: <c>qemu-img bench</c>'s read test parameters, plus random offsets.</summary>
+/// <param name="Count">Requests to make in all.</param>
+/// <param name="Depth">Requests in flight at once (queue depth).</param>
+/// <param name="Offset">Guest offset of the first request.</param>
+/// <param name="BufferSize">Bytes per request.</param>
 /// <param name="StepSize">Distance between consecutive requests (sequential mode).</param>
 /// <param name="Random">Pick each offset at random, aligned to the buffer size, instead of stepping.</param>
 internal sealed record BenchPlan(long Count, int Depth, long Offset, int BufferSize, long StepSize, bool Random);
@@ -102,7 +106,9 @@ internal static class ReadBenchmark
                 {
                     body(buffer, failure);
                 }
+#pragma warning disable CA1031 // A worker thread's failure is kept and rethrown on the caller's thread.
                 catch (Exception e)
+#pragma warning restore CA1031
                 {
                     failure.Record(e);
                 }
@@ -137,7 +143,9 @@ internal static class ReadBenchmark
         if (plan.Random)
         {
             long alignment = Math.Max(plan.BufferSize, MinimumRandomAlignment);
+#pragma warning disable CA5394 // Benchmark offsets only need to be spread out, not unpredictable.
             return System.Random.Shared.NextInt64((span / alignment) + 1) * alignment;
+#pragma warning restore CA5394
         }
 
         if (index == 0)

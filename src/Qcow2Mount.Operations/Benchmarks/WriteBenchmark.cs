@@ -38,7 +38,9 @@ internal static class WriteBenchmark
                     disk.Flush();
                 }
             }
+#pragma warning disable CA1031 // A worker thread's failure is kept and rethrown on the caller's thread.
             catch (Exception e)
+#pragma warning restore CA1031
             {
                 failure.Record(e);
             }
@@ -64,7 +66,9 @@ internal static class WriteBenchmark
                         }
                     }
                 }
+#pragma warning disable CA1031 // A worker thread's failure is kept and rethrown on the caller's thread.
                 catch (Exception e)
+#pragma warning restore CA1031
                 {
                     failure.Record(e);
                 }

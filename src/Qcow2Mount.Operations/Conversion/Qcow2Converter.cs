@@ -63,8 +63,13 @@ internal sealed class Qcow2Converter
     }
 
     /// <summary>Creates <paramref name="destination"/> and fills it with the guest view of <paramref name="source"/>.</summary>
+    /// <param name="source">The guest view to copy.</param>
+    /// <param name="destination">The qcow2 file to create; it must not exist.</param>
+    /// <param name="create">The new image's layout (cluster size, virtual size, features).</param>
+    /// <param name="compress">Write each cluster compressed when that makes it smaller.</param>
     /// <param name="workers">Threads that read (and compress); the calling thread writes.</param>
     /// <param name="flushToDisk">fsync the image when done (and at every metadata ordering point).</param>
+    /// <param name="progress">Given the guest bytes done so far, after each chunk.</param>
     /// <param name="cancellationToken">Looked at before each chunk is written; a cancel stops the workers too.</param>
     public static void Run(IVirtualDisk source, string destination, CreateOptions create, bool compress, int workers,
         bool flushToDisk, Action<long>? progress, CancellationToken cancellationToken = default)
@@ -185,7 +190,9 @@ internal sealed class Qcow2Converter
                 }
             }
         }
+#pragma warning disable CA1031 // A reader thread's failure is kept and rethrown on the writing thread.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             lock (_done)
             {

@@ -95,7 +95,9 @@ internal sealed class RawConverter
                 Interlocked.Add(ref _bytesDone, length);
             }
         }
+#pragma warning disable CA1031 // A worker thread's failure is kept and rethrown on the caller's thread.
         catch (Exception e)
+#pragma warning restore CA1031
         {
             Interlocked.CompareExchange(ref _failure, e, null);
         }

@@ -32,6 +32,8 @@ internal sealed class ImageHasher
     }
 
     /// <summary>Hex digests, in the order of <paramref name="algorithms"/>.</summary>
+    /// <param name="algorithms">The digests to compute, all in one pass over the disk.</param>
+    /// <param name="onProgress">Given the guest bytes hashed so far, after each chunk.</param>
     /// <param name="cancellationToken">Looked at before each chunk; the reads under way end before this returns.</param>
     public IReadOnlyList<string> Hash(IReadOnlyList<HashAlgorithmName> algorithms, Action<long>? onProgress = null, CancellationToken cancellationToken = default)
     {

@@ -5,8 +5,16 @@ namespace Qcow2Mount.Operations;
 
 /// <summary>What <c>info</c> reports about one image: the fields of <c>qemu-img info</c>.</summary>
 /// <param name="Filename">The name as the user (or the overlay's backing name) gave it, not resolved.</param>
+/// <param name="Format">"qcow2" or "raw".</param>
+/// <param name="VirtualSize">Bytes the guest sees.</param>
 /// <param name="ActualSize">Bytes allocated on the host for the image file itself.</param>
+/// <param name="ClusterSize">Bytes per cluster (qcow2 only).</param>
+/// <param name="DirtyFlag">The image was left open for writing with lazy refcounts (qcow2 v3's dirty bit).</param>
+/// <param name="BackingFilename">The backing file name as the header stores it (null without one).</param>
 /// <param name="FullBackingFilename">The backing name combined with the overlay's folder, as qemu-img shows it.</param>
+/// <param name="BackingFormat">The backing format the header names, if any.</param>
+/// <param name="Snapshots">The internal snapshots, in table order.</param>
+/// <param name="Qcow2">The qcow2-specific facts (null for raw).</param>
 public sealed record ImageDescription(
     string Filename,
     string Format,

@@ -7,6 +7,7 @@ namespace Qcow2Mount.Operations;
 /// <summary>Describes an image, or its whole backing chain, without reading guest data.</summary>
 internal static class ImageInspector
 {
+    /// <param name="path">The image file, as the user gave it.</param>
     /// <param name="format">"qcow2" or "raw", or null to probe.</param>
     /// <param name="snapshot">Describe the image as seen through this internal snapshot (id or name).</param>
     /// <param name="backingChain">Also describe every backing image, overlay first.</param>

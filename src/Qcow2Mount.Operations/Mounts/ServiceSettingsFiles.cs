@@ -32,7 +32,7 @@ internal sealed record ServiceSettingsFiles(ControlEndpoint Endpoint, TimeSpan M
         if (File.Exists(path))
         {
             // A broken file is the service's to report (it refuses to start and says why); a client only skips it.
-            builder.AddJsonFile(new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetDirectoryName(path)!), Path.GetFileName(path), optional: true, reloadOnChange: false);
+            builder.AddJsonFile(path, optional: true, reloadOnChange: false);
         }
     }
 }

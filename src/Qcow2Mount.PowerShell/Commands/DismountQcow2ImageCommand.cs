@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using Qcow2Mount.Operations;
 using Qcow2Mount.PowerShell.Completion;
@@ -20,14 +21,17 @@ public sealed class DismountQcow2ImageCommand : Qcow2Cmdlet
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ImagePathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "FullName", "Path")]
     [ValidateNotNullOrEmpty]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
     public string[] ImagePath { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = MountPointSet, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(MountPointCompleter))]
     [ValidateNotNullOrEmpty]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
     public string[] MountPoint { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
     public Qcow2MountedImage[] InputObject { get; set; } = [];
 
     [Parameter]

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using System.Security;
 using Qcow2Mount.Operations;
@@ -17,6 +18,7 @@ public sealed class GetQcow2ImageHashCommand : Qcow2Cmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "FullName", "Path")]
     [ValidateNotNullOrEmpty]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
     public string[] ImagePath { get; set; } = [];
 
     /// <summary>As Get-FileHash names them; SHA256 by default.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using System.Security;
 using Qcow2Mount.Mounting;
@@ -18,6 +19,7 @@ public sealed class MountQcow2ImageCommand : Qcow2Cmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "FullName", "Path")]
     [ValidateNotNullOrEmpty]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
     public string[] ImagePath { get; set; } = [];
 
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using Qcow2Mount.Operations;
 using Qcow2Mount.PowerShell.Hosting;
@@ -13,6 +14,7 @@ public sealed class NewQcow2ImageCommand : Qcow2Cmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "FullName", "Path")]
     [ValidateNotNullOrEmpty]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
     public string[] ImagePath { get; set; } = [];
 
     /// <summary>The guest size in bytes (PowerShell's 64GB works); optional with -BackingFile (then the backing file's).</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using Qcow2Mount.Operations;
 using Qcow2Mount.PowerShell.Completion;
@@ -21,6 +22,7 @@ public sealed class RemoveQcow2SnapshotCommand : Qcow2Cmdlet
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(SnapshotNameCompleter))]
     [ValidateNotNullOrEmpty]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
     public string[] Name { get; set; } = [];
 
     protected override void ProcessRecord()

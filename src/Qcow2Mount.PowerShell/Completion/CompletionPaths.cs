@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Management.Automation;
-using System.Management.Automation.Runspaces;
 
 namespace Qcow2Mount.PowerShell.Completion;
 

@@ -1,15 +1,14 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.CommandLine;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.Configuration.Json;
-using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Control;
 using Qcow2Mount.Mounting;
 using Qcow2Mount.Mounting.Windows;
 using Qcow2Mount.Qcow2;
-using Qcow2Mount.Service.Mounts;
 
 namespace Qcow2Mount.Service.Configuration;
 
@@ -30,6 +29,7 @@ public sealed record ConfigurationSources
 public sealed record EffectiveSetting(string Key, string Value, string Source);
 
 /// <summary>Every invalid setting, each as "Key: reason, got 'value'".</summary>
+[SuppressMessage("Design", "CA1032:Implement standard exception constructors", Justification = "Its message is built from the list of invalid settings, which callers read; an exception without the list would have nothing to report.")]
 public sealed class ConfigurationValidationException(IReadOnlyList<string> errors)
     : Exception("Invalid configuration:" + Environment.NewLine + string.Join(Environment.NewLine, errors.Select(e => "  " + e)))
 {
@@ -197,10 +197,8 @@ public static class Qcow2MountConfiguration
 
     private static void AddJson(ConfigurationBuilder builder, string fullPath)
     {
-        string directory = Path.GetDirectoryName(fullPath)!;
-        // A PhysicalFileProvider needs an existing root; a missing folder just means a missing optional file.
-        IFileProvider? provider = Directory.Exists(directory) ? new PhysicalFileProvider(directory) : new NullFileProvider();
-        builder.AddJsonFile(provider, Path.GetFileName(fullPath), optional: true, reloadOnChange: false);
+        // The source finds the nearest existing folder itself: a missing folder just means a missing optional file.
+        builder.AddJsonFile(fullPath, optional: true, reloadOnChange: false);
         ((JsonConfigurationSource)builder.Sources[^1]).OnLoadException = context =>
             throw new ConfigurationValidationException([$"{fullPath}: not valid JSON settings: {context.Exception.Message}"]);
         SourcePaths.AddOrUpdate(builder.Sources[^1], fullPath);
@@ -371,7 +369,7 @@ public static class Qcow2MountConfiguration
         }
 
         /// <summary>A JSON array (Key:0, Key:1, ...) or, handy in an environment variable, one comma-separated value.</summary>
-        public IReadOnlyList<string> List(string key)
+        public List<string> List(string key)
         {
             _read.Add(key);
             var section = configuration.GetSection(key);

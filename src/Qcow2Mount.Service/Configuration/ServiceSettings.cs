@@ -3,7 +3,6 @@ using Qcow2Mount.Control;
 using Qcow2Mount.Mounting;
 using Qcow2Mount.Mounting.Windows;
 using Qcow2Mount.Qcow2;
-using Qcow2Mount.Service.Mounts;
 
 namespace Qcow2Mount.Service.Configuration;
 

@@ -8,4 +8,19 @@ internal interface IControlListener : IDisposable
 }
 
 /// <summary>The service could not take its endpoint (another service answers there, or the folder is not private).</summary>
-public sealed class ServiceStartException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class ServiceStartException : Exception
+{
+    public ServiceStartException()
+    {
+    }
+
+    public ServiceStartException(string message)
+        : base(message)
+    {
+    }
+
+    public ServiceStartException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}

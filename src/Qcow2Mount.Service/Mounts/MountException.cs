@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Qcow2Mount.Control.Protocol;
 using Qcow2Mount.Mounting;
 using Qcow2Mount.Qcow2;
@@ -8,6 +9,7 @@ namespace Qcow2Mount.Service.Mounts;
 /// The one error of the service layer: a protocol <see cref="ErrorCodes">code</see> and a one-line message.
 /// <see cref="From"/> is the one place engine and volume errors become service errors.
 /// </summary>
+[SuppressMessage("Design", "CA1032:Implement standard exception constructors", Justification = "Every instance carries its error code, which callers branch on; a constructor without one would make an error nobody can classify.")]
 public sealed class MountException : Exception
 {
     public MountException(string code, string message, Exception? inner = null)
@@ -19,16 +21,20 @@ public sealed class MountException : Exception
     public string Code { get; }
 
     /// <summary>Translates any failure of a mount operation; the message stays one line.</summary>
-    public static MountException From(Exception exception) => exception switch
+    public static MountException From(Exception exception)
     {
-        MountException mount => mount,
-        Qcow2Exception engine => new(CodeFor(engine.Code), OneLine(engine.Message), engine),
-        VolumeException volume => new(CodeFor(volume.Code), OneLine(volume.Message), volume),
-        FileNotFoundException or DirectoryNotFoundException => new(ErrorCodes.NotFound, OneLine(exception.Message), exception),
-        UnauthorizedAccessException => new(ErrorCodes.AccessDenied, OneLine(exception.Message), exception),
-        IOException => new(ErrorCodes.Io, OneLine(exception.Message), exception),
-        _ => new(ErrorCodes.Internal, $"{exception.GetType().Name}: {OneLine(exception.Message)}", exception),
-    };
+        ArgumentNullException.ThrowIfNull(exception);
+        return exception switch
+        {
+            MountException mount => mount,
+            Qcow2Exception engine => new(CodeFor(engine.Code), OneLine(engine.Message), engine),
+            VolumeException volume => new(CodeFor(volume.Code), OneLine(volume.Message), volume),
+            FileNotFoundException or DirectoryNotFoundException => new(ErrorCodes.NotFound, OneLine(exception.Message), exception),
+            UnauthorizedAccessException => new(ErrorCodes.AccessDenied, OneLine(exception.Message), exception),
+            IOException => new(ErrorCodes.Io, OneLine(exception.Message), exception),
+            _ => new(ErrorCodes.Internal, $"{exception.GetType().Name}: {OneLine(exception.Message)}", exception),
+        };
+    }
 
     internal static string CodeFor(Qcow2ErrorCode code) => code switch
     {

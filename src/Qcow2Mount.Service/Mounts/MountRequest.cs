@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Qcow2Mount.Control.Protocol;
 using Qcow2Mount.Mounting;
 
@@ -28,6 +29,7 @@ public sealed record MountRequest
     public bool ForceShare { get; init; }
 
     /// <summary>The password of an encrypted image, UTF-8 (null: none given).</summary>
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "A password is a buffer its owner zeroes when done; an immutable copy would leave the secret in memory.")]
     public byte[]? Password { get; init; }
 
     /// <summary>The protocol spelling of <paramref name="mode"/>.</summary>
