@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using Qcow2Mount.Operations;
 using Qcow2Mount.PowerShell.Completion;
@@ -9,14 +8,8 @@ namespace Qcow2Mount.PowerShell.Commands;
 /// <summary>Get-Qcow2Image: what <c>qemu-img info</c> shows, as typed properties; -BackingChain adds each backing file.</summary>
 [Cmdlet(VerbsCommon.Get, "Qcow2Image")]
 [OutputType(typeof(Qcow2ImageInfo))]
-public sealed class GetQcow2ImageCommand : Qcow2Cmdlet
+public sealed class GetQcow2ImageCommand : Qcow2ImagesCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "Path")]
-    [ValidateNotNullOrEmpty]
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
-    public string[] ImagePath { get; set; } = [];
-
     [Parameter]
     public SwitchParameter BackingChain { get; set; }
 

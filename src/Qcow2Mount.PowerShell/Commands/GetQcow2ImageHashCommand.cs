@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using System.Security;
 using Qcow2Mount.Operations;
@@ -13,14 +12,8 @@ namespace Qcow2Mount.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "Qcow2ImageHash")]
 [OutputType(typeof(Qcow2ImageHash))]
-public sealed class GetQcow2ImageHashCommand : Qcow2Cmdlet
+public sealed class GetQcow2ImageHashCommand : Qcow2ImagesCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "Path")]
-    [ValidateNotNullOrEmpty]
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
-    public string[] ImagePath { get; set; } = [];
-
     /// <summary>As Get-FileHash names them; SHA256 by default.</summary>
     [Parameter(Position = 1)]
     [ValidateSet("SHA1", "SHA256", "SHA512", "MD5", IgnoreCase = true)]

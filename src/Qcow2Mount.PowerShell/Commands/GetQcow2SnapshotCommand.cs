@@ -9,14 +9,8 @@ namespace Qcow2Mount.PowerShell.Commands;
 /// <summary>Get-Qcow2Snapshot: the internal snapshots of each image (<c>qemu-img snapshot -l</c>), optionally by name.</summary>
 [Cmdlet(VerbsCommon.Get, "Qcow2Snapshot")]
 [OutputType(typeof(Qcow2Snapshot))]
-public sealed class GetQcow2SnapshotCommand : Qcow2Cmdlet
+public sealed class GetQcow2SnapshotCommand : Qcow2ImagesCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "Path")]
-    [ValidateNotNullOrEmpty]
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
-    public string[] ImagePath { get; set; } = [];
-
     /// <summary>Names or ids, wildcards allowed; a name without wildcards that matches nothing is an error.</summary>
     [Parameter(Position = 1)]
     [ArgumentCompleter(typeof(SnapshotNameCompleter))]

@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using System.Security;
 using Qcow2Mount.Mounting;
@@ -14,14 +13,8 @@ namespace Qcow2Mount.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Mount, "Qcow2Image", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(Qcow2MountedImage))]
-public sealed class MountQcow2ImageCommand : Qcow2Cmdlet
+public sealed class MountQcow2ImageCommand : Qcow2ImagesCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "Path")]
-    [ValidateNotNullOrEmpty]
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
-    public string[] ImagePath { get; set; } = [];
-
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(MountPointCompleter))]
     [ValidateNotNullOrEmpty]

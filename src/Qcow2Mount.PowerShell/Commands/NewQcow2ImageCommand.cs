@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using Qcow2Mount.Operations;
 using Qcow2Mount.PowerShell.Hosting;
@@ -9,14 +8,8 @@ namespace Qcow2Mount.PowerShell.Commands;
 /// <summary>New-Qcow2Image: creates an empty qcow2 image (<c>qemu-img create -f qcow2</c>), optionally over a backing file.</summary>
 [Cmdlet(VerbsCommon.New, "Qcow2Image", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(FileInfo))]
-public sealed class NewQcow2ImageCommand : Qcow2Cmdlet
+public sealed class NewQcow2ImageCommand : Qcow2ImagesCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "Path")]
-    [ValidateNotNullOrEmpty]
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
-    public string[] ImagePath { get; set; } = [];
-
     /// <summary>The guest size in bytes (PowerShell's 64GB works); optional with -BackingFile (then the backing file's).</summary>
     [Parameter(Position = 1)]
     [ValidateRange(0, long.MaxValue)]

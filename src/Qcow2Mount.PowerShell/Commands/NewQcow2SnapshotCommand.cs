@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using Qcow2Mount.Operations;
 using Qcow2Mount.PowerShell.Hosting;
@@ -8,14 +7,8 @@ namespace Qcow2Mount.PowerShell.Commands;
 /// <summary>New-Qcow2Snapshot: takes an internal snapshot of the image's current state (<c>qemu-img snapshot -c</c>).</summary>
 [Cmdlet(VerbsCommon.New, "Qcow2Snapshot", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(Qcow2Snapshot))]
-public sealed class NewQcow2SnapshotCommand : Qcow2Cmdlet
+public sealed class NewQcow2SnapshotCommand : Qcow2ImagesCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "Path")]
-    [ValidateNotNullOrEmpty]
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
-    public string[] ImagePath { get; set; } = [];
-
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = "";

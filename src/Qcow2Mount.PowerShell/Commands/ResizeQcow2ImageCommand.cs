@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using System.Security;
 using Qcow2Mount.Operations;
@@ -8,16 +7,10 @@ namespace Qcow2Mount.PowerShell.Commands;
 
 /// <summary>Resize-Qcow2Image: grows the image's virtual disk (<c>qemu-img resize</c>); shrinking is refused.</summary>
 [Cmdlet(VerbsCommon.Resize, "Qcow2Image", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = SizeSet)]
-public sealed class ResizeQcow2ImageCommand : Qcow2Cmdlet
+public sealed class ResizeQcow2ImageCommand : Qcow2ImagesCmdlet
 {
     private const string SizeSet = "Size";
     private const string GrowBySet = "GrowBy";
-
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "Path")]
-    [ValidateNotNullOrEmpty]
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
-    public string[] ImagePath { get; set; } = [];
 
     /// <summary>The new guest size in bytes.</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = SizeSet)]

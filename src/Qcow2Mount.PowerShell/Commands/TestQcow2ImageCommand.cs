@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using Qcow2Mount.Operations;
 using Qcow2Mount.PowerShell.Hosting;
@@ -22,14 +21,8 @@ public enum Qcow2RepairMode
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "Qcow2Image", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(Qcow2CheckResult))]
-public sealed class TestQcow2ImageCommand : Qcow2Cmdlet
+public sealed class TestQcow2ImageCommand : Qcow2ImagesCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "Path")]
-    [ValidateNotNullOrEmpty]
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "PowerShell binds a list parameter to an array, as every cmdlet declares one.")]
-    public string[] ImagePath { get; set; } = [];
-
     [Parameter]
     public Qcow2RepairMode? Repair { get; set; }
 

@@ -130,7 +130,11 @@ if ($undocumented) { throw "Qcow2Mount.help.psd1 has no entry for $($undocumente
 foreach ($name in $names) {
     $info = Get-Command $name
     $text = $help.Commands[$name]
-    $parameters = @($info.Parameters.Values | Where-Object { -not $common.Contains($_.Name) })
+    # Positional parameters first, by position (a base class's -ImagePath is declared after its cmdlet's own), then the rest as declared.
+    $parameters = @($info.Parameters.Values | Where-Object { -not $common.Contains($_.Name) } | Sort-Object -Stable {
+            $positions = @($_.ParameterSets.Values | ForEach-Object Position | Where-Object { $_ -ge 0 })
+            if ($positions.Count) { $positions[0] } else { [int]::MaxValue }
+        })
     $verb, $noun = $name -split '-', 2
 
     $writer.WriteStartElement('command', 'command', $command)
