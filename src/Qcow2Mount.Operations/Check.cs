@@ -20,8 +20,8 @@ public static partial class ImageOperations
 
     /// <summary>
     /// qemu-img check: the image's metadata, with qemu-img's categories (<see cref="CheckResult.ExitCode"/> is its
-    /// exit code). Progress is in thousandths. A check without repair stops at the next table it walks when
-    /// cancelled; a repair is cancelled only before it starts, since stopping one midway would leave half of it done.
+    /// exit code). Progress is in thousandths. A check without repair stops at the next table or block it walks when
+    /// cancelled; a repair only while it is still counting, since stopping one midway would leave half of it done.
     /// </summary>
     public static Task<CheckResult> CheckAsync(CheckImageOptions options, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -34,20 +34,11 @@ public static partial class ImageOperations
 
         return RunAsync(() =>
         {
-            bool repairing = options.Repair is not null;
             var checkOptions = new CheckOptions
             {
-                // The engine reports as it walks the L1 table: the one place a cancel can reach its loop.
-                Progress = fraction =>
-                {
-                    if (!repairing)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                    }
-
-                    Report(progress, (long)(fraction * CheckProgressSteps), CheckProgressSteps);
-                },
+                Progress = fraction => Report(progress, (long)(fraction * CheckProgressSteps), CheckProgressSteps),
                 ForceShare = options.ForceShare,
+                CancellationToken = cancellationToken,
             };
             var result = options.Repair is { } mode
                 ? ImageChecker.Repair(options.Image, mode, checkOptions)

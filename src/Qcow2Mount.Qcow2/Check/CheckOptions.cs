@@ -17,6 +17,12 @@ public sealed record CheckOptions
     public Action<double>? Progress { get; init; }
 
     /// <summary>
+    /// Stops the check with an <see cref="OperationCanceledException"/> at the next table or block it walks. A repair
+    /// stops only while it is still counting: once it writes, it finishes, since half a repair is worse than none.
+    /// </summary>
+    public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>
     /// A read-only check of a path takes no lock (qemu-img check -U), so it also checks an image that is being
     /// written, whose metadata may then look corrupt. Repairs always take the writer lock.
     /// </summary>

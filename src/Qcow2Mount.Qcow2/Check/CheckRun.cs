@@ -39,6 +39,15 @@ internal sealed class CheckRun
     private bool FixLeaks => (_mode & RepairMode.Leaks) != 0;
     private bool FixErrors => (_mode & RepairMode.Errors) != 0;
 
+    /// <summary>Where a cancel may stop the check: anywhere in a plain check, and only while counting in a repair.</summary>
+    private void StopIfCancelled(bool counting = false)
+    {
+        if (counting || _mode == RepairMode.None)
+        {
+            _options.CancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
     public void Run()
     {
         try
@@ -154,6 +163,7 @@ internal sealed class CheckRun
         var l1 = MetadataReader.ReadL1ForCheck(_file, _header.L1TableOffset, _header.L1Size);
         for (int i = 0; i < l1.Length; i++)
         {
+            StopIfCancelled(counting: true);
             ulong l2Offset = CheckL1Entry(l1[i], i);
             if (l2Offset != 0)
             {
@@ -217,6 +227,7 @@ internal sealed class CheckRun
 
         foreach (var (l2Offset, times) in l2Tables)
         {
+            StopIfCancelled(counting: true);
             WalkL2(l2Offset, active: false, times);
         }
 
@@ -453,6 +464,7 @@ internal sealed class CheckRun
         long fileClusters = _counts.FileClusters;
         for (long i = 0; i < table.LongLength; i++)
         {
+            StopIfCancelled(counting: true);
             var entry = new RefcountTableEntry(table[i]);
             ulong offset = entry.BlockOffset;
             if (entry.HasReservedBits)
@@ -499,6 +511,11 @@ internal sealed class CheckRun
         highest = -1;
         foreach (long cluster in ClustersToCompare())
         {
+            if ((cluster & 0xFFFF) == 0)
+            {
+                StopIfCancelled();
+            }
+
             ulong stored;
             try
             {
@@ -675,6 +692,7 @@ internal sealed class CheckRun
         var table = new byte[ClusterSize];
         for (int i = 0; i < l1.Length; i++)
         {
+            StopIfCancelled();
             var l1Entry = new L1Entry(l1[i]);
             ulong l2Offset = l1Entry.L2TableOffset;
             if (l2Offset == 0 || (l2Offset & (ulong)(ClusterSize - 1)) != 0)

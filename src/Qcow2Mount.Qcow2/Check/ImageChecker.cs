@@ -66,7 +66,9 @@ public static class ImageChecker
 
         var again = new CheckResult { CorruptionsFixed = repair.CorruptionsFixed, LeaksFixed = repair.LeaksFixed };
         again._messages.AddRange(repair.Messages);
-        new CheckRun(file, options, RepairMode.None, again).Run();
+        // The repair is on disk: the second check runs to the end (a cancel now would hide what was repaired), and
+        // reports no progress of its own (the bar would go back to the start).
+        new CheckRun(file, options with { CancellationToken = CancellationToken.None, Progress = null }, RepairMode.None, again).Run();
         return again;
     }
 }
