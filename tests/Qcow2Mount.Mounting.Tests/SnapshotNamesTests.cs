@@ -1,6 +1,6 @@
 namespace Qcow2Mount.Mounting.Tests;
 
-public sealed class SnapshotNamesTests
+internal sealed class SnapshotNamesTests
 {
     [TestCase("base", "base.raw")]
     [TestCase("a/b\\c:d*e?f\"g<h>i|j", "a_b_c_d_e_f_g_h_i_j.raw")]

@@ -3,7 +3,7 @@ using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Mounting.Tests;
 
-public sealed class VolumeTests
+internal sealed class VolumeTests
 {
     private static readonly DateTimeOffset ImageTime = new(2024, 5, 6, 7, 8, 9, TimeSpan.Zero);
 

@@ -8,7 +8,7 @@ namespace Qcow2Mount.Service.Tests;
 
 /// <summary>Configuration layering (shipped file, user file, environment, command line), validation and the effective view.</summary>
 [NonParallelizable] // sets process environment variables
-public sealed class ConfigurationTests
+internal sealed class ConfigurationTests
 {
     private TempDir _dir = null!;
     private readonly List<string> _variables = [];

@@ -14,7 +14,7 @@ namespace Qcow2Mount.Service.Tests;
 /// <summary>The service as clients see it: its endpoint, bad requests, refused mounts, concurrency, shutdown.</summary>
 [NonParallelizable]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class ServiceProtocolTests
+internal sealed class ServiceProtocolTests
 {
     private ServiceSession _service = null!;
     private ControlClient _client = null!;

@@ -9,7 +9,7 @@ namespace Qcow2Mount.Windows.Tests;
 /// written the other way, same bytes written.
 /// </summary>
 [TestFixture]
-public sealed class WindowsImageCommandTests
+internal sealed class WindowsImageCommandTests
 {
     private WindowsBuild _windows = null!;
 

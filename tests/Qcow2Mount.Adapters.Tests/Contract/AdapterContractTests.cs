@@ -13,7 +13,7 @@ namespace Qcow2Mount.Adapters.Tests.Contract;
 /// </summary>
 [TestFixture(typeof(WinFspDriver))]
 [TestFixture(typeof(DokanDriver))]
-public sealed unsafe class AdapterContractTests<TDriver> where TDriver : AdapterDriver, new()
+internal sealed unsafe class AdapterContractTests<TDriver> where TDriver : AdapterDriver, new()
 {
     private const string Owner = "S-1-5-21-1004336348-1177238915-682003330-1001";
     private const int DiskSize = 1 << 20;

@@ -6,7 +6,7 @@ using Qcow2Mount.WinFsp;
 namespace Qcow2Mount.Adapters.Tests.Contract;
 
 /// <summary>What only WinFsp asks: listings resumed after a marker, and FSCTL_SET_ZERO_DATA through Control.</summary>
-public sealed unsafe class WinFspSpecificTests
+internal sealed unsafe class WinFspSpecificTests
 {
     [Test]
     public void A_listing_resumes_after_the_marker_even_when_the_marker_is_gone()

@@ -3,7 +3,7 @@ using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Mounting.Tests.Fuse;
 
-public sealed class ErrnoTests
+internal sealed class ErrnoTests
 {
     [TestCase(VolumeErrorCode.NotFound, 2)]
     [TestCase(VolumeErrorCode.IsDirectory, 21)]

@@ -6,7 +6,7 @@ namespace Qcow2Mount.Mounting.Tests.Fuse;
 /// <summary>Real mounts through the kernel: what programs read and write through disk.raw is what the disk holds.</summary>
 [NonParallelizable]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class FuseHostTests
+internal sealed class FuseHostTests
 {
     private const int EIO = 5;
     private const int EROFS = 30;

@@ -11,7 +11,7 @@ namespace Qcow2Mount.Mounting.Tests.Partitions;
 /// Signature detection. File systems whose tools are installed are made by those tools and checked against blkid;
 /// the others (no mkfs here) from byte fixtures laid out field by field as their formats define them.
 /// </summary>
-public sealed class FileSystemProbeTests
+internal sealed class FileSystemProbeTests
 {
     private static byte[] Made(string tool, string package, long bytes, Func<string, string[]> arguments, bool labelInBootSector = true)
     {

@@ -4,7 +4,7 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Mounting.Tests.Partitions;
 
 /// <summary>Reading the partition table is part of building every volume: no hostile image that opens may make it fail.</summary>
-public sealed class HostileImageVolumeTests
+internal sealed class HostileImageVolumeTests
 {
     [TestCaseSource(typeof(Corpus), nameof(Corpus.HostileEntries))]
     public void A_hostile_image_that_opens_builds_a_volume(HostileEntry e)

@@ -4,7 +4,7 @@ using Qcow2Mount.Mounting.Tests.Doubles;
 namespace Qcow2Mount.Mounting.Tests.Partitions;
 
 /// <summary>Tables made to hurt: each must give a bounded answer (partitions or none) with notes, never a hang or an exception.</summary>
-public sealed class PartitionTableHostileTests
+internal sealed class PartitionTableHostileTests
 {
     private const int Sector = TableBytes.Sector;
 

@@ -6,7 +6,7 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Mounting.Tests.Partitions;
 
 /// <summary>Tables written by sfdisk and sgdisk, read back by <see cref="PartitionTable"/> and compared with sfdisk's own reading.</summary>
-public sealed class PartitionTableToolTests
+internal sealed class PartitionTableToolTests
 {
     private const long DiskBytes = 64L << 20;
 

@@ -4,7 +4,7 @@ using Qcow2Mount.Mounting.Tests.Doubles;
 namespace Qcow2Mount.Mounting.Tests.Partitions;
 
 /// <summary>The <c>partitions/</c> directories of a volume: windows onto the disk files, with the mount's mode.</summary>
-public sealed class VolumePartitionTests
+internal sealed class VolumePartitionTests
 {
     private const int Sector = TableBytes.Sector;
 

@@ -4,7 +4,7 @@ using static Qcow2Mount.Mounting.Windows.WindowsCreateDisposition;
 
 namespace Qcow2Mount.Mounting.Tests.Windows;
 
-public sealed class WindowsCreateTests
+internal sealed class WindowsCreateTests
 {
     private static WindowsVolume Volume(bool readOnly) => new(new Volume(MemoryDisk.WithNoise(4096),
         new VolumeOptions { ReadOnly = readOnly }, [new SnapshotDisk("old", MemoryDisk.WithNoise(4096, canWrite: false))]));

@@ -4,7 +4,7 @@ using Qcow2Mount.Mounting.Windows;
 namespace Qcow2Mount.Mounting.Tests.Windows;
 
 /// <summary>The requests beyond open/read/write that WinFsp and Dokan send, answered by the platform-neutral volume.</summary>
-public sealed class WindowsVolumeRequestTests
+internal sealed class WindowsVolumeRequestTests
 {
     private static readonly DateTimeOffset ImageTime = new(2023, 1, 2, 3, 4, 5, TimeSpan.Zero);
 

@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Mounting.Tests.Windows;
 
-public sealed class WindowsVolumeTests
+internal sealed class WindowsVolumeTests
 {
     private static readonly DateTimeOffset ImageTime = new(2023, 1, 2, 3, 4, 5, TimeSpan.Zero);
 

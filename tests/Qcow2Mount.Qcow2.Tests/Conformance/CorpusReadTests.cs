@@ -10,7 +10,7 @@ namespace Qcow2Mount.Qcow2.Tests.Conformance;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class CorpusReadTests
+internal class CorpusReadTests
 {
     private static Qcow2Image OpenView(CorpusEntry e, Qcow2OpenOptions? options = null) =>
         Qcow2Image.Open(e.ImagePath, (options ?? new Qcow2OpenOptions()) with { Snapshot = e.Snapshot });

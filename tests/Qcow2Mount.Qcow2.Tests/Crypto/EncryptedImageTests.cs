@@ -12,7 +12,7 @@ namespace Qcow2Mount.Qcow2.Tests.Crypto;
 /// <c>qemu-img convert</c> decrypts them; a missing or wrong password is a one-line error, never garbage.
 /// </summary>
 [TestFixture]
-public sealed class EncryptedImageTests
+internal sealed class EncryptedImageTests
 {
     private const string Password = "correct horse";
     private TempDir _dir = null!;

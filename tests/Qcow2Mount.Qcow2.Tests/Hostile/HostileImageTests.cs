@@ -9,7 +9,7 @@ namespace Qcow2Mount.Qcow2.Tests.Hostile;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class HostileImageTests
+internal class HostileImageTests
 {
     private static readonly TimeSpan TimeLimit = TimeSpan.FromSeconds(10);
     private const long AllocationLimit = 256L << 20;

@@ -16,7 +16,7 @@ namespace Qcow2Mount.Qcow2.Tests.Hostile;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public class MutationFuzzTests
+internal class MutationFuzzTests
 {
     private const int DefaultSeed = 20250611;
     private const int DefaultCount = 3000;

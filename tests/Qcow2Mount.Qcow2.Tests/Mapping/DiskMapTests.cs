@@ -9,7 +9,7 @@ namespace Qcow2Mount.Qcow2.Tests.Mapping;
 /// <summary><see cref="DiskMap"/> against <c>qemu-img map --output=json</c>: same runs, same fields, same merging.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class DiskMapTests
+internal class DiskMapTests
 {
     /// <summary>qemu-img map's JSON lines as (start, length, depth, present, zero, data, offset).</summary>
     private static List<(long, long, int, bool, bool, bool, long?)> QemuMap(string image, string? format = null)

@@ -8,7 +8,7 @@ namespace Qcow2Mount.Qcow2.Tests.Mapping;
 /// <summary><see cref="ImageCompare"/> against <c>qemu-img compare</c>: same verdict, same exit code, same first offset and lines.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class ImageCompareTests
+internal class ImageCompareTests
 {
     private static (int ExitCode, string Output) Qemu(params string[] args)
     {

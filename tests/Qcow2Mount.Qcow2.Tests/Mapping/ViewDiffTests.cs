@@ -12,7 +12,7 @@ namespace Qcow2Mount.Qcow2.Tests.Mapping;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class ViewDiffTests
+internal class ViewDiffTests
 {
     private const int Cluster = 65536;
 

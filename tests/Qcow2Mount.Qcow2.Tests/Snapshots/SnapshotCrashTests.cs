@@ -17,7 +17,7 @@ namespace Qcow2Mount.Qcow2.Tests.Snapshots;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class SnapshotCrashTests
+internal sealed class SnapshotCrashTests
 {
     private const long Size = 1L << 20;
 

@@ -13,7 +13,7 @@ namespace Qcow2Mount.Qcow2.Tests.Snapshots;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class SnapshotOperationTests
+internal sealed class SnapshotOperationTests
 {
     private static readonly Qcow2OpenOptions s_writable = new() { Writable = true };
 

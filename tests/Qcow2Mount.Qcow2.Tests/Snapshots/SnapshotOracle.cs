@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Check;
 namespace Qcow2Mount.Qcow2.Tests.Snapshots;
 
 /// <summary>One image layout the snapshot tests run against: qemu-img create options, or a compressed convert.</summary>
-public sealed record SnapshotFormat(string Name, int ClusterSize, string[] CreateOptions, bool Compressed = false)
+internal sealed record SnapshotFormat(string Name, int ClusterSize, string[] CreateOptions, bool Compressed = false)
 {
     public override string ToString() => Name;
 

@@ -13,7 +13,7 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// later write flush again.
 /// </summary>
 [TestFixture]
-public class CacheBoundTests
+internal class CacheBoundTests
 {
     private const int Cluster = 512;
 

@@ -16,13 +16,13 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class CrashConsistencyTests
+internal sealed class CrashConsistencyTests
 {
     private const int Sector = 512;
     private const int MaxCrashPoints = 400;
 
     /// <summary>One configuration: the image's format options, how it is opened, and what a crash keeps.</summary>
-    public sealed record Case(bool Lazy, FaultInjectingFile.CrashKind Kind, int Cluster, int RefcountBits = 16)
+    internal sealed record Case(bool Lazy, FaultInjectingFile.CrashKind Kind, int Cluster, int RefcountBits = 16)
     {
         public bool ExtendedL2 { get; init; }
         public bool Backing { get; init; }

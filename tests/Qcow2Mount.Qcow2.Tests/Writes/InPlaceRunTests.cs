@@ -11,7 +11,7 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// writing stops being allowed.
 /// </summary>
 [TestFixture]
-public class InPlaceRunTests
+internal class InPlaceRunTests
 {
     private static byte[] Pattern(int length, int seed)
     {

@@ -15,7 +15,7 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class WriteErrorTests
+internal sealed class WriteErrorTests
 {
     private const int Sector = 512;
 
