@@ -1,4 +1,3 @@
-using Qcow2Mount.Explorer;
 using Qcow2Mount.Launcher;
 
 namespace Qcow2Mount.Explorer.Tests;

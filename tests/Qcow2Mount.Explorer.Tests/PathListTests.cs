@@ -1,5 +1,3 @@
-using Qcow2Mount.Explorer;
-
 namespace Qcow2Mount.Explorer.Tests;
 
 internal class PathListTests

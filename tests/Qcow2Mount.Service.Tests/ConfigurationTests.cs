@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Mounting;
 using Qcow2Mount.Service.Configuration;
-using Qcow2Mount.Service.Mounts;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Service.Tests;

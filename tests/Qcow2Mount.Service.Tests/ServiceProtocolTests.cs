@@ -4,7 +4,6 @@ using Microsoft.Extensions.Hosting;
 using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
 using Qcow2Mount.Mounting;
-using Qcow2Mount.Service.Configuration;
 using Qcow2Mount.Service.Hosting;
 using Qcow2Mount.Service.Tests.Support;
 using Qcow2Mount.TestSupport;

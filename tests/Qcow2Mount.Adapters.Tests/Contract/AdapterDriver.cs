@@ -1,4 +1,3 @@
-using Qcow2Mount.Mounting;
 using Qcow2Mount.Mounting.Windows;
 
 namespace Qcow2Mount.Adapters.Tests.Contract;

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Text;
 using NUnit.Framework;
 using Qcow2Mount.Qcow2.Crypto;
-using Qcow2Mount.Qcow2.Tests.Create;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Qcow2.Tests.Crypto;

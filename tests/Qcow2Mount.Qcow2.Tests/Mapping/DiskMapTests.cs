@@ -1,7 +1,6 @@
 using System.Text.Json;
 using NUnit.Framework;
 using Qcow2Mount.Qcow2.Mapping;
-using Qcow2Mount.Qcow2.Tests.Create;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Qcow2.Tests.Mapping;

@@ -136,7 +136,11 @@ internal sealed class CrashConsistencyTests
     }
 
     /// <param name="Path">Where the in-memory image claims to live: its backing file, if any, is a real file beside it.</param>
+    /// <param name="Pristine">The image file's bytes before the workload; every run starts from them.</param>
+    /// <param name="Initial">The guest view before the workload (the backing file's content, or zeros).</param>
+    /// <param name="Case">The case being run.</param>
     /// <param name="DataPath">The external data file the header names, if any (kept in memory during the workload).</param>
+    /// <param name="PristineData">The data file's bytes before the workload, when there is one.</param>
     private sealed record Workload(string Path, byte[] Pristine, byte[] Initial, Case Case, string? DataPath, byte[]? PristineData)
     {
         /// <summary>
