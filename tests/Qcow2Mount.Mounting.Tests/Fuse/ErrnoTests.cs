@@ -38,7 +38,7 @@ internal sealed class ErrnoTests
         {
             Assert.That(Errno.From(new VolumeException(VolumeErrorCode.ReadOnly, "x")), Is.EqualTo(Errno.EROFS));
             Assert.That(Errno.From(new Qcow2Exception(Qcow2ErrorCode.Unsupported, "x")), Is.EqualTo(Errno.EOPNOTSUPP));
-            Assert.That(Errno.From(new NullReferenceException()), Is.EqualTo(Errno.EIO));
+            Assert.That(Errno.From(new InvalidOperationException()), Is.EqualTo(Errno.EIO));
         });
     }
 }

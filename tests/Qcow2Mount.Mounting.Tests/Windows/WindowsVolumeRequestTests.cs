@@ -247,12 +247,12 @@ internal sealed class WindowsVolumeRequestTests
         var disk = MemoryDisk.WithNoise(10_000);
         var volume = Make(true, disk, log: log);
         ulong handle = Open(volume, @"\disk.raw", WindowsAccess.GenericRead);
-        disk.ReadFailure = new NullReferenceException("oops");
+        disk.ReadFailure = new InvalidOperationException("oops");
 
         Assert.Multiple(() =>
         {
             Assert.That(volume.Read(handle, 0, new byte[10], out _), Is.EqualTo(NtStatus.IoDeviceError));
-            Assert.That(log, Is.EqualTo(new[] { "Read failed unexpectedly: NullReferenceException: oops" }));
+            Assert.That(log, Is.EqualTo(new[] { "Read failed unexpectedly: InvalidOperationException: oops" }));
             Assert.That(volume.Read(999, 0, new byte[10], out _), Is.EqualTo(NtStatus.InvalidHandle));
             Assert.That(log, Has.Count.EqualTo(1), "a volume error is an answer, not a bug");
         });

@@ -44,7 +44,7 @@ internal sealed class EncryptedImageTests
         return bytes;
     }
 
-    private static byte[] ReadAll(IVirtualDisk disk, int chunk)
+    private static byte[] ReadAll(Qcow2Image disk, int chunk)
     {
         byte[] bytes = new byte[disk.Length];
         for (long at = 0; at < bytes.Length; at += chunk)

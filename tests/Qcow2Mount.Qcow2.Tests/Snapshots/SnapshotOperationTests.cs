@@ -304,7 +304,7 @@ internal sealed class SnapshotOperationTests
         }
     }
 
-    private static byte[] ReadAll(IVirtualDisk disk)
+    private static byte[] ReadAll(Qcow2Image disk)
     {
         var bytes = new byte[disk.Length];
         Assert.That(disk.ReadAt(0, bytes), Is.EqualTo(bytes.Length));
