@@ -8,7 +8,11 @@ internal sealed class PartitionTableHostileTests
 {
     private const int Sector = TableBytes.Sector;
 
-    private static PartitionTable Read(byte[] disk) => PartitionTable.Read(new MemoryDisk(disk, canWrite: false));
+    private static PartitionTable Read(byte[] disk)
+    {
+        using var memory = new MemoryDisk(disk, canWrite: false);
+        return PartitionTable.Read(memory);
+    }
 
     [Test]
     public void A_disk_of_zeros_has_no_table_and_says_why()
