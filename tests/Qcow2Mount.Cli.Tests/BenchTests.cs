@@ -4,7 +4,7 @@ using Qcow2Mount.Operations;
 namespace Qcow2Mount.Cli.Tests;
 
 [TestFixture]
-public sealed class BenchTests
+internal sealed class BenchTests
 {
     private TempDir _dir = null!;
 

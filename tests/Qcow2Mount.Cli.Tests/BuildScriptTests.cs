@@ -4,7 +4,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary>build.ps1 runs under PowerShell 7 on Linux as on Windows: it parses, and its help names the targets.</summary>
 [TestFixture]
-public sealed class BuildScriptTests
+internal sealed class BuildScriptTests
 {
     private static string RepositoryRoot()
     {

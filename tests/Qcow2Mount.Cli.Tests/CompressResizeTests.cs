@@ -5,7 +5,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary><c>convert -O qcow2 -c</c> and <c>resize</c>, judged by qemu-img check, compare and info.</summary>
 [TestFixture]
-public sealed class CompressResizeTests
+internal sealed class CompressResizeTests
 {
     private TempDir _dir = null!;
 

@@ -4,7 +4,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary><c>convert -O raw</c> must write exactly what qemu-img convert writes, and no more blocks.</summary>
 [TestFixture]
-public sealed class ConvertTests
+internal sealed class ConvertTests
 {
     private TempDir _dir = null!;
 

@@ -2,7 +2,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary><c>create</c> makes images qemu-img calls clean; <c>check</c> reports and repairs like qemu-img check.</summary>
 [TestFixture]
-public sealed class CreateCheckTests
+internal sealed class CreateCheckTests
 {
     [SetUp]
     public void RequireQemu() => Qemu.RequireInstalled();

@@ -10,7 +10,7 @@ namespace Qcow2Mount.Cli.Tests;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class DestinationSafetyTests
+internal sealed class DestinationSafetyTests
 {
     private TempDir _dir = null!;
 

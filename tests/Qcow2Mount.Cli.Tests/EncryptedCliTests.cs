@@ -7,7 +7,7 @@ namespace Qcow2Mount.Cli.Tests;
 /// what qemu-img decrypts; a missing or wrong password is one line and exit 14; nothing is written.
 /// </summary>
 [TestFixture]
-public sealed class EncryptedCliTests
+internal sealed class EncryptedCliTests
 {
     private TempDir _dir = null!;
     private string _luks = null!;

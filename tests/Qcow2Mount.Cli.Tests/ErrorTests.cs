@@ -2,7 +2,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary>Every failure: one line on stderr starting "qcow2mount: ", a distinct exit code, no stack trace.</summary>
 [TestFixture]
-public sealed class ErrorTests
+internal sealed class ErrorTests
 {
     private TempDir _dir = null!;
 

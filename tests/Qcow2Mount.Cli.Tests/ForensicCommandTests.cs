@@ -4,7 +4,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary><c>map</c>, <c>compare</c> and <c>diff</c> answer as qemu-img does (map, compare, convert -l + cmp).</summary>
 [TestFixture]
-public sealed class ForensicCommandTests
+internal sealed class ForensicCommandTests
 {
     private TempDir _dir = null!;
 

@@ -5,7 +5,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary><c>hash</c> digests the guest bytes: what hashing the output of <c>qemu-img convert -O raw</c> gives.</summary>
 [TestFixture]
-public sealed class HashTests
+internal sealed class HashTests
 {
     private TempDir _dir = null!;
 

@@ -3,7 +3,7 @@ using Qcow2Mount.Cli.Output;
 namespace Qcow2Mount.Cli.Tests;
 
 /// <summary>Sizes as qemu-img prints them ("%0.3g" of the largest unit that keeps the number below 1000).</summary>
-public sealed class HumanSizeTests
+internal sealed class HumanSizeTests
 {
     [TestCase(0UL, "0 B")]
     [TestCase(999UL, "999 B")]

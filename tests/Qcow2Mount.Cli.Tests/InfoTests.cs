@@ -4,7 +4,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary><c>info</c> must print what qemu-img info prints, for text and JSON, image by image.</summary>
 [TestFixture]
-public sealed class InfoTests
+internal sealed class InfoTests
 {
     private TempDir _dir = null!;
 

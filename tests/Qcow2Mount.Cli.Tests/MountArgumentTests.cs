@@ -4,7 +4,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary>--overlay takes an optional PATH, which must name a new file: an existing IMAGE or MOUNTPOINT after it stays positional.</summary>
 [TestFixture]
-public sealed class MountArgumentTests
+internal sealed class MountArgumentTests
 {
     private TempDir _dir = null!;
 

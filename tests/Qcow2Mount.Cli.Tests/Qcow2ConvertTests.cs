@@ -8,7 +8,7 @@ namespace Qcow2Mount.Cli.Tests;
 /// workers prepared the chunks.
 /// </summary>
 [TestFixture]
-public sealed class Qcow2ConvertTests
+internal sealed class Qcow2ConvertTests
 {
     private TempDir _dir = null!;
     private byte[] _raw = null!;

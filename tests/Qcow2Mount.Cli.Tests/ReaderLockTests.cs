@@ -7,7 +7,7 @@ namespace Qcow2Mount.Cli.Tests;
 /// writers has open for writing is refused with a one-line error instead of read half-updated; -U reads it anyway.
 /// </summary>
 [TestFixture]
-public sealed class ReaderLockTests
+internal sealed class ReaderLockTests
 {
     private TempDir _dir = null!;
 

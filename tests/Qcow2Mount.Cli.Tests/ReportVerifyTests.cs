@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace Qcow2Mount.Cli.Tests;
@@ -8,7 +7,7 @@ namespace Qcow2Mount.Cli.Tests;
 /// equal to sha256sum's, and the image untouched; <c>hash --verify</c> on recorded digests.
 /// </summary>
 [TestFixture]
-public sealed class ReportVerifyTests
+internal sealed class ReportVerifyTests
 {
     private const long Sector = 512;
     private TempDir _dir = null!;

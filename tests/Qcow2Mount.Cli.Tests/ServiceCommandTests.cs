@@ -9,7 +9,7 @@ namespace Qcow2Mount.Cli.Tests;
 /// user's own service): with no service, and with a real service process of this build.
 /// </summary>
 [NonParallelizable] // sets a process environment variable
-public sealed class ServiceCommandTests
+internal sealed class ServiceCommandTests
 {
     private const string SocketVariable = "QCOW2MOUNT_Control__SocketPath";
 

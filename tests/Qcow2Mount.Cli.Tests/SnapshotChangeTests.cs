@@ -5,7 +5,7 @@ namespace Qcow2Mount.Cli.Tests;
 
 /// <summary><c>snapshot create|delete|apply IMAGE NAME</c>, checked with qemu-img.</summary>
 [TestFixture]
-public sealed class SnapshotChangeTests
+internal sealed class SnapshotChangeTests
 {
     private TempDir _dir = null!;
 

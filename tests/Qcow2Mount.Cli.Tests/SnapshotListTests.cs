@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace Qcow2Mount.Cli.Tests;
 
 [TestFixture]
-public sealed class SnapshotListTests
+internal sealed class SnapshotListTests
 {
     private TempDir _dir = null!;
 

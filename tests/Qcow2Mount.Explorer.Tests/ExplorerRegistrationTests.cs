@@ -1,9 +1,8 @@
-using Qcow2Mount.Explorer;
 using Qcow2Mount.Launcher;
 
 namespace Qcow2Mount.Explorer.Tests;
 
-public class ExplorerRegistrationTests
+internal class ExplorerRegistrationTests
 {
     private const string Folder = @"C:\Program Files\Qcow2Mount\";
 

@@ -1,5 +1,3 @@
-using Qcow2Mount.Explorer;
-
 namespace Qcow2Mount.Explorer.Tests;
 
 /// <summary>A registry root in memory, with the Windows rules registration depends on: names without case, keys with parents.</summary>

@@ -1,12 +1,10 @@
-using Qcow2Mount.Explorer;
-
 namespace Qcow2Mount.Explorer.Tests;
 
 /// <summary>
 /// The MSI that build.ps1 made (QCOW2MOUNT_MSI), read with msiinfo: its Registry table is the code's Explorer
 /// registration row for row, and what wixl would have dropped silently is there.
 /// </summary>
-public class MsiTableTests
+internal class MsiTableTests
 {
     private const int Hklm = 2;
 

@@ -1,8 +1,6 @@
-using Qcow2Mount.Explorer;
-
 namespace Qcow2Mount.Explorer.Tests;
 
-public class PathListTests
+internal class PathListTests
 {
     private const string Windows = @"%SystemRoot%\system32;%SystemRoot%";
     private const string Ours = @"C:\Program Files\Qcow2Mount\";

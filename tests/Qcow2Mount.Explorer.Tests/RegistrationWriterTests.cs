@@ -1,8 +1,6 @@
-using Qcow2Mount.Explorer;
-
 namespace Qcow2Mount.Explorer.Tests;
 
-public class RegistrationWriterTests
+internal class RegistrationWriterTests
 {
     private const string Folder = @"C:\Tools\Qcow2Mount\";
 

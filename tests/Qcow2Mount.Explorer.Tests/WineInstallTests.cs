@@ -1,5 +1,3 @@
-using Qcow2Mount.Explorer;
-
 namespace Qcow2Mount.Explorer.Tests;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Qcow2Mount.Explorer.Tests;
 /// The steps build on each other, in order, in one prefix.
 /// </summary>
 [NonParallelizable]
-public class WineInstallTests
+internal class WineInstallTests
 {
     private const string Classes = @"HKLM\Software\Classes";
     private const string InstallFolder = @"C:\Program Files\Qcow2Mount\";

@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Create;
 namespace Qcow2Mount.Operations.Tests;
 
 /// <summary><see cref="ImageOperations.ConvertAsync"/>: what the options ask for, progress, and cancellation.</summary>
-public sealed class ConvertOperationTests
+internal sealed class ConvertOperationTests
 {
     private const int Size = 24 << 20; // several chunks of either converter
 

@@ -6,7 +6,7 @@ using Qcow2Mount.Qcow2.Mapping;
 namespace Qcow2Mount.Operations.Tests;
 
 /// <summary>Report, map, compare, diff and hash verification: options reach the engine, answers come back whole.</summary>
-public sealed class ForensicOperationTests
+internal sealed class ForensicOperationTests
 {
     private TempDir _dir = null!;
 

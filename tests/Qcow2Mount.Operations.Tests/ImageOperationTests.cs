@@ -5,7 +5,7 @@ using Qcow2Mount.Qcow2.Create;
 namespace Qcow2Mount.Operations.Tests;
 
 /// <summary>Hash, check, resize, snapshots, create and bench: each option reaches the engine, each result comes back.</summary>
-public sealed class ImageOperationTests
+internal sealed class ImageOperationTests
 {
     private TempDir _dir = null!;
 

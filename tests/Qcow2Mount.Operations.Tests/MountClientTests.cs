@@ -5,7 +5,7 @@ namespace Qcow2Mount.Operations.Tests;
 
 /// <summary>The mount client without a service: where it looks, what it would start, and how it says "none running".</summary>
 [NonParallelizable] // sets a process environment variable
-public sealed class MountClientTests
+internal sealed class MountClientTests
 {
     private const string SocketVariable = "QCOW2MOUNT_Control__SocketPath";
 

@@ -1,7 +1,7 @@
 namespace Qcow2Mount.Operations.Tests;
 
 /// <summary>Passwords come from the front end's provider, asked only for encrypted images.</summary>
-public sealed class PasswordTests
+internal sealed class PasswordTests
 {
     private const string Password = "s3cret";
 

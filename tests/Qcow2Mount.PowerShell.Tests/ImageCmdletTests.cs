@@ -8,7 +8,7 @@ namespace Qcow2Mount.PowerShell.Tests;
 /// and the ErrorIds a pipeline of bad images gets while the good ones still run.
 /// </summary>
 [TestFixture]
-public sealed class ImageCmdletTests
+internal sealed class ImageCmdletTests
 {
     /// <summary>An image with data in several places, one cluster compressed, and one internal snapshot.</summary>
     private static string MakeImage(TempDir dir, string name, byte pattern)

@@ -2,7 +2,7 @@ namespace Qcow2Mount.PowerShell.Tests;
 
 /// <summary>The module as PowerShell sees it: its manifest, its help, and the folder build.ps1 publish lays out.</summary>
 [TestFixture]
-public sealed class ModuleTests
+internal sealed class ModuleTests
 {
     [Test]
     public void Manifest_passes_Test_ModuleManifest_with_the_product_version_and_every_cmdlet()

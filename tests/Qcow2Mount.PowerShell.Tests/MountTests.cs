@@ -7,7 +7,7 @@ namespace Qcow2Mount.PowerShell.Tests;
 /// this build's) and scripts mount, hash and dismount as users do.
 /// </summary>
 [TestFixture]
-public sealed class MountTests
+internal sealed class MountTests
 {
     private static string QemuRawSha256(TempDir dir, string image)
     {

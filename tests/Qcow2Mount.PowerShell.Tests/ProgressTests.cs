@@ -5,7 +5,7 @@ namespace Qcow2Mount.PowerShell.Tests;
 /// Stop) cancelling a conversion through the core's CancellationToken, leaving no destination behind.
 /// </summary>
 [TestFixture]
-public sealed class ProgressTests
+internal sealed class ProgressTests
 {
     [Test]
     public void Hash_reports_progress_and_a_stopped_convert_leaves_no_destination()

@@ -9,7 +9,7 @@ namespace Qcow2Mount.PowerShell.Tests;
 /// text must be this script's, character for character.
 /// </summary>
 [TestFixture]
-public sealed partial class ReadmeScriptTests
+internal sealed partial class ReadmeScriptTests
 {
     [Test]
     public void Readme_script_mounts_the_sample_hashes_the_raw_file_and_dismounts()

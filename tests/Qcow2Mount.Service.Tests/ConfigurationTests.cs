@@ -1,14 +1,13 @@
 using Microsoft.Extensions.Logging;
 using Qcow2Mount.Mounting;
 using Qcow2Mount.Service.Configuration;
-using Qcow2Mount.Service.Mounts;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Service.Tests;
 
 /// <summary>Configuration layering (shipped file, user file, environment, command line), validation and the effective view.</summary>
 [NonParallelizable] // sets process environment variables
-public sealed class ConfigurationTests
+internal sealed class ConfigurationTests
 {
     private TempDir _dir = null!;
     private readonly List<string> _variables = [];

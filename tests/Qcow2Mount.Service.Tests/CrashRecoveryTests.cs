@@ -12,7 +12,7 @@ namespace Qcow2Mount.Service.Tests;
 /// with SIGKILL mid-write: what was fsynced survives, and the next writable mount repairs the image.
 /// </summary>
 [NonParallelizable]
-public sealed class CrashRecoveryTests
+internal sealed class CrashRecoveryTests
 {
     private TempDir _dir = null!;
     private readonly List<string> _mountDirs = [];

@@ -11,7 +11,7 @@ namespace Qcow2Mount.Service.Tests;
 /// </summary>
 [NonParallelizable]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class EndpointSecurityTests
+internal sealed class EndpointSecurityTests
 {
     private const string Python = "/usr/bin/python3";
     private const string Nobody = "65534";

@@ -5,7 +5,7 @@ using Qcow2Mount.Service.Hosting;
 namespace Qcow2Mount.Service.Tests;
 
 /// <summary><c>Mount:FileSystem</c> (the driver to mount with) and where a service writes its log.</summary>
-public sealed class FileSystemSettingTests
+internal sealed class FileSystemSettingTests
 {
     private static ServiceSettings Load(params string[] args) =>
         Qcow2MountConfiguration.Load(Qcow2MountConfiguration.Build(args, new ConfigurationSources

@@ -9,7 +9,7 @@ namespace Qcow2Mount.Service.Tests;
 
 /// <summary><c>mount --foreground</c>: the mount lives exactly as long as the call.</summary>
 [NonParallelizable]
-public sealed class ForegroundTests
+internal sealed class ForegroundTests
 {
     [Test]
     public async Task A_foreground_mount_serves_until_cancelled_then_closes_the_image_cleanly()

@@ -8,7 +8,7 @@ namespace Qcow2Mount.Service.Tests;
 
 /// <summary>What examiners do with a mounted image: The Sleuth Kit reads the partition table and the files in disk.raw.</summary>
 [NonParallelizable]
-public sealed class ForensicTests
+internal sealed class ForensicTests
 {
     private const long PartitionStartSector = 2048;
     private const long PartitionSectors = 30720; // 15 MiB

@@ -4,7 +4,7 @@ using Qcow2Mount.Control.Protocol;
 namespace Qcow2Mount.Service.Tests;
 
 /// <summary>The protocol's framing: lines up to a limit, longer ones skipped whole, however the bytes arrive.</summary>
-public sealed class LineReaderTests
+internal sealed class LineReaderTests
 {
     /// <summary>A stream that hands out at most <c>chunk</c> bytes per read, like a socket under load.</summary>
     private sealed class TrickleStream(byte[] data, int chunk) : MemoryStream(data)

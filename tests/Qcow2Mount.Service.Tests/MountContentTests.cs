@@ -8,7 +8,7 @@ namespace Qcow2Mount.Service.Tests;
 
 /// <summary>Through the service, disk.raw and snapshots/*.raw hold exactly the bytes qemu-img converts the image to.</summary>
 [NonParallelizable]
-public sealed class MountContentTests
+internal sealed class MountContentTests
 {
     private ServiceSession _service = null!;
     private ControlClient _client = null!;

@@ -13,7 +13,7 @@ namespace Qcow2Mount.Service.Tests;
 /// offsets, on disks made by sfdisk and mkfs and converted by qemu-img.
 /// </summary>
 [NonParallelizable]
-public sealed class PartitionMountTests
+internal sealed class PartitionMountTests
 {
     private const long Sector = 512;
 

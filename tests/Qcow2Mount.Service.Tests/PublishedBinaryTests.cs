@@ -12,7 +12,7 @@ namespace Qcow2Mount.Service.Tests;
 /// <see cref="Variable"/> at it; without it these tests are ignored, saying so.
 /// </summary>
 [TestFixture]
-public sealed class PublishedBinaryTests
+internal sealed class PublishedBinaryTests
 {
     private const string Variable = "QCOW2MOUNT_PUBLISHED";
 

@@ -15,7 +15,7 @@ namespace Qcow2Mount.Service.Tests;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class ReadOnlyExaminationTests
+internal sealed class ReadOnlyExaminationTests
 {
     private static (string Sha256, DateTime Modified) Fingerprint(string path)
     {

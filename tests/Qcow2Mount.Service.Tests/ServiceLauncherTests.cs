@@ -14,7 +14,7 @@ namespace Qcow2Mount.Service.Tests;
 /// </summary>
 [NonParallelizable]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class ServiceLauncherTests
+internal sealed class ServiceLauncherTests
 {
     private const string OldVersion = "0.0.9+0123456789abcdef0123456789abcdef01234567";
 

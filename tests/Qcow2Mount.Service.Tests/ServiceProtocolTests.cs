@@ -4,7 +4,6 @@ using Microsoft.Extensions.Hosting;
 using Qcow2Mount.Control;
 using Qcow2Mount.Control.Protocol;
 using Qcow2Mount.Mounting;
-using Qcow2Mount.Service.Configuration;
 using Qcow2Mount.Service.Hosting;
 using Qcow2Mount.Service.Tests.Support;
 using Qcow2Mount.TestSupport;
@@ -14,7 +13,7 @@ namespace Qcow2Mount.Service.Tests;
 /// <summary>The service as clients see it: its endpoint, bad requests, refused mounts, concurrency, shutdown.</summary>
 [NonParallelizable]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class ServiceProtocolTests
+internal sealed class ServiceProtocolTests
 {
     private ServiceSession _service = null!;
     private ControlClient _client = null!;

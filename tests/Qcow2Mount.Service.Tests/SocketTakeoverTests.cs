@@ -12,7 +12,7 @@ namespace Qcow2Mount.Service.Tests;
 /// </summary>
 [NonParallelizable]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class SocketTakeoverTests
+internal sealed class SocketTakeoverTests
 {
     [Test]
     public void Services_starting_at_once_over_a_stale_socket_leave_exactly_one_listening()

@@ -8,7 +8,7 @@ namespace Qcow2Mount.Service.Tests;
 
 /// <summary>Writable, read-only and overlay mounts: where writes go, and what never changes.</summary>
 [NonParallelizable]
-public sealed class WriteModeTests
+internal sealed class WriteModeTests
 {
     private const int EROFS = 30;
     private ServiceSession _service = null!;

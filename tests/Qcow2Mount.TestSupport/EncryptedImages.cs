@@ -35,6 +35,7 @@ public static class EncryptedImages
     /// <summary>qemu-io commands on an image given by --image-opts (<see cref="ImageOpts"/>).</summary>
     public static void QemuIo(string imageOpts, string password, params string[] commands)
     {
+        ArgumentNullException.ThrowIfNull(commands);
         var args = new List<string> { "--object", Secret(password), "--image-opts" };
         foreach (string c in commands)
         {

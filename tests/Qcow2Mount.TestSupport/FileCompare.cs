@@ -11,7 +11,11 @@ namespace Qcow2Mount.TestSupport;
 public delegate int ReadAtCallback(long offset, Span<byte> buffer);
 
 /// <summary>The outcome of a <see cref="FileCompare"/> run.</summary>
+/// <param name="AreEqual">True when both sides have the same length and the same bytes.</param>
 /// <param name="FirstDifference">Offset of the first differing byte (or of the length mismatch); null when equal.</param>
+/// <param name="ActualLength">Length of the actual side: the length it claims, or as far as it was read when it claims none.</param>
+/// <param name="ExpectedLength">Length of the expected file.</param>
+/// <param name="Message">The first difference with a little context, or that both are equal.</param>
 public sealed record CompareResult(bool AreEqual, long? FirstDifference, long ActualLength, long ExpectedLength, string Message);
 
 /// <summary>
@@ -101,6 +105,7 @@ public static class FileCompare
 
     /// <param name="readActual">Fills as much of the buffer as it can at the offset; fewer bytes only at the end.</param>
     /// <param name="actualLength">Bytes the actual side claims to have; long.MaxValue when unknown (read to its end).</param>
+    /// <param name="expectedPath">The file the actual side must match.</param>
     private static CompareResult CompareCore(ReadChunk readActual, long actualLength, string expectedPath)
     {
         using var expected = File.OpenHandle(expectedPath);

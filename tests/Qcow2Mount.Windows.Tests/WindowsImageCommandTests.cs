@@ -9,7 +9,7 @@ namespace Qcow2Mount.Windows.Tests;
 /// written the other way, same bytes written.
 /// </summary>
 [TestFixture]
-public sealed class WindowsImageCommandTests
+internal sealed class WindowsImageCommandTests
 {
     private WindowsBuild _windows = null!;
 
@@ -21,7 +21,7 @@ public sealed class WindowsImageCommandTests
         [.. Corpus.LoadEntries().Where(e => e.Snapshot is null).GroupBy(e => e.ImagePath).Select(g => g.First())];
 
     /// <summary>Small images that cover the formats: plain, compressed (deflate and zstd), with snapshots, with a backing file.</summary>
-    private static IReadOnlyList<CorpusEntry> Sample()
+    private static List<CorpusEntry> Sample()
     {
         var images = Images().Where(e => e.VirtualSize <= 64 << 20).ToList();
         string[] wanted = ["compress", "zstd", "snap", "backing", "overlay", "ext", "v2"];

@@ -10,7 +10,7 @@ namespace Qcow2Mount.Windows.Tests;
 /// of another user cannot be made under Wine (one user runs everything), so its refusal is not shown here.
 /// </summary>
 [TestFixture]
-public sealed class WindowsServiceTests
+internal sealed class WindowsServiceTests
 {
     private const int NoFileSystemDriver = 15;
     private const int ServiceError = 13;

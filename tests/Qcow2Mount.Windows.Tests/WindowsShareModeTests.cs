@@ -9,7 +9,7 @@ namespace Qcow2Mount.Windows.Tests;
 /// both writers are Windows processes here.
 /// </summary>
 [TestFixture]
-public sealed class WindowsShareModeTests
+internal sealed class WindowsShareModeTests
 {
     private const int Locked = 10;
 

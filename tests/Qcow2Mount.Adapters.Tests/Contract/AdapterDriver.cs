@@ -1,4 +1,3 @@
-using Qcow2Mount.Mounting;
 using Qcow2Mount.Mounting.Windows;
 
 namespace Qcow2Mount.Adapters.Tests.Contract;
@@ -7,7 +6,7 @@ namespace Qcow2Mount.Adapters.Tests.Contract;
 /// Calls one adapter's callbacks the way its driver would, in one vocabulary the contract suite speaks: NT
 /// dispositions and access masks in, NTSTATUS values out.
 /// </summary>
-public abstract class AdapterDriver
+internal abstract class AdapterDriver
 {
     public abstract string Name { get; }
 
@@ -49,7 +48,7 @@ public abstract class AdapterDriver
     public override string ToString() => Name;
 }
 
-public readonly record struct AdapterFileInfo(FileAttributes Attributes, long Size, DateTime Creation, DateTime LastAccess,
+internal readonly record struct AdapterFileInfo(FileAttributes Attributes, long Size, DateTime Creation, DateTime LastAccess,
     DateTime LastWrite, ulong Index);
 
-public readonly record struct AdapterVolumeInfo(string Label, long TotalBytes, long FreeBytes, uint SerialNumber, bool ReadOnly);
+internal readonly record struct AdapterVolumeInfo(string Label, long TotalBytes, long FreeBytes, uint SerialNumber, bool ReadOnly);

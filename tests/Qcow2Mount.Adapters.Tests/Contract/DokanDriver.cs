@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.AccessControl;
 using DokanNet;
 using LTRData.Extensions.Native.Memory;
@@ -12,7 +13,8 @@ namespace Qcow2Mount.Adapters.Tests.Contract;
 /// Drives <see cref="DokanOperations"/> as dokan2.dll does through DokanNet's proxy: Win32 creation dispositions,
 /// names as native UTF-16, the file context in a <see cref="DokanFileInfo"/>.
 /// </summary>
-public sealed class DokanDriver : AdapterDriver
+[SuppressMessage("Performance", "CA1812:Avoid uninstantiated internal classes", Justification = "NUnit makes it: [TestFixture(typeof(DokanDriver))] builds AdapterContractTests<DokanDriver>, which calls new TDriver().")]
+internal sealed class DokanDriver : AdapterDriver
 {
     private DokanOperations? _operations;
 

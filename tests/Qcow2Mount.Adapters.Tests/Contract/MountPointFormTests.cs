@@ -8,7 +8,7 @@ namespace Qcow2Mount.Adapters.Tests.Contract;
 /// Both adapters take the same forms ("X:", "X:\", a folder, nothing for the next free letter) and pass each in
 /// the form their driver wants: Dokan "X:\" and no letter choice of its own, WinFsp "X:" and null for "choose".
 /// </summary>
-public sealed class MountPointFormTests
+internal sealed class MountPointFormTests
 {
     [TestCase("M:", @"M:\")]
     [TestCase("m:", @"M:\")]

@@ -4,7 +4,7 @@ using Qcow2Mount.WinFsp;
 namespace Qcow2Mount.Adapters.Tests.Contract;
 
 /// <summary>Drives <see cref="WinFspFileSystem"/> as WinFsp's dispatcher does (after its own access and share checks).</summary>
-public sealed class WinFspDriver : AdapterDriver
+internal sealed class WinFspDriver : AdapterDriver
 {
     private WinFspFileSystem? _fileSystem;
 

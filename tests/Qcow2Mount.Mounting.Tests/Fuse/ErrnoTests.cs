@@ -3,7 +3,7 @@ using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Mounting.Tests.Fuse;
 
-public sealed class ErrnoTests
+internal sealed class ErrnoTests
 {
     [TestCase(VolumeErrorCode.NotFound, 2)]
     [TestCase(VolumeErrorCode.IsDirectory, 21)]
@@ -38,7 +38,7 @@ public sealed class ErrnoTests
         {
             Assert.That(Errno.From(new VolumeException(VolumeErrorCode.ReadOnly, "x")), Is.EqualTo(Errno.EROFS));
             Assert.That(Errno.From(new Qcow2Exception(Qcow2ErrorCode.Unsupported, "x")), Is.EqualTo(Errno.EOPNOTSUPP));
-            Assert.That(Errno.From(new NullReferenceException()), Is.EqualTo(Errno.EIO));
+            Assert.That(Errno.From(new InvalidOperationException()), Is.EqualTo(Errno.EIO));
         });
     }
 }

@@ -6,7 +6,7 @@ namespace Qcow2Mount.Mounting.Tests.Fuse;
 /// <summary>Real mounts through the kernel: what programs read and write through disk.raw is what the disk holds.</summary>
 [NonParallelizable]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class FuseHostTests
+internal sealed class FuseHostTests
 {
     private const int EIO = 5;
     private const int EROFS = 30;
@@ -43,8 +43,10 @@ public sealed class FuseHostTests
     [Test]
     public void Reading_disk_raw_returns_the_disk_bytes()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(8 << 20, canWrite: false);
         _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
 
         byte[] whole = File.ReadAllBytes(_fuse.DiskPath);
         using var file = File.OpenHandle(_fuse.DiskPath);
@@ -71,8 +73,10 @@ public sealed class FuseHostTests
             var bytes = new byte[16 << 20];
             new Random(3).NextBytes(bytes);
             File.WriteAllBytes(image, bytes);
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
             var disk = new RawFileDisk(image, writable: false);
             _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
 
             using var stream = new FileStream(_fuse.DiskPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
             var read = new byte[bytes.Length];
@@ -91,8 +95,10 @@ public sealed class FuseHostTests
     [Test]
     public void Requests_are_larger_than_the_kernel_default_of_128_KiB()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(16 << 20, canWrite: false);
         _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
 
         using var stream = new FileStream(_fuse.DiskPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
         stream.ReadExactly(new byte[16 << 20]);
@@ -108,8 +114,10 @@ public sealed class FuseHostTests
     [Test]
     public void The_root_lists_disk_raw_and_snapshots_with_their_attributes()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(1 << 20, canWrite: false);
         _fuse.Start(VolumeOver(disk, readOnly: true, new SnapshotDisk("clean install", MemoryDisk.WithNoise(65536, canWrite: false))));
+#pragma warning restore CA2000
 
         var names = Directory.GetFileSystemEntries(_fuse.Directory).Select(Path.GetFileName).Order();
         var snapshots = Directory.GetFiles(InMount("snapshots")).Select(Path.GetFileName);
@@ -131,8 +139,10 @@ public sealed class FuseHostTests
     [Test]
     public void Writes_through_disk_raw_reach_the_disk()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = new MemoryDisk(new byte[4 << 20]);
         _fuse.Start(VolumeOver(disk, readOnly: false));
+#pragma warning restore CA2000
         var data = new byte[300_000];
         new Random(5).NextBytes(data);
 
@@ -156,8 +166,10 @@ public sealed class FuseHostTests
     [Test]
     public void Fsync_makes_the_disk_flush()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = new MemoryDisk(new byte[1 << 20]);
         _fuse.Start(VolumeOver(disk, readOnly: false));
+#pragma warning restore CA2000
 
         using var stream = new FileStream(_fuse.DiskPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
         stream.Write([1, 2, 3]);
@@ -175,8 +187,10 @@ public sealed class FuseHostTests
     [Test]
     public void Write_opens_on_a_read_only_mount_fail_with_EROFS()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(1 << 20, canWrite: false);
         _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
 
         AssertErrno(() => File.OpenHandle(_fuse.DiskPath, FileMode.Open, FileAccess.Write).Dispose(), EROFS);
         AssertErrno(() => File.WriteAllText(InMount("new.txt"), "x"), EROFS);
@@ -185,8 +199,10 @@ public sealed class FuseHostTests
     [Test]
     public void A_read_only_mount_option_protects_a_writable_volume()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = new MemoryDisk(new byte[1 << 20]);
         var mount = _fuse.Start(VolumeOver(disk, readOnly: false), new MountOptions { ReadOnly = true });
+#pragma warning restore CA2000
 
         AssertErrno(() => File.OpenHandle(_fuse.DiskPath, FileMode.Open, FileAccess.ReadWrite).Dispose(), EROFS);
         mount.Unmount();
@@ -197,8 +213,10 @@ public sealed class FuseHostTests
     [Test]
     public void Snapshot_files_are_readable_and_not_writable_on_a_writable_mount()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var snapshot = MemoryDisk.WithNoise(1 << 20, canWrite: false, seed: 9);
         _fuse.Start(VolumeOver(new MemoryDisk(new byte[1 << 20]), readOnly: false, new SnapshotDisk("x", snapshot)));
+#pragma warning restore CA2000
         string path = InMount("snapshots/x.raw");
 
         AssertSameBytes(snapshot.Data, File.ReadAllBytes(path));
@@ -209,8 +227,10 @@ public sealed class FuseHostTests
     [Test]
     public void Names_cannot_change_and_the_size_is_fixed_on_a_writable_mount()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = new MemoryDisk(new byte[1 << 20]);
         _fuse.Start(VolumeOver(disk, readOnly: false));
+#pragma warning restore CA2000
 
         Assert.Multiple(() =>
         {
@@ -229,9 +249,11 @@ public sealed class FuseHostTests
     [Test]
     public void Several_threads_reading_at_random_are_served_at_the_same_time()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(32 << 20, canWrite: false);
         disk.ReadDelay = TimeSpan.FromMilliseconds(20);
         _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
         using var file = File.OpenHandle(_fuse.DiskPath);
 
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -264,8 +286,10 @@ public sealed class FuseHostTests
     [Test]
     public void Large_replies_use_one_reply_file_per_thread_which_unmount_closes()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(64 << 20, canWrite: false);
         var mount = _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
 
         byte[] whole = File.ReadAllBytes(_fuse.DiskPath);
         int whileMounted = ReplyFiles();
@@ -286,8 +310,10 @@ public sealed class FuseHostTests
     [Test]
     public void Engine_errors_reach_the_reader_as_EIO_and_the_mount_keeps_serving()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(1 << 20, canWrite: false);
         _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
         using var file = File.OpenHandle(_fuse.DiskPath);
 
         disk.ReadFailure = new Qcow2Exception(Qcow2ErrorCode.Corrupt, "L2 table past the end of the image");
@@ -305,8 +331,10 @@ public sealed class FuseHostTests
     [Test]
     public void Unmount_closes_the_volume_and_frees_the_mount_point()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = new MemoryDisk(new byte[1 << 20]);
         var mount = _fuse.Start(VolumeOver(disk, readOnly: false));
+#pragma warning restore CA2000
 
         mount.Unmount();
 
@@ -323,8 +351,10 @@ public sealed class FuseHostTests
     [Test]
     public void Fusermount_from_outside_ends_the_host_and_closes_the_disk()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = new MemoryDisk(new byte[1 << 20]);
         var mount = _fuse.Start(VolumeOver(disk, readOnly: false));
+#pragma warning restore CA2000
         File.ReadAllBytes(_fuse.DiskPath);
 
         var (exitCode, error) = FuseTestMount.Fusermount("-u", _fuse.Directory);
@@ -341,8 +371,10 @@ public sealed class FuseHostTests
     [Test]
     public void Unmount_with_an_open_file_is_busy_and_force_frees_the_mount_point()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(1 << 20, canWrite: false);
         var mount = _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
         var open = File.OpenHandle(_fuse.DiskPath);
 
         var busy = Assert.Throws<VolumeException>(() => mount.Unmount())!;
@@ -374,8 +406,10 @@ public sealed class FuseHostTests
             Assert.Ignore("Mounting the stand-in tmpfs needs root.");
         }
 
+#pragma warning disable CA2000 // Wrong: the mount owns the volume (TearDown unmounts it), and the volume owns its disks.
         var disk = MemoryDisk.WithNoise(1 << 20, canWrite: false);
         var mount = _fuse.Start(VolumeOver(disk, readOnly: true));
+#pragma warning restore CA2000
         var open = File.OpenHandle(_fuse.DiskPath);
         try
         {
@@ -404,8 +438,10 @@ public sealed class FuseHostTests
     [Test]
     public void Mounting_on_a_missing_directory_is_NotFound_and_leaves_the_volume_to_the_caller()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(4096);
         using var volume = VolumeOver(disk, readOnly: true);
+#pragma warning restore CA2000
 
         var failure = Assert.Throws<VolumeException>(() => _fuse.Host.Mount(volume, InMount("missing"), new MountOptions()))!;
 
@@ -423,7 +459,9 @@ public sealed class FuseHostTests
         string file = Path.GetTempFileName();
         try
         {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
             using var volume = VolumeOver(MemoryDisk.WithNoise(4096), readOnly: true);
+#pragma warning restore CA2000
             var failure = Assert.Throws<VolumeException>(() => _fuse.Host.Mount(volume, file, new MountOptions()))!;
             Assert.That(failure.Code, Is.EqualTo(VolumeErrorCode.NotDirectory));
         }
@@ -436,9 +474,11 @@ public sealed class FuseHostTests
     [Test]
     public void Mounting_on_a_directory_already_mounted_is_Busy()
     {
+#pragma warning disable CA2000 // Wrong: the mount owns the first volume (TearDown unmounts it), and each volume owns its disk.
         _fuse.Start(VolumeOver(MemoryDisk.WithNoise(4096), readOnly: true));
         var second = MemoryDisk.WithNoise(4096);
         using var volume = VolumeOver(second, readOnly: true);
+#pragma warning restore CA2000
 
         var failure = Assert.Throws<VolumeException>(() => _fuse.Host.Mount(volume, _fuse.Directory + "/", new MountOptions()))!;
 
@@ -454,7 +494,9 @@ public sealed class FuseHostTests
     [Test]
     public void Rejected_fuse_options_are_a_clear_error_and_leave_nothing_mounted()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = VolumeOver(MemoryDisk.WithNoise(4096), readOnly: true);
+#pragma warning restore CA2000
 
         var failure = Assert.Throws<VolumeException>(() =>
             _fuse.Host.Mount(volume, _fuse.Directory, new MountOptions { FuseOptions = ["no_such_option"] }))!;

@@ -11,7 +11,7 @@ namespace Qcow2Mount.Mounting.Tests.Partitions;
 /// Signature detection. File systems whose tools are installed are made by those tools and checked against blkid;
 /// the others (no mkfs here) from byte fixtures laid out field by field as their formats define them.
 /// </summary>
-public sealed class FileSystemProbeTests
+internal sealed class FileSystemProbeTests
 {
     private static byte[] Made(string tool, string package, long bytes, Func<string, string[]> arguments, bool labelInBootSector = true)
     {
@@ -80,7 +80,8 @@ public sealed class FileSystemProbeTests
         ExternalTool.Run(mkntfs, ["-q", "-F", "-Q", "-L", "Evidence01", file]).EnsureSuccess();
         var blkid = GuestDiskTools.Blkid(file);
 
-        var found = FileSystemProbe.Detect(new MemoryDisk(File.ReadAllBytes(file), canWrite: false));
+        using var disk = new MemoryDisk(File.ReadAllBytes(file), canWrite: false);
+        var found = FileSystemProbe.Detect(disk);
 
         Assert.That((found!.Kind, found.Label, found.Uuid), Is.EqualTo((FileSystemKind.Ntfs, blkid["LABEL"], blkid["UUID"])));
         Assert.That(found.Label, Is.EqualTo("Evidence01"));
@@ -198,7 +199,7 @@ public sealed class FileSystemProbeTests
         string file = dir.Combine("floppy.img");
         GuestDiskTools.CreateSparse(file, 32L << 20);
         ExternalTool.Run(mkfs, ["-F", "16", file]).EnsureSuccess();
-        var disk = new MemoryDisk(File.ReadAllBytes(file), canWrite: false);
+        using var disk = new MemoryDisk(File.ReadAllBytes(file), canWrite: false);
 
         var layout = DiskInspector.Inspect(disk);
 
@@ -221,7 +222,8 @@ public sealed class FileSystemProbeTests
         byte[] bytes = File.ReadAllBytes(disk);
         File.ReadAllBytes(part).CopyTo(bytes, 2048 * 512);
 
-        var layout = DiskInspector.Inspect(new MemoryDisk(bytes, canWrite: false));
+        using var whole = new MemoryDisk(bytes, canWrite: false);
+        var layout = DiskInspector.Inspect(whole);
 
         Assert.That(layout.Volumes.Select(v => (v.Partition!.Number, v.FileSystem?.Kind)),
             Is.EqualTo(new (int, FileSystemKind?)[] { (1, FileSystemKind.Ext4), (2, null) }));

@@ -4,11 +4,15 @@ using Qcow2Mount.Mounting.Tests.Doubles;
 namespace Qcow2Mount.Mounting.Tests.Partitions;
 
 /// <summary>Tables made to hurt: each must give a bounded answer (partitions or none) with notes, never a hang or an exception.</summary>
-public sealed class PartitionTableHostileTests
+internal sealed class PartitionTableHostileTests
 {
     private const int Sector = TableBytes.Sector;
 
-    private static PartitionTable Read(byte[] disk) => PartitionTable.Read(new MemoryDisk(disk, canWrite: false));
+    private static PartitionTable Read(byte[] disk)
+    {
+        using var memory = new MemoryDisk(disk, canWrite: false);
+        return PartitionTable.Read(memory);
+    }
 
     [Test]
     public void A_disk_of_zeros_has_no_table_and_says_why()

@@ -6,9 +6,15 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Mounting.Tests.Partitions;
 
 /// <summary>Tables written by sfdisk and sgdisk, read back by <see cref="PartitionTable"/> and compared with sfdisk's own reading.</summary>
-public sealed class PartitionTableToolTests
+internal sealed class PartitionTableToolTests
 {
     private const long DiskBytes = 64L << 20;
+
+    private static PartitionTable Read(byte[] disk)
+    {
+        using var memory = new MemoryDisk(disk, canWrite: false);
+        return PartitionTable.Read(memory);
+    }
 
     [Test]
     public void Mbr_with_an_extended_chain_numbers_logical_partitions_from_5_as_sfdisk_does()
@@ -20,7 +26,7 @@ public sealed class PartitionTableToolTests
         GuestDiskTools.Sfdisk(disk, "label: dos\nstart=2048, size=8192, type=83, bootable\nstart=10240, size=4096, type=c\n" +
             "start=16384, size=100000, type=5\nstart=18432, size=8192, type=83\nstart=28672, size=8192, type=7\nstart=40960, size=20480, type=82\n");
 
-        var table = PartitionTable.Read(new MemoryDisk(File.ReadAllBytes(disk), canWrite: false));
+        var table = Read(File.ReadAllBytes(disk));
         var expected = GuestDiskTools.SfdiskPartitions(disk);
 
         Assert.Multiple(() =>
@@ -45,7 +51,7 @@ public sealed class PartitionTableToolTests
         GuestDiskTools.Sfdisk(disk, "label: gpt\nstart=2048, size=8192, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=\"EFI system\"\n" +
             "start=10240, size=20480, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=data\nstart=30720, size=30720, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"Linux root\"\n");
 
-        var table = PartitionTable.Read(new MemoryDisk(File.ReadAllBytes(disk), canWrite: false));
+        var table = Read(File.ReadAllBytes(disk));
         var expected = GuestDiskTools.SfdiskPartitions(disk);
 
         Assert.Multiple(() =>
@@ -67,7 +73,7 @@ public sealed class PartitionTableToolTests
         GuestDiskTools.CreateSparse(disk, DiskBytes);
         ExternalTool.Run(sgdisk, ["-n", "1:2048:+4M", "-t", "1:ef00", "-n", "2:0:+8M", "-t", "2:8300", "-n", "4:0:0", "-t", "4:0700", "-c", "4:evidence", disk]).EnsureSuccess();
 
-        var table = PartitionTable.Read(new MemoryDisk(File.ReadAllBytes(disk), canWrite: false));
+        var table = Read(File.ReadAllBytes(disk));
         var expected = GuestDiskTools.SfdiskPartitions(disk);
 
         Assert.Multiple(() =>
@@ -88,10 +94,10 @@ public sealed class PartitionTableToolTests
         GuestDiskTools.CreateSparse(disk, DiskBytes);
         GuestDiskTools.Sfdisk(disk, "label: gpt\nstart=2048, size=8192\nstart=10240, size=20480\n");
         byte[] bytes = File.ReadAllBytes(disk);
-        var intact = PartitionTable.Read(new MemoryDisk(bytes, canWrite: false));
+        var intact = Read(bytes);
         bytes[damagedByte] ^= 0x5A;
 
-        var table = PartitionTable.Read(new MemoryDisk(bytes, canWrite: false));
+        var table = Read(bytes);
 
         Assert.Multiple(() =>
         {
@@ -112,7 +118,7 @@ public sealed class PartitionTableToolTests
         bytes[512 + 20] ^= 1;
         bytes[DiskBytes - 512 + 20] ^= 1;
 
-        var table = PartitionTable.Read(new MemoryDisk(bytes, canWrite: false));
+        var table = Read(bytes);
 
         Assert.Multiple(() =>
         {

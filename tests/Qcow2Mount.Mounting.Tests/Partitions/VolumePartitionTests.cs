@@ -4,7 +4,7 @@ using Qcow2Mount.Mounting.Tests.Doubles;
 namespace Qcow2Mount.Mounting.Tests.Partitions;
 
 /// <summary>The <c>partitions/</c> directories of a volume: windows onto the disk files, with the mount's mode.</summary>
-public sealed class VolumePartitionTests
+internal sealed class VolumePartitionTests
 {
     private const int Sector = TableBytes.Sector;
 
@@ -23,8 +23,10 @@ public sealed class VolumePartitionTests
     [Test]
     public void Partition_files_show_the_bytes_of_their_partition()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = DiskWithPartitions();
         using var volume = new Volume(disk);
+#pragma warning restore CA2000
 
         Assert.That(volume.List("/partitions").Select(n => (n.Name, n.Length)), Is.EqualTo(new[] { ("p1.raw", 100L * Sector), ("p5.raw", 50L * Sector) }));
         Assert.That(volume.Root.Children.Select(n => n.Name), Is.EqualTo(new[] { "disk.raw", "partitions" }));
@@ -40,8 +42,10 @@ public sealed class VolumePartitionTests
     [Test]
     public void Writes_to_a_partition_land_in_it_and_never_past_its_end()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = DiskWithPartitions();
         using var volume = new Volume(disk);
+#pragma warning restore CA2000
         ulong handle = volume.Open("/partitions/p1.raw", VolumeAccess.ReadWrite);
         byte before = disk.Data[164 * Sector];
 
@@ -62,7 +66,9 @@ public sealed class VolumePartitionTests
     [Test]
     public void A_read_only_volume_shows_read_only_partitions()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = new Volume(DiskWithPartitions(), new VolumeOptions { ReadOnly = true });
+#pragma warning restore CA2000
         var node = volume.Lookup("/partitions/p1.raw");
 
         Assert.That(node.IsReadOnly, Is.True);
@@ -73,8 +79,10 @@ public sealed class VolumePartitionTests
     [Test]
     public void Snapshots_show_their_partitions_beside_their_files()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var snapshot = DiskWithPartitions(canWrite: false);
         using var volume = new Volume(new MemoryDisk(new byte[1 << 20]), snapshots: [new SnapshotDisk("before", snapshot)]);
+#pragma warning restore CA2000
 
         Assert.Multiple(() =>
         {
@@ -90,7 +98,9 @@ public sealed class VolumePartitionTests
     [Test]
     public void A_disk_without_a_table_has_no_partitions_directory_and_the_notes_say_why()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = new Volume(new MemoryDisk(new byte[1 << 20]));
+#pragma warning restore CA2000
 
         Assert.That(volume.Find("/partitions"), Is.Null);
         Assert.That(volume.PartitionNotes, Is.EqualTo(new[] { "/disk.raw: no partitions: no partition table (the first sector has no 55 AA boot signature)" }));
@@ -99,9 +109,11 @@ public sealed class VolumePartitionTests
     [Test]
     public void A_disk_that_fails_to_read_still_mounts_and_the_notes_say_why()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = DiskWithPartitions();
         disk.ReadFailure = new IOException("host read failed");
         using var volume = new Volume(disk);
+#pragma warning restore CA2000
 
         Assert.That(volume.Find("/disk.raw"), Is.Not.Null);
         Assert.That(volume.Find("/partitions"), Is.Null);
@@ -111,7 +123,9 @@ public sealed class VolumePartitionTests
     [Test]
     public void Partitions_can_be_turned_off()
     {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = new Volume(DiskWithPartitions(), new VolumeOptions { ShowPartitions = false });
+#pragma warning restore CA2000
 
         Assert.That(volume.Find("/partitions"), Is.Null);
         Assert.That(volume.PartitionNotes, Is.Empty);

@@ -4,7 +4,7 @@ namespace Qcow2Mount.Mounting.Tests.Windows;
 
 /// <summary><c>Mount:FileSystem</c> to a driver, for every combination of what is installed and what this build contains.</summary>
 [TestFixture]
-public sealed class DriverSelectionTests
+internal sealed class DriverSelectionTests
 {
     private static readonly InstalledDrivers Both = new(@"C:\Program Files (x86)\WinFsp\bin\winfsp-x64.dll", @"C:\Windows\System32\dokan2.dll");
     private static readonly InstalledDrivers OnlyWinFsp = Both with { DokanLibrary = null };

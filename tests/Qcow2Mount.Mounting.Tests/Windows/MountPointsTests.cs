@@ -4,7 +4,7 @@ namespace Qcow2Mount.Mounting.Tests.Windows;
 
 /// <summary>The Windows mount-point forms, with a machine described by hand: C: and D: in use, a few folders.</summary>
 [TestFixture]
-public sealed class MountPointsTests
+internal sealed class MountPointsTests
 {
     [TestCase("M", 'M')]
     [TestCase("m:", 'M')]

@@ -3,7 +3,7 @@ using Qcow2Mount.Qcow2;
 
 namespace Qcow2Mount.Mounting.Tests.Windows;
 
-public sealed class NtStatusTableTests
+internal sealed class NtStatusTableTests
 {
     [TestCase(VolumeErrorCode.NotFound, 0xC0000034u)]
     [TestCase(VolumeErrorCode.IsDirectory, 0xC00000BAu)]

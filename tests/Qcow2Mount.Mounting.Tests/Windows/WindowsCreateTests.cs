@@ -4,12 +4,29 @@ using static Qcow2Mount.Mounting.Windows.WindowsCreateDisposition;
 
 namespace Qcow2Mount.Mounting.Tests.Windows;
 
-public sealed class WindowsCreateTests
+internal sealed class WindowsCreateTests
 {
-    private static WindowsVolume Volume(bool readOnly) => new(new Volume(MemoryDisk.WithNoise(4096),
-        new VolumeOptions { ReadOnly = readOnly }, [new SnapshotDisk("old", MemoryDisk.WithNoise(4096, canWrite: false))]));
+    /// <summary>The volumes the running test made: a <see cref="WindowsVolume"/> does not own its volume, so TearDown disposes them.</summary>
+    private readonly List<Volume> _volumes = [];
 
-    private static NtStatus Status(bool readOnly, string name, WindowsCreateDisposition disposition, WindowsAccess access,
+    [TearDown]
+    public void DisposeVolumes()
+    {
+        _volumes.ForEach(volume => volume.Dispose());
+        _volumes.Clear();
+    }
+
+    private WindowsVolume Volume(bool readOnly)
+    {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
+        var volume = new Volume(MemoryDisk.WithNoise(4096),
+            new VolumeOptions { ReadOnly = readOnly }, [new SnapshotDisk("old", MemoryDisk.WithNoise(4096, canWrite: false))]);
+#pragma warning restore CA2000
+        _volumes.Add(volume);
+        return new WindowsVolume(volume);
+    }
+
+    private NtStatus Status(bool readOnly, string name, WindowsCreateDisposition disposition, WindowsAccess access,
         WindowsCreateOptions options = WindowsCreateOptions.None) =>
         Volume(readOnly).Create(new WindowsCreateRequest(name, disposition, access, WindowsShareAccess.All, options)).Status;
 

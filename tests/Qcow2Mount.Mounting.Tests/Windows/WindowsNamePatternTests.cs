@@ -2,7 +2,7 @@ using Qcow2Mount.Mounting.Windows;
 
 namespace Qcow2Mount.Mounting.Tests.Windows;
 
-public sealed class WindowsNamePatternTests
+internal sealed class WindowsNamePatternTests
 {
     [TestCase("disk.raw", null, true)]
     [TestCase("disk.raw", "", true)]

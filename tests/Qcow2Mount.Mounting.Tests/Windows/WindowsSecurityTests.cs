@@ -3,7 +3,7 @@ using Qcow2Mount.Mounting.Windows;
 
 namespace Qcow2Mount.Mounting.Tests.Windows;
 
-public sealed class WindowsSecurityTests
+internal sealed class WindowsSecurityTests
 {
     private const string User = "S-1-5-21-1004336348-1177238915-682003330-1001";
 

@@ -4,14 +4,29 @@ using Qcow2Mount.Mounting.Windows;
 namespace Qcow2Mount.Mounting.Tests.Windows;
 
 /// <summary>The requests beyond open/read/write that WinFsp and Dokan send, answered by the platform-neutral volume.</summary>
-public sealed class WindowsVolumeRequestTests
+internal sealed class WindowsVolumeRequestTests
 {
     private static readonly DateTimeOffset ImageTime = new(2023, 1, 2, 3, 4, 5, TimeSpan.Zero);
 
-    private static WindowsVolume Make(bool readOnly, MemoryDisk? disk = null, string? imagePath = null, List<string>? log = null) =>
-        new(new Volume(disk ?? MemoryDisk.WithNoise(10_000), new VolumeOptions { ReadOnly = readOnly, Label = "disk", Timestamp = ImageTime, ImagePath = imagePath },
-            [new SnapshotDisk("a", MemoryDisk.WithNoise(512, canWrite: false)), new SnapshotDisk("B", MemoryDisk.WithNoise(512, canWrite: false))]),
-            "S-1-5-21-1-2-3-1001", log is null ? null : log.Add);
+    /// <summary>The volumes the running test made: a <see cref="WindowsVolume"/> does not own its volume, so TearDown disposes them.</summary>
+    private readonly List<Volume> _volumes = [];
+
+    [TearDown]
+    public void DisposeVolumes()
+    {
+        _volumes.ForEach(volume => volume.Dispose());
+        _volumes.Clear();
+    }
+
+    private WindowsVolume Make(bool readOnly, MemoryDisk? disk = null, string? imagePath = null, List<string>? log = null)
+    {
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
+        var volume = new Volume(disk ?? MemoryDisk.WithNoise(10_000), new VolumeOptions { ReadOnly = readOnly, Label = "disk", Timestamp = ImageTime, ImagePath = imagePath },
+            [new SnapshotDisk("a", MemoryDisk.WithNoise(512, canWrite: false)), new SnapshotDisk("B", MemoryDisk.WithNoise(512, canWrite: false))]);
+#pragma warning restore CA2000
+        _volumes.Add(volume);
+        return new WindowsVolume(volume, "S-1-5-21-1-2-3-1001", log is null ? null : log.Add);
+    }
 
     private static ulong Open(WindowsVolume volume, string path, WindowsAccess access)
     {
@@ -81,7 +96,10 @@ public sealed class WindowsVolumeRequestTests
         string path = Path.GetTempFileName();
         try
         {
-            var volume = new WindowsVolume(new Volume(MemoryDisk.WithNoise(512), VolumeOptions.ForImage(path, readOnly: true)));
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
+            using var inner = new Volume(MemoryDisk.WithNoise(512), VolumeOptions.ForImage(path, readOnly: true));
+#pragma warning restore CA2000
+            var volume = new WindowsVolume(inner);
             var created = new DateTimeOffset(File.GetCreationTimeUtc(path), TimeSpan.Zero);
             var times = volume.TimesOf(volume.Volume.Root);
 
@@ -198,9 +216,11 @@ public sealed class WindowsVolumeRequestTests
     [Test]
     public void Zero_data_zeroes_inside_the_disk_and_checks_its_range()
     {
+#pragma warning disable CA2000 // Wrong: the volume Make builds owns the disk (and TearDown disposes the volume).
         var disk = MemoryDisk.WithNoise(10_000);
         byte[] original = disk.Data.ToArray();
         var volume = Make(false, disk);
+#pragma warning restore CA2000
         ulong handle = Open(volume, @"\disk.raw", WindowsAccess.GenericWrite);
         ulong reader = Open(volume, @"\disk.raw", WindowsAccess.GenericRead);
 
@@ -219,8 +239,10 @@ public sealed class WindowsVolumeRequestTests
     [Test]
     public void Cleanup_flushes_writers_and_a_volume_flush_covers_every_write()
     {
+#pragma warning disable CA2000 // Wrong: the volume Make builds owns the disk (and TearDown disposes the volume).
         var disk = MemoryDisk.WithNoise(10_000);
         var volume = Make(false, disk);
+#pragma warning restore CA2000
         ulong reader = Open(volume, @"\disk.raw", WindowsAccess.GenericRead);
         ulong writer = Open(volume, @"\disk.raw", WindowsAccess.GenericWrite);
         volume.Write(writer, 0, new byte[] { 1 }, out _);
@@ -244,15 +266,17 @@ public sealed class WindowsVolumeRequestTests
     public void Unexpected_exceptions_become_a_device_error_and_one_log_line()
     {
         var log = new List<string>();
+#pragma warning disable CA2000 // Wrong: the volume Make builds owns the disk (and TearDown disposes the volume).
         var disk = MemoryDisk.WithNoise(10_000);
         var volume = Make(true, disk, log: log);
+#pragma warning restore CA2000
         ulong handle = Open(volume, @"\disk.raw", WindowsAccess.GenericRead);
-        disk.ReadFailure = new NullReferenceException("oops");
+        disk.ReadFailure = new InvalidOperationException("oops");
 
         Assert.Multiple(() =>
         {
             Assert.That(volume.Read(handle, 0, new byte[10], out _), Is.EqualTo(NtStatus.IoDeviceError));
-            Assert.That(log, Is.EqualTo(new[] { "Read failed unexpectedly: NullReferenceException: oops" }));
+            Assert.That(log, Is.EqualTo(new[] { "Read failed unexpectedly: InvalidOperationException: oops" }));
             Assert.That(volume.Read(999, 0, new byte[10], out _), Is.EqualTo(NtStatus.InvalidHandle));
             Assert.That(log, Has.Count.EqualTo(1), "a volume error is an answer, not a bug");
         });
@@ -261,7 +285,10 @@ public sealed class WindowsVolumeRequestTests
     [Test]
     public void A_mount_asked_to_be_read_only_refuses_changes_on_a_writable_volume()
     {
-        var volume = new WindowsVolume(new Volume(MemoryDisk.WithNoise(10_000), new VolumeOptions()), readOnly: true);
+#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
+        using var inner = new Volume(MemoryDisk.WithNoise(10_000), new VolumeOptions());
+#pragma warning restore CA2000
+        var volume = new WindowsVolume(inner, readOnly: true);
         var disk = volume.Volume.Lookup("/disk.raw");
         var maximum = volume.Create(new WindowsCreateRequest(@"\disk.raw", WindowsCreateDisposition.Open, WindowsAccess.MaximumAllowed));
 

@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Caching;
 namespace Qcow2Mount.Qcow2.Tests.Caching;
 
 [TestFixture]
-public class BoundedCacheTests
+internal class BoundedCacheTests
 {
     private sealed class Item(long key)
     {

@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Caching;
 namespace Qcow2Mount.Qcow2.Tests.Caching;
 
 [TestFixture]
-public class DecompressedClusterCacheTests
+internal class DecompressedClusterCacheTests
 {
     private const int Cluster = 4096;
 
@@ -23,7 +23,7 @@ public class DecompressedClusterCacheTests
     [Test]
     public void Stores_and_reads_back_any_range_of_a_cluster()
     {
-        var cache = new DecompressedClusterCache(16 * Cluster, Cluster);
+        using var cache = new DecompressedClusterCache(16 * Cluster, Cluster);
         cache.Store(0x10000, ClusterOf(5));
         var part = new byte[100];
         Assert.That(cache.TryRead(0x10000, 1000, part), Is.True);
@@ -34,7 +34,7 @@ public class DecompressedClusterCacheTests
     [Test]
     public void A_prefix_serves_only_reads_inside_it_and_a_longer_store_replaces_it()
     {
-        var cache = new DecompressedClusterCache(16 * Cluster, Cluster);
+        using var cache = new DecompressedClusterCache(16 * Cluster, Cluster);
         var full = ClusterOf(9);
         cache.Store(7, full.AsSpan(0, 1024));
         var part = new byte[512];
@@ -55,7 +55,7 @@ public class DecompressedClusterCacheTests
     [Test]
     public void Holds_at_most_its_capacity_and_keeps_recently_read_clusters()
     {
-        var cache = new DecompressedClusterCache(8 * Cluster, Cluster);
+        using var cache = new DecompressedClusterCache(8 * Cluster, Cluster);
         for (long k = 0; k < 8; k++)
         {
             cache.Store(k, ClusterOf(k));
@@ -82,7 +82,7 @@ public class DecompressedClusterCacheTests
     [Test]
     public void Remove_and_clear_drop_clusters()
     {
-        var cache = new DecompressedClusterCache(1 << 20, Cluster);
+        using var cache = new DecompressedClusterCache(1 << 20, Cluster);
         for (long k = 0; k < 100; k++)
         {
             cache.Store(k * Cluster, ClusterOf(k));
@@ -98,7 +98,7 @@ public class DecompressedClusterCacheTests
     [Test]
     public void A_capacity_below_one_cluster_caches_nothing()
     {
-        var cache = new DecompressedClusterCache(Cluster - 1, Cluster);
+        using var cache = new DecompressedClusterCache(Cluster - 1, Cluster);
         cache.Store(1, ClusterOf(1));
         Assert.That((cache.Capacity, cache.TryRead(1, 0, new byte[1])), Is.EqualTo((0, false)));
     }
@@ -107,7 +107,7 @@ public class DecompressedClusterCacheTests
     public void Concurrent_stores_and_reads_never_return_another_clusters_bytes()
     {
         // 4 threads over 400 keys with room for 64 (several shards): constant eviction and slot reuse.
-        var cache = new DecompressedClusterCache(64 * Cluster, Cluster);
+        using var cache = new DecompressedClusterCache(64 * Cluster, Cluster);
         var expected = Enumerable.Range(0, 400).Select(k => ClusterOf(k)).ToArray();
         int hits = 0;
         var workers = Enumerable.Range(0, 4).Select(seed => Task.Run(() =>

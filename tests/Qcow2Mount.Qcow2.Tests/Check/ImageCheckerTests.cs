@@ -12,11 +12,11 @@ using Qcow2Mount.Qcow2.Storage;
 namespace Qcow2Mount.Qcow2.Tests.Check;
 
 [TestFixture]
-public class ImageCheckerTests
+internal class ImageCheckerTests
 {
     // ---- images built by qemu-img / qemu-io ------------------------------------------------------------------
 
-    public sealed record Scenario(string Name, Action<TempDir, string> Build)
+    internal sealed record Scenario(string Name, Action<TempDir, string> Build)
     {
         public override string ToString() => Name;
     }
@@ -147,7 +147,7 @@ public class ImageCheckerTests
     // ---- damage: compare with qemu-img check, then repair -----------------------------------------------------
 
     /// <summary>A damage applied to the "snapshots" image; DestroysData when the guest view changes.</summary>
-    public sealed record Damage(string Name, Action<Layout> Apply, bool DestroysData = false, bool LeaksOnly = false)
+    internal sealed record Damage(string Name, Action<Layout> Apply, bool DestroysData = false, bool LeaksOnly = false)
     {
         public override string ToString() => Name;
     }
@@ -419,7 +419,7 @@ public class ImageCheckerTests
     private static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
     /// <summary>Byte-patching helpers on an image file, from its own header.</summary>
-    public sealed class Layout
+    internal sealed class Layout
     {
         private readonly string _path;
 

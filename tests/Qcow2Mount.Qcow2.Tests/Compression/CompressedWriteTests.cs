@@ -7,7 +7,7 @@ namespace Qcow2Mount.Qcow2.Tests.Compression;
 /// replace compressed clusters (ours or qemu's) must free every host cluster reference the old range held.
 /// </summary>
 [TestFixture]
-public sealed class CompressedWriteTests
+internal sealed class CompressedWriteTests
 {
     private static readonly Qcow2OpenOptions Writable = new() { Writable = true };
 

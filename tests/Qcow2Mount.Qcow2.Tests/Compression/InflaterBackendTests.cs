@@ -10,7 +10,7 @@ namespace Qcow2Mount.Qcow2.Tests.Compression;
 /// it, and libdeflate declining (never guessing) whatever is not exactly one cluster.
 /// </summary>
 [TestFixture]
-public class InflaterBackendTests
+internal class InflaterBackendTests
 {
     private const int Cluster = 65536;
 

@@ -8,7 +8,7 @@ namespace Qcow2Mount.Qcow2.Tests.Conformance;
 /// <summary>What the engine reads from each corpus header must match what <c>qemu-img info</c> printed.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class HeaderFactsTests
+internal class HeaderFactsTests
 {
     /// <summary>One case per image (its active layer), as info JSON is per image.</summary>
     public static IEnumerable<TestCaseData> Images() =>

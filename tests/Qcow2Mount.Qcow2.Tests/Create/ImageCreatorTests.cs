@@ -7,9 +7,9 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Create;
 
 [TestFixture]
-public class ImageCreatorTests
+internal class ImageCreatorTests
 {
-    public sealed record Case(string Name, CreateOptions Options, string QemuOptions)
+    internal sealed record Case(string Name, CreateOptions Options, string QemuOptions)
     {
         public override string ToString() => Name;
     }

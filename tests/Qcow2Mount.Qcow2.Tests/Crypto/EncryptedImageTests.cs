@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Text;
 using NUnit.Framework;
 using Qcow2Mount.Qcow2.Crypto;
-using Qcow2Mount.Qcow2.Tests.Create;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Qcow2.Tests.Crypto;
@@ -12,7 +11,7 @@ namespace Qcow2Mount.Qcow2.Tests.Crypto;
 /// <c>qemu-img convert</c> decrypts them; a missing or wrong password is a one-line error, never garbage.
 /// </summary>
 [TestFixture]
-public sealed class EncryptedImageTests
+internal sealed class EncryptedImageTests
 {
     private const string Password = "correct horse";
     private TempDir _dir = null!;
@@ -45,7 +44,7 @@ public sealed class EncryptedImageTests
         return bytes;
     }
 
-    private static byte[] ReadAll(IVirtualDisk disk, int chunk)
+    private static byte[] ReadAll(Qcow2Image disk, int chunk)
     {
         byte[] bytes = new byte[disk.Length];
         for (long at = 0; at < bytes.Length; at += chunk)

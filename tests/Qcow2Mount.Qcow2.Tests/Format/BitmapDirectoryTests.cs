@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class BitmapDirectoryTests
+internal class BitmapDirectoryTests
 {
     /// <summary>A bitmaps extension's data: one bitmap, a 32-byte directory at 0x30000.</summary>
     private static readonly byte[] Extension =

@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class CompressedDescriptorTests
+internal class CompressedDescriptorTests
 {
     /// <summary>x = 62 - (cluster_bits - 8) offset bits, then cluster_bits - 8 bits of additional sectors.</summary>
     [Test]

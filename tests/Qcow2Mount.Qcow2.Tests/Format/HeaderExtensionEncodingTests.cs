@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class HeaderExtensionEncodingTests
+internal class HeaderExtensionEncodingTests
 {
     [Test]
     public void Writes_type_length_and_data_padded_to_8()

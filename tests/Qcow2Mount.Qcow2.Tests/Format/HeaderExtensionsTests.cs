@@ -6,7 +6,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class HeaderExtensionsTests
+internal class HeaderExtensionsTests
 {
     /// <summary>Appends one extension {type, length, data padded to 8} at <paramref name="at"/>; returns the next offset.</summary>
     private static int Put(byte[] area, int at, uint type, byte[] data)

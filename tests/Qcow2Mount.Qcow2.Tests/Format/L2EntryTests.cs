@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class L2EntryTests
+internal class L2EntryTests
 {
     private const ulong Copied = 1UL << 63;
 

@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class PointerTableTests
+internal class PointerTableTests
 {
     /// <summary>Two entries as stored: big-endian, most significant byte first.</summary>
     private static readonly byte[] TwoEntries =
@@ -51,7 +51,7 @@ public class PointerTableTests
 }
 
 [TestFixture]
-public class L1EntryTests
+internal class L1EntryTests
 {
     [Test]
     public void Reads_offset_and_copied_and_reserved_bits()
@@ -91,7 +91,7 @@ public class L1EntryTests
 }
 
 [TestFixture]
-public class RefcountTableEntryTests
+internal class RefcountTableEntryTests
 {
     [Test]
     public void The_offset_is_bits_9_to_63_as_in_the_spec_and_QEMU()

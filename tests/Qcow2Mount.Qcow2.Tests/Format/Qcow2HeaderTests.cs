@@ -5,7 +5,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class Qcow2HeaderTests
+internal class Qcow2HeaderTests
 {
     /// <summary>A v3 header as qemu-img 7.2 writes it for `create -f qcow2 x 4M` (header_length 112).</summary>
     private static byte[] V3Header(uint headerLength = 112)

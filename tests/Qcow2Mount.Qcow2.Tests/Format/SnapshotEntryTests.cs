@@ -5,7 +5,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class SnapshotEntryTests
+internal class SnapshotEntryTests
 {
     /// <summary>An entry as QEMU 7.2 writes it: 24 bytes of extra data, id "1", name "s1", padded to 8.</summary>
     private static byte[] QemuEntry()

@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Format;
 namespace Qcow2Mount.Qcow2.Tests.Format;
 
 [TestFixture]
-public class SnapshotExtraDataTests
+internal class SnapshotExtraDataTests
 {
     /// <summary>Extra data as qemu-img 7.2 writes it for a 4 MiB disk snapshot.</summary>
     private static readonly byte[] Qemu72 =

@@ -7,7 +7,7 @@ namespace Qcow2Mount.Qcow2.Tests.Hostile;
 
 /// <summary>One test per hostile input that once crashed the engine or slipped through: each patches a valid image.</summary>
 [TestFixture]
-public class RegressionTests
+internal class RegressionTests
 {
     private static byte[] Load(string name)
     {

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using NUnit.Framework;
 using Qcow2Mount.Qcow2.Mapping;
-using Qcow2Mount.Qcow2.Tests.Create;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Qcow2.Tests.Mapping;
@@ -9,7 +8,7 @@ namespace Qcow2Mount.Qcow2.Tests.Mapping;
 /// <summary><see cref="DiskMap"/> against <c>qemu-img map --output=json</c>: same runs, same fields, same merging.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class DiskMapTests
+internal class DiskMapTests
 {
     /// <summary>qemu-img map's JSON lines as (start, length, depth, present, zero, data, offset).</summary>
     private static List<(long, long, int, bool, bool, bool, long?)> QemuMap(string image, string? format = null)

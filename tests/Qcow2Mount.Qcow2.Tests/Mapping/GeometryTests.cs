@@ -5,7 +5,7 @@ using Qcow2Mount.Qcow2.Mapping;
 namespace Qcow2Mount.Qcow2.Tests.Mapping;
 
 [TestFixture]
-public class GeometryTests
+internal class GeometryTests
 {
     private static Geometry For(int clusterBits, bool extended = false) => new(new Qcow2Header
     {

@@ -1,6 +1,5 @@
 using NUnit.Framework;
 using Qcow2Mount.Qcow2.Mapping;
-using Qcow2Mount.Qcow2.Tests.Create;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Qcow2.Tests.Mapping;
@@ -8,7 +7,7 @@ namespace Qcow2Mount.Qcow2.Tests.Mapping;
 /// <summary><see cref="ImageCompare"/> against <c>qemu-img compare</c>: same verdict, same exit code, same first offset and lines.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class ImageCompareTests
+internal class ImageCompareTests
 {
     private static (int ExitCode, string Output) Qemu(params string[] args)
     {

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using NUnit.Framework;
 using Qcow2Mount.Qcow2.Mapping;
-using Qcow2Mount.Qcow2.Tests.Create;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Qcow2.Tests.Mapping;
@@ -12,7 +11,7 @@ namespace Qcow2Mount.Qcow2.Tests.Mapping;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
-public class ViewDiffTests
+internal class ViewDiffTests
 {
     private const int Cluster = 65536;
 

@@ -4,11 +4,11 @@ namespace Qcow2Mount.Qcow2.Tests.Resize;
 
 /// <summary>Growing images made by qemu-img, judged by qemu-img check, info and the guest view qemu reads.</summary>
 [TestFixture]
-public sealed class ResizeTests
+internal sealed class ResizeTests
 {
     private static readonly Qcow2OpenOptions Writable = new() { Writable = true };
 
-    public sealed record Case(string Name, string Options, long OldSize, long NewSize)
+    internal sealed record Case(string Name, string Options, long OldSize, long NewSize)
     {
         public override string ToString() => Name;
     }

@@ -17,7 +17,7 @@ namespace Qcow2Mount.Qcow2.Tests.Snapshots;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class SnapshotCrashTests
+internal sealed class SnapshotCrashTests
 {
     private const long Size = 1L << 20;
 
@@ -85,8 +85,10 @@ public sealed class SnapshotCrashTests
         using var dir = new TempDir("snapcrash");
         string template = dir.Combine("template.qcow2");
         ImageCreator.Create(template, new CreateOptions { Size = Size, ClusterSize = 4096 });
+#pragma warning disable CA2000 // Wrong: the image opens the file through HostFileOpener and disposes it.
         var file = new FaultInjectingFile("fail.qcow2", File.ReadAllBytes(template));
         using var disk = Qcow2Image.Open("fail.qcow2", new Qcow2OpenOptions { Writable = true, HostFileOpener = (_, _) => file });
+#pragma warning restore CA2000
         disk.WriteAt(0, new byte[8192]);
         disk.Flush();
 

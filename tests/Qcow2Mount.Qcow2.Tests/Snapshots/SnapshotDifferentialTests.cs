@@ -14,12 +14,12 @@ namespace Qcow2Mount.Qcow2.Tests.Snapshots;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class SnapshotDifferentialTests
+internal sealed class SnapshotDifferentialTests
 {
     private const long Size = 3L << 20;
     private const int Operations = 250;
 
-    public sealed record Case(string Name, CreateOptions Create, bool Lazy, bool Backing = false, bool TinyCaches = false)
+    internal sealed record Case(string Name, CreateOptions Create, bool Lazy, bool Backing = false, bool TinyCaches = false)
     {
         public override string ToString() => Name;
     }

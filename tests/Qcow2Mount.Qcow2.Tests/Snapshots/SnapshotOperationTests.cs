@@ -13,7 +13,7 @@ namespace Qcow2Mount.Qcow2.Tests.Snapshots;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class SnapshotOperationTests
+internal sealed class SnapshotOperationTests
 {
     private static readonly Qcow2OpenOptions s_writable = new() { Writable = true };
 
@@ -304,7 +304,7 @@ public sealed class SnapshotOperationTests
         }
     }
 
-    private static byte[] ReadAll(IVirtualDisk disk)
+    private static byte[] ReadAll(Qcow2Image disk)
     {
         var bytes = new byte[disk.Length];
         Assert.That(disk.ReadAt(0, bytes), Is.EqualTo(bytes.Length));

@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Check;
 namespace Qcow2Mount.Qcow2.Tests.Snapshots;
 
 /// <summary>One image layout the snapshot tests run against: qemu-img create options, or a compressed convert.</summary>
-public sealed record SnapshotFormat(string Name, int ClusterSize, string[] CreateOptions, bool Compressed = false)
+internal sealed record SnapshotFormat(string Name, int ClusterSize, string[] CreateOptions, bool Compressed = false)
 {
     public override string ToString() => Name;
 
@@ -28,7 +28,7 @@ internal static class SnapshotOracle
     public const long DiskSize = 4L << 20;
 
     /// <summary>
-    /// Creates an image in <paramref name="format"/> whose guest view is <paramref name="content"/> (random data
+    /// Creates an image in <paramref name="format"/> and returns its guest view (random data from <paramref name="seed"/>,
     /// with holes); compressed formats go through <c>qemu-img convert -c</c> so the clusters are compressed.
     /// </summary>
     public static byte[] CreateImage(string dir, string image, SnapshotFormat format, int seed)

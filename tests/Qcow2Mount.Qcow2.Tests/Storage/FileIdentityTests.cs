@@ -4,7 +4,7 @@ using Qcow2Mount.Qcow2.Storage;
 namespace Qcow2Mount.Qcow2.Tests.Storage;
 
 [TestFixture]
-public class FileIdentityTests
+internal class FileIdentityTests
 {
     private string _dir = "";
 

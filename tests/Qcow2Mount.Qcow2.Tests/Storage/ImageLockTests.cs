@@ -9,9 +9,9 @@ namespace Qcow2Mount.Qcow2.Tests.Storage;
 /// by the tests that open images twice; the Windows open itself runs under Wine in the CLI's fixture.)
 /// </summary>
 [TestFixture]
-public class ImageLockTests
+internal class ImageLockTests
 {
-    public sealed record Opener(string Name, bool Writable, bool LockWriter = false, bool LockReader = false, bool ForceShare = false)
+    internal sealed record Opener(string Name, bool Writable, bool LockWriter = false, bool LockReader = false, bool ForceShare = false)
     {
         public FileAccess Access => Writable ? FileAccess.ReadWrite : FileAccess.Read;
         public FileShare Share => ImageLock.WindowsShareMode(Writable, LockWriter, LockReader, ForceShare);

@@ -10,7 +10,7 @@ namespace Qcow2Mount.Qcow2.Tests.Storage;
 
 /// <summary>The one header reader open and check share, and the refcount table as both read it.</summary>
 [TestFixture]
-public class MetadataReaderTests
+internal class MetadataReaderTests
 {
     private TempDir _temp = null!;
 

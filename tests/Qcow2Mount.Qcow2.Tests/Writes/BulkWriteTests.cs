@@ -10,7 +10,7 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// <see cref="Qcow2Image.WriteCompressedClusters"/>), judged by qemu-img check and qemu-img's reading of the result.
 /// </summary>
 [TestFixture]
-public sealed class BulkWriteTests
+internal sealed class BulkWriteTests
 {
     private static readonly Qcow2OpenOptions Writable = new() { Writable = true };
 

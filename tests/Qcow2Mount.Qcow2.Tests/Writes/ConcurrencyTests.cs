@@ -10,7 +10,7 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// without the metadata lock must not make a writer's change vanish.
 /// </summary>
 [TestFixture]
-public sealed class ConcurrencyTests
+internal sealed class ConcurrencyTests
 {
     [TestCase(true)]
     [TestCase(false)]

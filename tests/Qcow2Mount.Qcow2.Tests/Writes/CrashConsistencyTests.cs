@@ -16,13 +16,13 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class CrashConsistencyTests
+internal sealed class CrashConsistencyTests
 {
     private const int Sector = 512;
     private const int MaxCrashPoints = 400;
 
     /// <summary>One configuration: the image's format options, how it is opened, and what a crash keeps.</summary>
-    public sealed record Case(bool Lazy, FaultInjectingFile.CrashKind Kind, int Cluster, int RefcountBits = 16)
+    internal sealed record Case(bool Lazy, FaultInjectingFile.CrashKind Kind, int Cluster, int RefcountBits = 16)
     {
         public bool ExtendedL2 { get; init; }
         public bool Backing { get; init; }
@@ -136,7 +136,11 @@ public sealed class CrashConsistencyTests
     }
 
     /// <param name="Path">Where the in-memory image claims to live: its backing file, if any, is a real file beside it.</param>
+    /// <param name="Pristine">The image file's bytes before the workload; every run starts from them.</param>
+    /// <param name="Initial">The guest view before the workload (the backing file's content, or zeros).</param>
+    /// <param name="Case">The case being run.</param>
     /// <param name="DataPath">The external data file the header names, if any (kept in memory during the workload).</param>
+    /// <param name="PristineData">The data file's bytes before the workload, when there is one.</param>
     private sealed record Workload(string Path, byte[] Pristine, byte[] Initial, Case Case, string? DataPath, byte[]? PristineData)
     {
         /// <summary>

@@ -13,12 +13,12 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
-public sealed class DifferentialTests
+internal sealed class DifferentialTests
 {
     private const long DiskSize = 6L << 20;
     private const int Operations = 300;
 
-    public sealed record Case(string Name, CreateOptions Create, bool Backing, bool Lazy, string? DataFile = null, bool DataFileRaw = false, bool TinyCaches = false)
+    internal sealed record Case(string Name, CreateOptions Create, bool Backing, bool Lazy, string? DataFile = null, bool DataFileRaw = false, bool TinyCaches = false)
     {
         public override string ToString() => Name;
     }

@@ -5,7 +5,7 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 
 /// <summary>Discard gives space back: the host file's blocks with <see cref="Qcow2OpenOptions.PunchHoles"/>, the clusters to the allocator always.</summary>
 [TestFixture]
-public sealed class DiscardTests
+internal sealed class DiscardTests
 {
     [TestCase(true)]
     [TestCase(false)]

@@ -11,7 +11,7 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// writing stops being allowed.
 /// </summary>
 [TestFixture]
-public class InPlaceRunTests
+internal class InPlaceRunTests
 {
     private static byte[] Pattern(int length, int seed)
     {
@@ -40,8 +40,10 @@ public class InPlaceRunTests
     [TestCase(true)]
     public void A_1_MiB_overwrite_of_contiguous_clusters_is_one_host_write(bool extendedL2)
     {
+#pragma warning disable CA2000 // Wrong: the image opens the file through HostFileOpener and disposes it.
         var file = Allocated(extendedL2, out var guest);
         using var image = Qcow2Image.Open("i.qcow2", new Qcow2OpenOptions { Writable = true, HostFileOpener = (_, _) => file });
+#pragma warning restore CA2000
         var data = Pattern(1 << 20, 2);
         int before = file.WriteCount;
         image.WriteAt(65536, data);
@@ -56,8 +58,10 @@ public class InPlaceRunTests
     [Test]
     public void A_run_stops_at_an_unallocated_cluster_and_the_rest_is_still_written()
     {
+#pragma warning disable CA2000 // Wrong: the image opens the file through HostFileOpener and disposes it.
         var file = Allocated(extendedL2: false, out var guest);
         using var image = Qcow2Image.Open("i.qcow2", new Qcow2OpenOptions { Writable = true, HostFileOpener = (_, _) => file });
+#pragma warning restore CA2000
         // 1.5 MiB from 1 MiB: 16 allocated clusters in place, then 8 that must be allocated.
         var data = Pattern(3 << 19, 3);
         image.WriteAt(1 << 20, data);

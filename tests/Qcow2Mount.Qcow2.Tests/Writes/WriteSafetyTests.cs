@@ -13,7 +13,7 @@ namespace Qcow2Mount.Qcow2.Tests.Writes;
 /// readers keep reading, a dirty image is repaired on a writable open (039), and read-only opens never write.
 /// </summary>
 [TestFixture]
-public sealed class WriteSafetyTests
+internal sealed class WriteSafetyTests
 {
     private static Qcow2Header ReadHeader(string path) => Qcow2Header.Parse(File.ReadAllBytes(path).AsSpan(0, 512));
 

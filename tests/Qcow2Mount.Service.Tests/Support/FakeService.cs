@@ -56,8 +56,10 @@ internal sealed class FakeService : IAsyncDisposable
     /// <summary>Whether it still listens (false once it accepted a shutdown it does not ignore).</summary>
     public bool IsListening => !_stop.IsCancellationRequested;
 
+    /// <param name="socketPath">The Unix socket it listens on; its folder is created.</param>
     /// <param name="version">What <c>status</c> reports as the service's version.</param>
     /// <param name="mountCount">What <c>status</c> reports as its number of mounts.</param>
+    /// <param name="behaviour">How it departs from a real service, if at all.</param>
     /// <param name="features">What its status lists; null for this build's (<see cref="ServiceFeatures.All"/>), empty for a service older than the field.</param>
     public static FakeService Start(string socketPath, string version, int mountCount, FakeBehaviour behaviour = FakeBehaviour.AsAService,
         IReadOnlyList<string>? features = null) =>
