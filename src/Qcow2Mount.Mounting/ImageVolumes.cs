@@ -142,9 +142,7 @@ public static class ImageVolumes
             }
 
             bool readOnly = mode is MountMode.ReadOnly or MountMode.Snapshot;
-#pragma warning disable CA2000 // Wrong: the volume goes to the caller in the ImageVolume; on failure the catch disposes the disks it holds.
             var volume = new Volume(main, VolumeOptions.ForImage(image, readOnly), snapshotDisks);
-#pragma warning restore CA2000
             var files = volume.Find(Volume.SnapshotDirectoryName)?.Children.Where(n => !n.IsDirectory).Select(n => n.Name).ToList() ?? [];
             return new ImageVolume(volume, overlay, repaired, files);
         }

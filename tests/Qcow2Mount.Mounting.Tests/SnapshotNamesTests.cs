@@ -43,13 +43,11 @@ internal sealed class SnapshotNamesTests
     [Test]
     public void Volume_uses_the_sanitized_unique_names()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = new Volume(new Doubles.MemoryDisk(new byte[512]), null,
         [
             new SnapshotDisk("x/y", new Doubles.MemoryDisk(new byte[512])),
             new SnapshotDisk("x:y", new Doubles.MemoryDisk(new byte[1024])),
         ]);
-#pragma warning restore CA2000
 
         Assert.That(volume.List("/snapshots").Select(n => (n.Name, n.Length)),
             Is.EqualTo(new[] { ("x_y.raw", 512L), ("x_y~2.raw", 1024L) }));

@@ -18,9 +18,7 @@ internal sealed class VolumeTests
     [Test]
     public void Root_lists_disk_raw_only_when_there_are_no_snapshots()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(4096));
-#pragma warning restore CA2000
 
         Assert.That(volume.List("/").Select(n => n.Name), Is.EqualTo(new[] { "disk.raw" }));
         Assert.That(volume.Find("/snapshots"), Is.Null);
@@ -29,9 +27,7 @@ internal sealed class VolumeTests
     [Test]
     public void Snapshots_appear_as_read_only_files_in_a_snapshots_directory()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(4096), new SnapshotDisk("before-upgrade", MemoryDisk.WithNoise(2048, canWrite: false)));
-#pragma warning restore CA2000
 
         Assert.That(volume.List("/").Select(n => n.Name), Is.EqualTo(new[] { "disk.raw", "snapshots" }));
         var snapshot = volume.Lookup("/snapshots/before-upgrade.raw");
@@ -47,10 +43,8 @@ internal sealed class VolumeTests
     [Test]
     public void Attributes_come_from_the_disk_and_the_image_time()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var writable = Writable(MemoryDisk.WithNoise(12345));
         using var readOnly = ReadOnly(MemoryDisk.WithNoise(512));
-#pragma warning restore CA2000
         var file = writable.Lookup("/disk.raw");
 
         Assert.Multiple(() =>
@@ -68,9 +62,7 @@ internal sealed class VolumeTests
     [Test]
     public void A_disk_that_cannot_write_makes_the_volume_read_only()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(512, canWrite: false));
-#pragma warning restore CA2000
 
         Assert.That(volume.IsReadOnly, Is.True);
     }
@@ -78,9 +70,7 @@ internal sealed class VolumeTests
     [Test]
     public void Lookup_tells_missing_names_from_paths_through_a_file()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(512));
-#pragma warning restore CA2000
 
         Assert.Multiple(() =>
         {
@@ -93,9 +83,7 @@ internal sealed class VolumeTests
     [Test]
     public void Posix_lookups_are_case_sensitive_and_windows_lookups_are_not()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(512), new SnapshotDisk("s", MemoryDisk.WithNoise(512)));
-#pragma warning restore CA2000
 
         Assert.Multiple(() =>
         {
@@ -109,10 +97,8 @@ internal sealed class VolumeTests
     [Test]
     public void Reads_are_routed_to_the_disk_and_stop_at_its_end()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(10_000);
         using var volume = Writable(disk);
-#pragma warning restore CA2000
         ulong handle = volume.Open("/disk.raw", VolumeAccess.Read);
         var buffer = new byte[4096];
 
@@ -132,10 +118,8 @@ internal sealed class VolumeTests
     [Test]
     public void Snapshot_reads_come_from_the_snapshot_disk()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var snapshot = MemoryDisk.WithNoise(4096, canWrite: false, seed: 7);
         using var volume = Writable(MemoryDisk.WithNoise(4096), new SnapshotDisk("old", snapshot));
-#pragma warning restore CA2000
         ulong handle = volume.Open("/snapshots/old.raw", VolumeAccess.Read);
         var buffer = new byte[100];
 
@@ -147,10 +131,8 @@ internal sealed class VolumeTests
     [Test]
     public void Writes_reach_the_disk_and_cannot_grow_the_file()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(4096);
         using var volume = Writable(disk);
-#pragma warning restore CA2000
         ulong handle = volume.Open("/disk.raw", VolumeAccess.ReadWrite);
         byte[] data = [1, 2, 3, 4, 5, 6, 7, 8];
 
@@ -171,10 +153,8 @@ internal sealed class VolumeTests
     [Test]
     public void Write_opens_are_refused_with_ReadOnly_on_a_read_only_volume_and_on_snapshots()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var readOnly = ReadOnly(MemoryDisk.WithNoise(512));
         using var writable = Writable(MemoryDisk.WithNoise(512), new SnapshotDisk("s", MemoryDisk.WithNoise(512)));
-#pragma warning restore CA2000
 
         Assert.Multiple(() =>
         {
@@ -187,9 +167,7 @@ internal sealed class VolumeTests
     [Test]
     public void Handles_only_do_what_they_were_opened_for()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(512));
-#pragma warning restore CA2000
         ulong reader = volume.Open("/disk.raw", VolumeAccess.Read);
         ulong writer = volume.Open("/disk.raw", VolumeAccess.Write);
         ulong directory = volume.Open("/", VolumeAccess.Read);
@@ -208,9 +186,7 @@ internal sealed class VolumeTests
     [Test]
     public void Closed_handles_are_gone_and_ids_are_never_zero()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(512));
-#pragma warning restore CA2000
         ulong first = volume.Open("/disk.raw", VolumeAccess.Read);
         ulong second = volume.Open("/disk.raw", VolumeAccess.Read);
 
@@ -229,9 +205,7 @@ internal sealed class VolumeTests
     [Test]
     public void Share_modes_refuse_a_second_writer_when_the_first_did_not_share_write()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(512));
-#pragma warning restore CA2000
         ulong exclusiveWriter = volume.Open("/disk.raw", VolumeAccess.Write, VolumeShare.Read);
 
         Assert.Multiple(() =>
@@ -248,9 +222,7 @@ internal sealed class VolumeTests
     [Test]
     public void Share_modes_refuse_a_new_handle_that_would_not_share_what_others_already_do()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(512));
-#pragma warning restore CA2000
         volume.Open("/disk.raw", VolumeAccess.Read, VolumeShare.All);
 
         Assert.Multiple(() =>
@@ -263,10 +235,8 @@ internal sealed class VolumeTests
     [Test]
     public void Flush_flushes_the_disk_only_when_something_was_written()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(512);
         using var volume = Writable(disk);
-#pragma warning restore CA2000
         ulong handle = volume.Open("/disk.raw", VolumeAccess.ReadWrite);
 
         volume.Flush(handle);
@@ -289,9 +259,7 @@ internal sealed class VolumeTests
     [Test]
     public void A_flush_waits_for_the_flush_already_running_for_its_writes()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(512);
-#pragma warning restore CA2000
         using var gate = new ManualResetEventSlim();
         disk.FlushGate = gate;
         using var volume = Writable(disk);
@@ -316,9 +284,7 @@ internal sealed class VolumeTests
     [Test]
     public void ZeroRange_zeroes_within_the_file_counts_as_a_write_and_needs_write_access()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(8192);
-#pragma warning restore CA2000
         byte[] original = (byte[])disk.Data.Clone();
         using var volume = Writable(disk);
         ulong reader = volume.Open("/disk.raw", VolumeAccess.Read);
@@ -344,9 +310,7 @@ internal sealed class VolumeTests
     [Test]
     public void A_write_finished_during_a_flush_is_flushed_by_the_next_one()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(512);
-#pragma warning restore CA2000
         using var gate = new ManualResetEventSlim();
         disk.FlushGate = gate;
         using var volume = Writable(disk);
@@ -404,9 +368,7 @@ internal sealed class VolumeTests
     [Test]
     public void FlushAll_needs_no_handle_and_flushes_only_unflushed_writes()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(512);
-#pragma warning restore CA2000
         using var volume = Writable(disk);
         volume.FlushAll();
         ulong handle = volume.Open("/disk.raw", VolumeAccess.Write);
@@ -469,9 +431,7 @@ internal sealed class VolumeTests
     [Test]
     public void Engine_errors_during_reads_become_volume_errors()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(512);
-#pragma warning restore CA2000
         disk.ReadFailure = new Qcow2Exception(Qcow2ErrorCode.Corrupt, "L2 entry points past the end");
         using var volume = Writable(disk);
         ulong handle = volume.Open("/disk.raw", VolumeAccess.Read);
@@ -511,10 +471,8 @@ internal sealed class VolumeTests
     [Test]
     public void The_size_is_fixed_but_setting_it_to_itself_is_fine()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var writable = Writable(MemoryDisk.WithNoise(4096));
         using var readOnly = ReadOnly(MemoryDisk.WithNoise(4096));
-#pragma warning restore CA2000
         var file = writable.Lookup("/disk.raw");
 
         writable.SetLength(file, 4096);
@@ -532,9 +490,7 @@ internal sealed class VolumeTests
     [Test]
     public void Names_cannot_be_created_removed_or_changed_on_a_writable_volume()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(512), new SnapshotDisk("s", MemoryDisk.WithNoise(512)));
-#pragma warning restore CA2000
 
         Assert.Multiple(() =>
         {
@@ -557,9 +513,7 @@ internal sealed class VolumeTests
     [Test]
     public void Changes_to_names_on_a_read_only_volume_report_ReadOnly()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = ReadOnly(MemoryDisk.WithNoise(512));
-#pragma warning restore CA2000
 
         Assert.Multiple(() =>
         {
@@ -573,9 +527,7 @@ internal sealed class VolumeTests
     [Test]
     public void Space_is_the_disk_size_with_nothing_free()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = Writable(MemoryDisk.WithNoise(1 << 20), new SnapshotDisk("s", MemoryDisk.WithNoise(512)));
-#pragma warning restore CA2000
 
         Assert.That(volume.GetSpace(), Is.EqualTo(new VolumeSpace(TotalBytes: 1 << 20, FreeBytes: 0, FileCount: 4)));
     }
@@ -583,10 +535,8 @@ internal sealed class VolumeTests
     [Test]
     public void Dispose_flushes_a_writable_disk_and_disposes_every_disk()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(512);
         var snapshot = MemoryDisk.WithNoise(512, canWrite: false);
-#pragma warning restore CA2000
         var volume = Writable(disk, new SnapshotDisk("s", snapshot));
 
         volume.Dispose();
@@ -603,9 +553,7 @@ internal sealed class VolumeTests
     [Test]
     public void Dispose_of_a_read_only_volume_does_not_flush()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(512);
-#pragma warning restore CA2000
         ReadOnly(disk).Dispose();
 
         Assert.Multiple(() =>
@@ -636,10 +584,8 @@ internal sealed class VolumeTests
     [Test]
     public void Concurrent_readers_and_writers_on_different_ranges_all_land()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = new MemoryDisk(new byte[1 << 20]);
         using var volume = Writable(disk);
-#pragma warning restore CA2000
 
         Parallel.For(0, 64, i =>
         {

@@ -27,10 +27,8 @@ internal sealed unsafe class AdapterContractTests<TDriver> where TDriver : Adapt
     private void Mount(bool readOnly, string imagePath = @"C:\images\debian-12.qcow2")
     {
         _disk = MemoryDisk.WithNoise(DiskSize);
-#pragma warning disable CA2000 // Wrong: the volume owns its disks, and TearDown disposes the volume (through _volume.Volume).
         var volume = new Volume(_disk, new VolumeOptions { ReadOnly = readOnly, Label = "debian-12", Timestamp = ImageTime, ImagePath = imagePath },
             [new SnapshotDisk("clean", MemoryDisk.WithNoise(4096, canWrite: false)), new SnapshotDisk("Before", MemoryDisk.WithNoise(4096, canWrite: false))]);
-#pragma warning restore CA2000
         _volume = new WindowsVolume(volume, Owner, _log.Add);
         _driver = new TDriver();
         _driver.Attach(_volume);

@@ -11,10 +11,8 @@ internal sealed unsafe class WinFspSpecificTests
     [Test]
     public void A_listing_resumes_after_the_marker_even_when_the_marker_is_gone()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = new Volume(MemoryDisk.WithNoise(4096), new VolumeOptions { ReadOnly = true },
             [new SnapshotDisk("a", MemoryDisk.WithNoise(512, false)), new SnapshotDisk("B", MemoryDisk.WithNoise(512, false)), new SnapshotDisk("c", MemoryDisk.WithNoise(512, false))]);
-#pragma warning restore CA2000
         var driver = new WinFspDriver();
         driver.Attach(new WindowsVolume(volume));
         driver.Open(@"\snapshots", WindowsCreateDisposition.Open, WindowsAccess.GenericRead, WindowsShareAccess.All, true, out var directory);
@@ -31,10 +29,8 @@ internal sealed unsafe class WinFspSpecificTests
     [Test]
     public void Set_zero_data_zeroes_the_range_inside_the_disk()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(8192);
         using var volume = new Volume(disk, new VolumeOptions());
-#pragma warning restore CA2000
         var windowsVolume = new WindowsVolume(volume);
         var fileSystem = new WinFspFileSystem(windowsVolume, null);
         var outcome = windowsVolume.Create(new WindowsCreateRequest(@"\disk.raw", WindowsCreateDisposition.Open, WindowsAccess.GenericWrite));

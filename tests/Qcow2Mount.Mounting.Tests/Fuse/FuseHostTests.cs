@@ -438,10 +438,8 @@ internal sealed class FuseHostTests
     [Test]
     public void Mounting_on_a_missing_directory_is_NotFound_and_leaves_the_volume_to_the_caller()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = MemoryDisk.WithNoise(4096);
         using var volume = VolumeOver(disk, readOnly: true);
-#pragma warning restore CA2000
 
         var failure = Assert.Throws<VolumeException>(() => _fuse.Host.Mount(volume, InMount("missing"), new MountOptions()))!;
 
@@ -459,9 +457,7 @@ internal sealed class FuseHostTests
         string file = Path.GetTempFileName();
         try
         {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
             using var volume = VolumeOver(MemoryDisk.WithNoise(4096), readOnly: true);
-#pragma warning restore CA2000
             var failure = Assert.Throws<VolumeException>(() => _fuse.Host.Mount(volume, file, new MountOptions()))!;
             Assert.That(failure.Code, Is.EqualTo(VolumeErrorCode.NotDirectory));
         }
@@ -494,9 +490,7 @@ internal sealed class FuseHostTests
     [Test]
     public void Rejected_fuse_options_are_a_clear_error_and_leave_nothing_mounted()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = VolumeOver(MemoryDisk.WithNoise(4096), readOnly: true);
-#pragma warning restore CA2000
 
         var failure = Assert.Throws<VolumeException>(() =>
             _fuse.Host.Mount(volume, _fuse.Directory, new MountOptions { FuseOptions = ["no_such_option"] }))!;

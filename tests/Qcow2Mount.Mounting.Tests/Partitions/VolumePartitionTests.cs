@@ -23,10 +23,8 @@ internal sealed class VolumePartitionTests
     [Test]
     public void Partition_files_show_the_bytes_of_their_partition()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = DiskWithPartitions();
         using var volume = new Volume(disk);
-#pragma warning restore CA2000
 
         Assert.That(volume.List("/partitions").Select(n => (n.Name, n.Length)), Is.EqualTo(new[] { ("p1.raw", 100L * Sector), ("p5.raw", 50L * Sector) }));
         Assert.That(volume.Root.Children.Select(n => n.Name), Is.EqualTo(new[] { "disk.raw", "partitions" }));
@@ -42,10 +40,8 @@ internal sealed class VolumePartitionTests
     [Test]
     public void Writes_to_a_partition_land_in_it_and_never_past_its_end()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = DiskWithPartitions();
         using var volume = new Volume(disk);
-#pragma warning restore CA2000
         ulong handle = volume.Open("/partitions/p1.raw", VolumeAccess.ReadWrite);
         byte before = disk.Data[164 * Sector];
 
@@ -66,9 +62,7 @@ internal sealed class VolumePartitionTests
     [Test]
     public void A_read_only_volume_shows_read_only_partitions()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = new Volume(DiskWithPartitions(), new VolumeOptions { ReadOnly = true });
-#pragma warning restore CA2000
         var node = volume.Lookup("/partitions/p1.raw");
 
         Assert.That(node.IsReadOnly, Is.True);
@@ -79,10 +73,8 @@ internal sealed class VolumePartitionTests
     [Test]
     public void Snapshots_show_their_partitions_beside_their_files()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var snapshot = DiskWithPartitions(canWrite: false);
         using var volume = new Volume(new MemoryDisk(new byte[1 << 20]), snapshots: [new SnapshotDisk("before", snapshot)]);
-#pragma warning restore CA2000
 
         Assert.Multiple(() =>
         {
@@ -98,9 +90,7 @@ internal sealed class VolumePartitionTests
     [Test]
     public void A_disk_without_a_table_has_no_partitions_directory_and_the_notes_say_why()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = new Volume(new MemoryDisk(new byte[1 << 20]));
-#pragma warning restore CA2000
 
         Assert.That(volume.Find("/partitions"), Is.Null);
         Assert.That(volume.PartitionNotes, Is.EqualTo(new[] { "/disk.raw: no partitions: no partition table (the first sector has no 55 AA boot signature)" }));
@@ -109,11 +99,9 @@ internal sealed class VolumePartitionTests
     [Test]
     public void A_disk_that_fails_to_read_still_mounts_and_the_notes_say_why()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var disk = DiskWithPartitions();
         disk.ReadFailure = new IOException("host read failed");
         using var volume = new Volume(disk);
-#pragma warning restore CA2000
 
         Assert.That(volume.Find("/disk.raw"), Is.Not.Null);
         Assert.That(volume.Find("/partitions"), Is.Null);
@@ -123,9 +111,7 @@ internal sealed class VolumePartitionTests
     [Test]
     public void Partitions_can_be_turned_off()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var volume = new Volume(DiskWithPartitions(), new VolumeOptions { ShowPartitions = false });
-#pragma warning restore CA2000
 
         Assert.That(volume.Find("/partitions"), Is.Null);
         Assert.That(volume.PartitionNotes, Is.Empty);

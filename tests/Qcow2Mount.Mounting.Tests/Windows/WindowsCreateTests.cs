@@ -18,10 +18,8 @@ internal sealed class WindowsCreateTests
 
     private WindowsVolume Volume(bool readOnly)
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var volume = new Volume(MemoryDisk.WithNoise(4096),
             new VolumeOptions { ReadOnly = readOnly }, [new SnapshotDisk("old", MemoryDisk.WithNoise(4096, canWrite: false))]);
-#pragma warning restore CA2000
         _volumes.Add(volume);
         return new WindowsVolume(volume);
     }

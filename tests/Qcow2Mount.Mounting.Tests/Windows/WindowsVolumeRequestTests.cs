@@ -20,10 +20,8 @@ internal sealed class WindowsVolumeRequestTests
 
     private WindowsVolume Make(bool readOnly, MemoryDisk? disk = null, string? imagePath = null, List<string>? log = null)
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var volume = new Volume(disk ?? MemoryDisk.WithNoise(10_000), new VolumeOptions { ReadOnly = readOnly, Label = "disk", Timestamp = ImageTime, ImagePath = imagePath },
             [new SnapshotDisk("a", MemoryDisk.WithNoise(512, canWrite: false)), new SnapshotDisk("B", MemoryDisk.WithNoise(512, canWrite: false))]);
-#pragma warning restore CA2000
         _volumes.Add(volume);
         return new WindowsVolume(volume, "S-1-5-21-1-2-3-1001", log is null ? null : log.Add);
     }
@@ -96,9 +94,7 @@ internal sealed class WindowsVolumeRequestTests
         string path = Path.GetTempFileName();
         try
         {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
             using var inner = new Volume(MemoryDisk.WithNoise(512), VolumeOptions.ForImage(path, readOnly: true));
-#pragma warning restore CA2000
             var volume = new WindowsVolume(inner);
             var created = new DateTimeOffset(File.GetCreationTimeUtc(path), TimeSpan.Zero);
             var times = volume.TimesOf(volume.Volume.Root);
@@ -216,11 +212,9 @@ internal sealed class WindowsVolumeRequestTests
     [Test]
     public void Zero_data_zeroes_inside_the_disk_and_checks_its_range()
     {
-#pragma warning disable CA2000 // Wrong: the volume Make builds owns the disk (and TearDown disposes the volume).
         var disk = MemoryDisk.WithNoise(10_000);
         byte[] original = disk.Data.ToArray();
         var volume = Make(false, disk);
-#pragma warning restore CA2000
         ulong handle = Open(volume, @"\disk.raw", WindowsAccess.GenericWrite);
         ulong reader = Open(volume, @"\disk.raw", WindowsAccess.GenericRead);
 
@@ -239,10 +233,8 @@ internal sealed class WindowsVolumeRequestTests
     [Test]
     public void Cleanup_flushes_writers_and_a_volume_flush_covers_every_write()
     {
-#pragma warning disable CA2000 // Wrong: the volume Make builds owns the disk (and TearDown disposes the volume).
         var disk = MemoryDisk.WithNoise(10_000);
         var volume = Make(false, disk);
-#pragma warning restore CA2000
         ulong reader = Open(volume, @"\disk.raw", WindowsAccess.GenericRead);
         ulong writer = Open(volume, @"\disk.raw", WindowsAccess.GenericWrite);
         volume.Write(writer, 0, new byte[] { 1 }, out _);
@@ -266,10 +258,8 @@ internal sealed class WindowsVolumeRequestTests
     public void Unexpected_exceptions_become_a_device_error_and_one_log_line()
     {
         var log = new List<string>();
-#pragma warning disable CA2000 // Wrong: the volume Make builds owns the disk (and TearDown disposes the volume).
         var disk = MemoryDisk.WithNoise(10_000);
         var volume = Make(true, disk, log: log);
-#pragma warning restore CA2000
         ulong handle = Open(volume, @"\disk.raw", WindowsAccess.GenericRead);
         disk.ReadFailure = new InvalidOperationException("oops");
 
@@ -285,9 +275,7 @@ internal sealed class WindowsVolumeRequestTests
     [Test]
     public void A_mount_asked_to_be_read_only_refuses_changes_on_a_writable_volume()
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         using var inner = new Volume(MemoryDisk.WithNoise(10_000), new VolumeOptions());
-#pragma warning restore CA2000
         var volume = new WindowsVolume(inner, readOnly: true);
         var disk = volume.Volume.Lookup("/disk.raw");
         var maximum = volume.Create(new WindowsCreateRequest(@"\disk.raw", WindowsCreateDisposition.Open, WindowsAccess.MaximumAllowed));

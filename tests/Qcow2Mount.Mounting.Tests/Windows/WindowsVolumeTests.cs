@@ -20,10 +20,8 @@ internal sealed class WindowsVolumeTests
 
     private WindowsVolume Make(bool readOnly, MemoryDisk? disk = null, string label = "debian-12")
     {
-#pragma warning disable CA2000 // Wrong: the volume owns the disks it is given and disposes them.
         var volume = new Volume(disk ?? MemoryDisk.WithNoise(10_000), new VolumeOptions { ReadOnly = readOnly, Label = label, Timestamp = ImageTime },
             [new SnapshotDisk("Before Upgrade", MemoryDisk.WithNoise(4096, canWrite: false)), new SnapshotDisk("clean", MemoryDisk.WithNoise(4096, canWrite: false))]);
-#pragma warning restore CA2000
         _volumes.Add(volume);
         return new WindowsVolume(volume);
     }
@@ -105,10 +103,8 @@ internal sealed class WindowsVolumeTests
     [Test]
     public void Data_operations_return_nt_statuses()
     {
-#pragma warning disable CA2000 // Wrong: the volume Make builds owns the disk (and TearDown disposes the volume).
         var disk = MemoryDisk.WithNoise(10_000);
         var volume = Make(false, disk);
-#pragma warning restore CA2000
         ulong handle = volume.Create(new WindowsCreateRequest("\\disk.raw", WindowsCreateDisposition.Open,
             WindowsAccess.GenericRead | WindowsAccess.GenericWrite)).Handle;
         var buffer = new byte[100];
@@ -136,10 +132,8 @@ internal sealed class WindowsVolumeTests
     [Test]
     public void A_failing_disk_is_an_io_device_error()
     {
-#pragma warning disable CA2000 // Wrong: the volume Make builds owns the disk (and TearDown disposes the volume).
         var disk = MemoryDisk.WithNoise(4096);
         var volume = Make(true, disk);
-#pragma warning restore CA2000
         ulong handle = volume.Create(new WindowsCreateRequest("\\disk.raw", WindowsCreateDisposition.Open, WindowsAccess.GenericRead)).Handle;
         disk.ReadFailure = new Qcow2Exception(Qcow2ErrorCode.Corrupt, "bad L2");
 
