@@ -1,7 +1,7 @@
 namespace Qcow2Mount.Adapters.Tests;
 
 /// <summary>Compiled only where the adapters are not: says why their contract tests did not run.</summary>
-public sealed class AdaptersAbsentTests
+internal sealed class AdaptersAbsentTests
 {
     [Test]
     public void Adapter_contract_tests_need_the_adapter_packages() =>
