@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Qcow2Mount.Qcow2;
+using Qcow2Mount.Qcow2.Backing;
 using Qcow2Mount.Qcow2.Mapping;
 
 namespace Qcow2Mount.Operations;
@@ -94,16 +95,48 @@ public static partial class ImageOperations
             {
                 using var disk = VirtualDisk.Open(options.Image, ImageFormats.Name(options.Format),
                     new Qcow2OpenOptions { HoldReaderLock = !options.ForceShare, Password = password });
+                var names = QemuFileNames(disk, options.Image);
                 long count = 0;
                 foreach (var entry in DiskMap.Map(disk, cancellationToken: cancellationToken))
                 {
-                    onEntry(entry);
+                    onEntry(entry.File is { } file && names.TryGetValue(file, out string? shown) ? entry with { File = shown } : entry);
                     count++;
                 }
 
                 return count;
             }, cancellationToken).ConfigureAwait(false);
         });
+    }
+
+    /// <summary>
+    /// The file names <c>qemu-img map</c> prints, by each layer's opened path: the image as the user named it, and each
+    /// backing file as its stored name joined to the folder of the layer above as named (qemu's full backing filename),
+    /// not resolved to an absolute path.
+    /// </summary>
+    private static Dictionary<string, string> QemuFileNames(IVirtualDisk top, string given)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        string shown = given;
+        for (IVirtualDisk? disk = top; disk is not null;)
+        {
+            switch (disk)
+            {
+                case Qcow2Image image:
+                    names.TryAdd(image.Path, shown);
+                    shown = image.BackingFile is { } name ? ImageInspector.CombineLikeQemu(shown, name) : shown;
+                    disk = image.BackingFile is null ? null : image.Backing;
+                    break;
+                case RawDisk raw:
+                    names.TryAdd(raw.Path, shown);
+                    disk = null;
+                    break;
+                default:
+                    disk = null;
+                    break;
+            }
+        }
+
+        return names;
     }
 
     /// <summary>

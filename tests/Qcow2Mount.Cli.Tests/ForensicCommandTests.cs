@@ -55,11 +55,23 @@ internal sealed class ForensicCommandTests
         Assert.That(ours.Output, Is.EqualTo(Qemu.Img("map", "--output=json", entry.ImagePath)));
     }
 
-    [Test]
-    public void Map_human_form_lists_the_stored_runs_as_qemu_img_does()
+    [TestCase("base.qcow2")]
+    [TestCase("top.qcow2")]
+    public void Map_human_form_lists_the_stored_runs_as_qemu_img_does(string image)
     {
-        var ours = CliRunner.RunIn(_dir.Path, "map", "base.qcow2").Succeeded();
-        Assert.That(ours.Output, Is.EqualTo(Qemu.ImgIn(_dir.Path, "map", "base.qcow2")));
+        var ours = CliRunner.RunIn(_dir.Path, "map", image).Succeeded();
+        Assert.That(ours.Output, Is.EqualTo(Qemu.ImgIn(_dir.Path, "map", image)));
+    }
+
+    [Test]
+    public void Map_human_form_names_backing_files_from_the_image_path_as_given()
+    {
+        // qemu-img names a backing file by joining its stored name to the folder of the overlay as the user named it.
+        string parent = Path.GetDirectoryName(_dir.Path)!;
+        string image = Path.Combine(Path.GetFileName(_dir.Path), "top.qcow2");
+        var ours = CliRunner.RunIn(parent, "map", image).Succeeded();
+        Assert.That(ours.Output, Is.EqualTo(Qemu.ImgIn(parent, "map", image)));
+        Assert.That(ours.Output, Does.Contain(Path.Combine(Path.GetFileName(_dir.Path), "base.qcow2")), "the backing layer's runs are listed");
     }
 
     [TestCase("top.qcow2", "flat.qcow2")]
