@@ -13,38 +13,20 @@ internal sealed class ForensicTests
     private const long PartitionStartSector = 2048;
     private const long PartitionSectors = 30720; // 15 MiB
 
-    private static string Require(string tool, string package)
-    {
-        string? path = ExternalTool.Find(tool) ?? ExternalTool.Find("/usr/sbin/" + tool) ?? ExternalTool.Find("/sbin/" + tool);
-        if (path is null)
-        {
-            Assert.Ignore($"{tool} not found: install {package} (Debian/Ubuntu: apt-get install {package})");
-        }
-
-        return path!;
-    }
-
     [Test]
     public async Task Sleuth_kit_finds_the_partition_and_the_files_on_disk_raw()
     {
         Requirements.FuseAndQemu();
-        string sfdisk = Require("sfdisk", "fdisk");
-        string mkfs = Require("mkfs.fat", "dosfstools");
-        string mcopy = Require("mcopy", "mtools");
-        ExternalTool.RequireTool("bash");
+        string mkfs = ExternalTool.RequireTool("mkfs.fat");
+        string mcopy = ExternalTool.RequireTool("mcopy");
         ExternalTool.RequireTool("mmls");
         ExternalTool.RequireTool("fls");
         using var dir = new TempDir("forensic");
 
         // A 16 MiB disk: an MBR with one FAT partition at sector 2048, holding two known files.
         string raw = dir.Combine("evidence.raw");
-        using (var file = File.OpenHandle(raw, FileMode.CreateNew, FileAccess.ReadWrite))
-        {
-            RandomAccess.SetLength(file, 16L << 20);
-        }
-
-        // sfdisk reads its script from standard input, which ExternalTool closes; bash pipes it in (paths as arguments, not code).
-        ExternalTool.Run("bash", ["-c", $"printf 'label: dos\\nstart={PartitionStartSector}, size={PartitionSectors}, type=c\\n' | \"$0\" --no-reread \"$1\"", sfdisk, raw]).EnsureSuccess();
+        GuestDiskTools.CreateSparse(raw, 16L << 20);
+        GuestDiskTools.Sfdisk(raw, $"label: dos\nstart={PartitionStartSector}, size={PartitionSectors}, type=c\n");
         string partition = dir.Combine("partition.img");
         ExternalTool.Run(mkfs, ["-C", "-n", "EVIDENCE", partition, (PartitionSectors / 2).ToString(System.Globalization.CultureInfo.InvariantCulture)]).EnsureSuccess();
         await File.WriteAllTextAsync(dir.Combine("README.TXT"), "known content\n");

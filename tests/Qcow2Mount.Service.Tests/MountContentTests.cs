@@ -7,45 +7,8 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Service.Tests;
 
 /// <summary>Through the service, disk.raw and snapshots/*.raw hold exactly the bytes qemu-img converts the image to.</summary>
-[NonParallelizable]
-internal sealed class MountContentTests
+internal sealed class MountContentTests : ServiceMountFixture
 {
-    private ServiceSession _service = null!;
-    private ControlClient _client = null!;
-    private TempDir _images = null!;
-
-    [OneTimeSetUp]
-    public async Task StartService()
-    {
-        Requirements.FuseAndQemu();
-        _service = await ServiceSession.StartAsync();
-        _client = await _service.ConnectAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopService()
-    {
-        _client?.Dispose();
-        if (_service is not null)
-        {
-            await _service.DisposeAsync();
-        }
-    }
-
-    [SetUp]
-    public void NewImages() => _images = new TempDir("img");
-
-    [TearDown]
-    public async Task UnmountAll()
-    {
-        foreach (var mount in await _client.ListAsync())
-        {
-            await _client.UnmountAsync(mount.MountPoint, force: true);
-        }
-
-        _images.Dispose();
-    }
-
     [TestCase("plain")]
     [TestCase("zlib")]
     [TestCase("zstd")]
@@ -54,11 +17,11 @@ internal sealed class MountContentTests
     [TestCase("snapshot")]
     public async Task Disk_raw_has_the_bytes_qemu_img_converts_the_image_to(string kind)
     {
-        string image = Images.Make(kind, _images);
-        string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("expected.raw")));
-        string mountDir = _service.NewMountDir();
+        string image = Images.Make(kind, ImageDir);
+        string expected = Images.Sha256(Images.ConvertToRaw(image, ImageDir.Combine("expected.raw")));
+        string mountDir = Service.NewMountDir();
 
-        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
+        var mount = await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
 
         Assert.Multiple(() =>
         {
@@ -79,8 +42,8 @@ internal sealed class MountContentTests
     {
         await using var copying = await ServiceSession.StartAsync(adjust: s => s with { Mount = s.Mount with { ZeroCopyReads = false } });
         using var client = await copying.ConnectAsync();
-        string image = Images.Make(kind, _images);
-        string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("expected.raw")));
+        string image = Images.Make(kind, ImageDir);
+        string expected = Images.Sha256(Images.ConvertToRaw(image, ImageDir.Combine("expected.raw")));
         string mountDir = copying.NewMountDir();
 
         await client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
@@ -92,15 +55,15 @@ internal sealed class MountContentTests
     [Test]
     public async Task Each_internal_snapshot_appears_as_a_raw_file_with_its_bytes()
     {
-        string image = Images.Make("snapshot", _images);
-        string mountDir = _service.NewMountDir();
+        string image = Images.Make("snapshot", ImageDir);
+        string mountDir = Service.NewMountDir();
 
-        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
+        var mount = await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
 
         Assert.That(mount.Snapshots, Is.EqualTo(new[] { "first.raw", "second one.raw" }));
         foreach (string name in new[] { "first", "second one" })
         {
-            string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine($"{name}.expected"), name));
+            string expected = Images.Sha256(Images.ConvertToRaw(image, ImageDir.Combine($"{name}.expected"), name));
             string actual = Images.Sha256(Path.Combine(mountDir, Volume.SnapshotDirectoryName, name + ".raw"));
             Assert.That(actual, Is.EqualTo(expected), name);
         }
@@ -112,11 +75,11 @@ internal sealed class MountContentTests
     [Test]
     public async Task Snapshot_mode_shows_the_snapshot_as_disk_raw_read_only()
     {
-        string image = Images.Make("snapshot", _images);
-        string expected = Images.Sha256(Images.ConvertToRaw(image, _images.Combine("first.expected"), "first"));
-        string mountDir = _service.NewMountDir();
+        string image = Images.Make("snapshot", ImageDir);
+        string expected = Images.Sha256(Images.ConvertToRaw(image, ImageDir.Combine("first.expected"), "first"));
+        string mountDir = Service.NewMountDir();
 
-        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Snapshot, Snapshot = "first" });
+        var mount = await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Snapshot, Snapshot = "first" });
 
         Assert.Multiple(() =>
         {
@@ -130,9 +93,9 @@ internal sealed class MountContentTests
     [Test]
     public async Task A_snapshot_that_does_not_exist_is_refused_by_name()
     {
-        string image = Images.Make("plain", _images);
+        string image = Images.Make("plain", ImageDir);
 
-        var error = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = _service.NewMountDir(), Mode = ControlMountModes.Snapshot, Snapshot = "nope" }));
+        var error = Assert.ThrowsAsync<ControlException>(() => Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = Service.NewMountDir(), Mode = ControlMountModes.Snapshot, Snapshot = "nope" }));
 
         Assert.That(error!.Code, Is.EqualTo(ErrorCodes.SnapshotNotFound));
         Assert.That(error.Message, Does.Contain("nope"));
@@ -145,21 +108,21 @@ internal sealed class MountContentTests
     [Test]
     public async Task An_encrypted_image_mounts_with_its_password()
     {
-        string image = _images.Combine("luks.qcow2");
+        string image = ImageDir.Combine("luks.qcow2");
         EncryptedImages.Create(image, "s3cret", size: $"{Images.Size}");
         EncryptedImages.QemuIo(EncryptedImages.ImageOpts(image), "s3cret", "write -P 0x5e 0 1M", "write -P 0x5f 5000000 70000");
-        EncryptedImages.ConvertToRaw(image, "s3cret", _images.Combine("expected.raw"));
-        string expected = Images.Sha256(_images.Combine("expected.raw"));
+        EncryptedImages.ConvertToRaw(image, "s3cret", ImageDir.Combine("expected.raw"));
+        string expected = Images.Sha256(ImageDir.Combine("expected.raw"));
         byte[] before = File.ReadAllBytes(image);
-        string mountDir = _service.NewMountDir();
+        string mountDir = Service.NewMountDir();
 
-        var missing = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir }))!;
-        var wrong = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Password = "guess" }))!;
-        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Password = "s3cret" });
+        var missing = Assert.ThrowsAsync<ControlException>(() => Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir }))!;
+        var wrong = Assert.ThrowsAsync<ControlException>(() => Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Password = "guess" }))!;
+        await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Password = "s3cret" });
         string actual = Images.Sha256(Path.Combine(mountDir, Volume.DiskFileName));
-        await _client.UnmountAsync(mountDir);
+        await Client.UnmountAsync(mountDir);
 
-        var overlay = Assert.ThrowsAsync<ControlException>(() => _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay, Password = "s3cret" }))!;
+        var overlay = Assert.ThrowsAsync<ControlException>(() => Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay, Password = "s3cret" }))!;
 
         Assert.Multiple(() =>
         {
@@ -174,7 +137,7 @@ internal sealed class MountContentTests
         });
 
         // Writable: what goes through disk.raw is what qemu-img decrypts afterwards, and the image checks clean.
-        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable, Password = "s3cret" });
+        await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable, Password = "s3cret" });
         byte[] written = Enumerable.Range(0, 10000).Select(i => (byte)(i * 7)).ToArray();
         using (var file = new FileStream(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
         {
@@ -183,10 +146,10 @@ internal sealed class MountContentTests
             file.Flush(flushToDisk: true);
         }
 
-        await _client.UnmountAsync(mountDir);
-        string after = _images.Combine("after.raw");
+        await Client.UnmountAsync(mountDir);
+        string after = ImageDir.Combine("after.raw");
         EncryptedImages.ConvertToRaw(image, "s3cret", after);
-        byte[] model = File.ReadAllBytes(_images.Combine("expected.raw"));
+        byte[] model = File.ReadAllBytes(ImageDir.Combine("expected.raw"));
         written.CopyTo(model, 123457);
         var check = EncryptedImages.Check(image, "s3cret");
         Assert.Multiple(() =>

@@ -17,27 +17,13 @@ internal sealed class PartitionMountTests
 {
     private const long Sector = 512;
 
-    private static string Require(string tool, string package)
-    {
-        string? path = ExternalTool.Find(tool) ?? ExternalTool.Find("/usr/sbin/" + tool) ?? ExternalTool.Find("/sbin/" + tool);
-        if (path is null)
-        {
-            Assert.Ignore($"{tool} not installed: apt-get install {package}");
-        }
-
-        return path!;
-    }
-
     private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A file system image of <paramref name="sectors"/> sectors made by <paramref name="make"/>, written into the disk at <paramref name="startSector"/>.</summary>
     private static byte[] Place(TempDir dir, string disk, string name, long startSector, long sectors, Action<string> make)
     {
         string file = dir.Combine(name);
-        using (var handle = File.OpenHandle(file, FileMode.CreateNew, FileAccess.ReadWrite))
-        {
-            RandomAccess.SetLength(handle, sectors * Sector);
-        }
+        GuestDiskTools.CreateSparse(file, sectors * Sector);
 
         make(file);
         byte[] bytes = File.ReadAllBytes(file);
@@ -49,20 +35,14 @@ internal sealed class PartitionMountTests
         return bytes;
     }
 
-    private static void Sfdisk(string disk, string script)
-    {
-        string sfdisk = Require("sfdisk", "fdisk");
-        ExternalTool.Run("bash", ["-c", "printf '%s' \"$2\" | \"$0\" --no-reread --no-tell-kernel \"$1\"", sfdisk, disk, script]).EnsureSuccess();
-    }
-
     [Test]
     public async Task Sleuth_kit_reads_each_partition_file_of_an_mbr_disk_with_logical_partitions()
     {
         Requirements.FuseAndQemu();
-        string mkfat = Require("mkfs.fat", "dosfstools");
-        string mkext4 = Require("mkfs.ext4", "e2fsprogs");
-        string mkntfs = Require("mkntfs", "ntfs-3g");
-        string mcopy = Require("mcopy", "mtools");
+        string mkfat = ExternalTool.RequireTool("mkfs.fat");
+        string mkext4 = ExternalTool.RequireTool("mkfs.ext4");
+        string mkntfs = ExternalTool.RequireTool("mkntfs");
+        string mcopy = ExternalTool.RequireTool("mcopy");
         ExternalTool.RequireTool("bash");
         ExternalTool.RequireTool("mmls");
         ExternalTool.RequireTool("fls");
@@ -71,12 +51,9 @@ internal sealed class PartitionMountTests
 
         // 96 MiB: FAT32 in p1, an extended partition in slot 2 holding ext4 (p5) and NTFS (p6).
         string raw = dir.Combine("evidence.raw");
-        using (var handle = File.OpenHandle(raw, FileMode.CreateNew, FileAccess.ReadWrite))
-        {
-            RandomAccess.SetLength(handle, 96L << 20);
-        }
+        GuestDiskTools.CreateSparse(raw, 96L << 20);
 
-        Sfdisk(raw, "label: dos\nstart=2048, size=69632, type=c\nstart=73728, size=122880, type=5\n" +
+        GuestDiskTools.Sfdisk(raw, "label: dos\nstart=2048, size=69632, type=c\nstart=73728, size=122880, type=5\n" +
             "start=75776, size=40960, type=83\nstart=118784, size=77824, type=7\n");
         await File.WriteAllTextAsync(dir.Combine("NOTES.TXT"), "fat evidence\n");
         Directory.CreateDirectory(dir.Combine("root"));
@@ -141,18 +118,15 @@ internal sealed class PartitionMountTests
     public async Task A_gpt_disk_shows_its_partitions_and_an_overlay_mount_writes_inside_one_only()
     {
         Requirements.FuseAndQemu();
-        string mkfat = Require("mkfs.fat", "dosfstools");
+        string mkfat = ExternalTool.RequireTool("mkfs.fat");
         ExternalTool.RequireTool("bash");
         ExternalTool.RequireTool("fls");
         ExternalTool.RequireTool("mmls");
         using var dir = new TempDir("partitions-gpt");
         string raw = dir.Combine("gpt.raw");
-        using (var handle = File.OpenHandle(raw, FileMode.CreateNew, FileAccess.ReadWrite))
-        {
-            RandomAccess.SetLength(handle, 48L << 20);
-        }
+        GuestDiskTools.CreateSparse(raw, 48L << 20);
 
-        Sfdisk(raw, "label: gpt\nstart=2048, size=40960, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\nstart=43008, size=8192\n");
+        GuestDiskTools.Sfdisk(raw, "label: gpt\nstart=2048, size=40960, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\nstart=43008, size=8192\n");
         Place(dir, raw, "esp.img", 2048, 40960, f => ExternalTool.Run(mkfat, ["-F", "16", "-n", "ESP", f]).EnsureSuccess());
         string image = dir.Combine("gpt.qcow2");
         Images.Qemu("qemu-img", "convert", "-O", "qcow2", raw, image);

@@ -7,45 +7,9 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Service.Tests;
 
 /// <summary>Writable, read-only and overlay mounts: where writes go, and what never changes.</summary>
-[NonParallelizable]
-internal sealed class WriteModeTests
+internal sealed class WriteModeTests : ServiceMountFixture
 {
     private const int EROFS = 30;
-    private ServiceSession _service = null!;
-    private ControlClient _client = null!;
-    private TempDir _images = null!;
-
-    [OneTimeSetUp]
-    public async Task StartService()
-    {
-        Requirements.FuseAndQemu();
-        _service = await ServiceSession.StartAsync();
-        _client = await _service.ConnectAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopService()
-    {
-        _client?.Dispose();
-        if (_service is not null)
-        {
-            await _service.DisposeAsync();
-        }
-    }
-
-    [SetUp]
-    public void NewImages() => _images = new TempDir("img");
-
-    [TearDown]
-    public async Task UnmountAll()
-    {
-        foreach (var mount in await _client.ListAsync())
-        {
-            await _client.UnmountAsync(mount.MountPoint, force: true);
-        }
-
-        _images.Dispose();
-    }
 
     /// <summary>
     /// Writes from <paramref name="threads"/> threads, each in its own stripe of the disk (so the outcome does not
@@ -75,8 +39,8 @@ internal sealed class WriteModeTests
     [Test]
     public async Task A_writable_mount_of_an_image_with_snapshots_serves_them_read_only()
     {
-        string image = Images.Make("snapshot", _images);
-        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = _service.NewMountDir(), Mode = ControlMountModes.Writable });
+        string image = Images.Make("snapshot", ImageDir);
+        var mount = await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = Service.NewMountDir(), Mode = ControlMountModes.Writable });
         try
         {
             Assert.That(mount.Snapshots, Is.Not.Empty);
@@ -86,7 +50,7 @@ internal sealed class WriteModeTests
         }
         finally
         {
-            await _client.UnmountAsync(mount.MountPoint);
+            await Client.UnmountAsync(mount.MountPoint);
         }
 
         Images.AssertCheckClean(image);
@@ -100,9 +64,9 @@ internal sealed class WriteModeTests
     [Test]
     public async Task Forced_unmount_with_a_file_open_returns_at_once_with_the_writes_durable()
     {
-        string image = Images.Make("plain", _images);
-        string mountDir = _service.NewMountDir();
-        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
+        string image = Images.Make("plain", ImageDir);
+        string mountDir = Service.NewMountDir();
+        var mount = await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         var data = new byte[65536];
         new Random(11).NextBytes(data);
         var open = File.OpenHandle(Path.Combine(mount.MountPoint, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite);
@@ -111,7 +75,7 @@ internal sealed class WriteModeTests
         {
             RandomAccess.Write(open, data, 1 << 20);
             var started = DateTime.UtcNow;
-            unmounted = await _client.UnmountAsync(mount.MountPoint, force: true);
+            unmounted = await Client.UnmountAsync(mount.MountPoint, force: true);
             var took = DateTime.UtcNow - started;
             TestContext.Out.WriteLine($"forced unmount took {took.TotalSeconds:0.0} s, still open: {unmounted.StillOpen}");
             Assert.Multiple(() =>
@@ -128,12 +92,12 @@ internal sealed class WriteModeTests
             open.Dispose();
         }
 
-        for (int i = 0; i < 200 && (await _client.ListAsync()).Count > 0; i++)
+        for (int i = 0; i < 200 && (await Client.ListAsync()).Count > 0; i++)
         {
             await Task.Delay(50);
         }
 
-        Assert.That(await _client.ListAsync(), Is.Empty, "the mount ends with the last open file");
+        Assert.That(await Client.ListAsync(), Is.Empty, "the mount ends with the last open file");
         Images.AssertCheckClean(image);
         Assert.That(ReadGuest(image, 1 << 20, data.Length), Is.EqualTo(data));
     }
@@ -145,7 +109,7 @@ internal sealed class WriteModeTests
     [Test]
     public async Task Stopping_the_service_with_a_file_open_flushes_the_writes()
     {
-        string image = Images.Make("plain", _images);
+        string image = Images.Make("plain", ImageDir);
         var data = new byte[65536];
         new Random(12).NextBytes(data);
         var service = await ServiceSession.StartAsync();
@@ -182,15 +146,15 @@ internal sealed class WriteModeTests
     [Test]
     public async Task Writable_mount_takes_concurrent_writes_and_leaves_a_clean_image_equal_to_the_same_writes_on_raw()
     {
-        string image = Images.Make("plain", _images);
-        string expected = Images.ConvertToRaw(image, _images.Combine("expected.raw"));
-        string mountDir = _service.NewMountDir();
+        string image = Images.Make("plain", ImageDir);
+        string expected = Images.ConvertToRaw(image, ImageDir.Combine("expected.raw"));
+        string mountDir = Service.NewMountDir();
 
-        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
+        var mount = await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         Assert.That(mount.ReadOnly, Is.False);
         WriteConcurrently(Path.Combine(mountDir, Volume.DiskFileName), expected, threads: 4, writesPerThread: 40, seed: 10);
         Assert.That(Images.IsDirty(image), Is.True, "lazy refcounts keep the dirty bit set while mounted");
-        await _client.UnmountAsync(mountDir);
+        await Client.UnmountAsync(mountDir);
 
         Assert.That(Images.IsDirty(image), Is.False, "a clean close clears the dirty bit");
         Images.AssertCheckClean(image);
@@ -206,12 +170,12 @@ internal sealed class WriteModeTests
     public async Task Punch_hole_and_zero_range_on_a_writable_mount_read_as_zeros(string kind)
     {
         string fallocate = ExternalTool.RequireTool("fallocate");
-        string image = Images.Make(kind, _images);
-        string expected = Images.ConvertToRaw(image, _images.Combine("expected.raw"));
-        string mountDir = _service.NewMountDir();
+        string image = Images.Make(kind, ImageDir);
+        string expected = Images.ConvertToRaw(image, ImageDir.Combine("expected.raw"));
+        string mountDir = Service.NewMountDir();
         string disk = Path.Combine(mountDir, Volume.DiskFileName);
 
-        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
+        await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         (string Mode, long Offset, long Length)[] ranges = [("--punch-hole", 1 << 20, 3 << 20), ("--zero-range", (5 << 20) + 4096, 100_000)];
         using (var raw = File.OpenHandle(expected, FileMode.Open, FileAccess.Write))
         {
@@ -231,7 +195,7 @@ internal sealed class WriteModeTests
         Assert.That(readBack.AsSpan().IndexOfAnyExcept((byte)0), Is.EqualTo(-1), "the punched range reads as zeros through the mount");
         var grow = ExternalTool.Run(fallocate, ["--zero-range", "--offset", $"{Images.Size - 4096}", "--length", "65536", disk]);
         Assert.That(grow.ExitCode, Is.Not.Zero, "disk.raw cannot grow");
-        await _client.UnmountAsync(mountDir);
+        await Client.UnmountAsync(mountDir);
 
         Images.AssertCheckClean(image);
         Images.AssertSameGuest(image, expected);
@@ -240,14 +204,14 @@ internal sealed class WriteModeTests
     [Test]
     public async Task Read_only_mount_refuses_writes_with_EROFS_and_never_changes_the_image()
     {
-        string image = Images.Make("plain", _images);
+        string image = Images.Make("plain", ImageDir);
         string before = Images.Sha256(image);
-        string mountDir = _service.NewMountDir();
+        string mountDir = Service.NewMountDir();
 
-        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
+        await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir });
         var refused = Assert.Throws(Is.InstanceOf<IOException>(),
             () => File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite).Dispose());
-        await _client.UnmountAsync(mountDir);
+        await Client.UnmountAsync(mountDir);
 
         Assert.That(refused!.HResult, Is.EqualTo(EROFS));
         Assert.That(Images.Sha256(image), Is.EqualTo(before));
@@ -256,16 +220,16 @@ internal sealed class WriteModeTests
     [Test]
     public async Task Overlay_mount_writes_to_a_kept_overlay_and_leaves_the_original_untouched()
     {
-        string image = Images.Make("backing-chain", _images);
+        string image = Images.Make("backing-chain", ImageDir);
         string before = Images.Sha256(image);
-        string expected = Images.ConvertToRaw(image, _images.Combine("expected.raw"));
-        string overlay = _images.Combine("changes.qcow2");
-        string mountDir = _service.NewMountDir();
+        string expected = Images.ConvertToRaw(image, ImageDir.Combine("expected.raw"));
+        string overlay = ImageDir.Combine("changes.qcow2");
+        string mountDir = Service.NewMountDir();
 
-        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay, Overlay = overlay, KeepOverlay = true });
+        var mount = await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay, Overlay = overlay, KeepOverlay = true });
         Assert.That(mount.Overlay, Is.EqualTo(overlay));
         WriteConcurrently(Path.Combine(mountDir, Volume.DiskFileName), expected, threads: 3, writesPerThread: 20, seed: 20);
-        await _client.UnmountAsync(mountDir);
+        await Client.UnmountAsync(mountDir);
 
         Assert.That(Images.Sha256(image), Is.EqualTo(before), "the original is unchanged");
         Assert.That(File.Exists(overlay), Is.True, "the overlay is kept");
@@ -278,11 +242,11 @@ internal sealed class WriteModeTests
     [Test]
     public async Task Overlay_without_keep_is_a_temporary_file_removed_on_unmount()
     {
-        string image = Images.Make("plain", _images);
+        string image = Images.Make("plain", ImageDir);
         string before = Images.Sha256(image);
-        string mountDir = _service.NewMountDir();
+        string mountDir = Service.NewMountDir();
 
-        var mount = await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay });
+        var mount = await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Overlay });
         string overlay = mount.Overlay!;
         Assert.That(File.Exists(overlay), Is.True, "the overlay exists while mounted");
         using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
@@ -290,7 +254,7 @@ internal sealed class WriteModeTests
             RandomAccess.Write(disk, new byte[] { 1, 2, 3 }, 4096);
         }
 
-        await _client.UnmountAsync(mountDir);
+        await Client.UnmountAsync(mountDir);
 
         Assert.That(File.Exists(overlay), Is.False, "the overlay is removed on unmount");
         Assert.That(Images.Sha256(image), Is.EqualTo(before));
@@ -306,9 +270,9 @@ internal sealed class WriteModeTests
             Assert.Ignore("umount of a FUSE mount needs root; fusermount3 -u covers other users.");
         }
 
-        string image = Images.Make("plain", _images);
-        string mountDir = _service.NewMountDir();
-        await _client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
+        string image = Images.Make("plain", ImageDir);
+        string mountDir = Service.NewMountDir();
+        await Client.MountAsync(new ControlMountRequest { Image = image, MountPoint = mountDir, Mode = ControlMountModes.Writable });
         byte[] written = new byte[70_000];
         new Random(5).NextBytes(written);
         using (var disk = File.OpenHandle(Path.Combine(mountDir, Volume.DiskFileName), FileMode.Open, FileAccess.ReadWrite))
@@ -318,15 +282,15 @@ internal sealed class WriteModeTests
 
         ExternalTool.Run(tool, tool == "umount" ? [mountDir] : ["-u", mountDir]).EnsureSuccess();
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while ((await _client.ListAsync()).Count > 0 && DateTime.UtcNow < deadline)
+        while ((await Client.ListAsync()).Count > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
-        Assert.That(await _client.ListAsync(), Is.Empty);
+        Assert.That(await Client.ListAsync(), Is.Empty);
         Assert.That(Images.IsDirty(image), Is.False);
         Images.AssertCheckClean(image);
-        byte[] guest = File.ReadAllBytes(Images.ConvertToRaw(image, _images.Combine("after.raw")));
+        byte[] guest = File.ReadAllBytes(Images.ConvertToRaw(image, ImageDir.Combine("after.raw")));
         Assert.That(guest.AsSpan(1 << 20, written.Length).SequenceEqual(written), Is.True, "the write reached the image");
     }
 }

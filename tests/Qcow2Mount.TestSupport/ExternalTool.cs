@@ -9,12 +9,14 @@ namespace Qcow2Mount.TestSupport;
 /// The one runner of command-line tools for every test project: finds them on PATH and runs them with an argument
 /// list (never a shell string), one timeout (<see cref="DefaultTimeout"/>) and captured output. One skip rule: a
 /// test that needs a missing tool is ignored (<c>Assert.Ignore("TOOL not installed: how to install it")</c>),
-/// whether it asks first with <see cref="RequireTool"/> or just runs the tool; such tests are reported, never
+/// whether it asks first with <see cref="RequireTool(string)"/> or just runs the tool; such tests are reported, never
 /// silently passed.
 /// </summary>
 public static class ExternalTool
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
+
+    private static readonly string[] SystemDirectories = OperatingSystem.IsWindows() ? [] : ["/usr/sbin", "/sbin"];
 
     private static readonly Dictionary<string, string> InstallHints = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -30,9 +32,19 @@ public static class ExternalTool
         ["bash"] = "install bash (on Windows: Git for Windows or WSL)",
         ["python3"] = "install Python 3 (Debian/Ubuntu: apt-get install python3)",
         ["zstd"] = "install zstd (Debian/Ubuntu: apt-get install zstd)",
+        ["sfdisk"] = "install fdisk (Debian/Ubuntu: apt-get install fdisk)",
+        ["sgdisk"] = "install gdisk (Debian/Ubuntu: apt-get install gdisk)",
+        ["blkid"] = "install util-linux (Debian/Ubuntu: apt-get install util-linux)",
+        ["mkfs.fat"] = "install dosfstools (Debian/Ubuntu: apt-get install dosfstools)",
+        ["mkfs.ext4"] = "install e2fsprogs (Debian/Ubuntu: apt-get install e2fsprogs)",
+        ["mkntfs"] = "install ntfs-3g (Debian/Ubuntu: apt-get install ntfs-3g)",
+        ["mcopy"] = "install mtools (Debian/Ubuntu: apt-get install mtools)",
     };
 
-    /// <summary>The full path of <paramref name="name"/> on PATH (with PATHEXT on Windows), or null.</summary>
+    /// <summary>
+    /// The full path of <paramref name="name"/> on PATH (with PATHEXT on Windows), else in /usr/sbin or /sbin (where
+    /// sfdisk and mkfs live, often not on a user's PATH), or null.
+    /// </summary>
     public static string? Find(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -58,6 +70,15 @@ public static class ExternalTool
             }
         }
 
+        foreach (var dir in SystemDirectories)
+        {
+            var candidate = Path.Combine(dir, name);
+            if (IsExecutable(candidate))
+            {
+                return candidate;
+            }
+        }
+
         return null;
     }
 
@@ -80,12 +101,24 @@ public static class ExternalTool
         return path!;
     }
 
+    /// <summary><see cref="RequireTool(string)"/> for a tool the hints do not know, named with its Debian package.</summary>
+    public static string RequireTool(string name, string debianPackage)
+    {
+        var path = Find(name);
+        if (path is null)
+        {
+            Assert.Ignore($"{name} not installed: install {debianPackage} (Debian/Ubuntu: apt-get install {debianPackage})");
+        }
+
+        return path!;
+    }
+
     /// <summary>
     /// Runs <paramref name="fileName"/> (a name on PATH or a path) with <paramref name="arguments"/>, waits at most
     /// <paramref name="timeout"/> (default 2 minutes; then the process tree is killed and
     /// <see cref="TimeoutException"/> thrown), and returns the exit code and output. Standard input is closed at
     /// once: qemu-io, for one, reads commands from stdin and would otherwise eat the caller's input or wait.
-    /// A tool that is not installed ignores the calling test, as <see cref="RequireTool"/> does.
+    /// A tool that is not installed ignores the calling test, as <see cref="RequireTool(string)"/> does.
     /// </summary>
     public static ToolResult Run(
         string fileName,

@@ -1,24 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
-using Qcow2Mount.TestSupport;
 
-namespace Qcow2Mount.Mounting.Tests.Partitions;
+namespace Qcow2Mount.TestSupport;
 
 /// <summary>Makes guest disks with the real tools (sfdisk, sgdisk, mkfs.*) and reads their view back as oracles.</summary>
-internal static class GuestDiskTools
+public static class GuestDiskTools
 {
-    /// <summary>The tool's path (on PATH or in /usr/sbin, /sbin); ignores the test when it is not installed.</summary>
-    public static string Require(string tool, string package)
-    {
-        string? path = ExternalTool.Find(tool) ?? ExternalTool.Find("/usr/sbin/" + tool) ?? ExternalTool.Find("/sbin/" + tool);
-        if (path is null)
-        {
-            Assert.Ignore($"{tool} not installed: apt-get install {package}");
-        }
-
-        return path!;
-    }
-
     /// <summary>A sparse file of <paramref name="bytes"/> bytes.</summary>
     public static void CreateSparse(string path, long bytes)
     {
@@ -29,15 +16,16 @@ internal static class GuestDiskTools
     /// <summary>Runs sfdisk with <paramref name="script"/> on its standard input (bash pipes it in; paths are arguments, not code).</summary>
     public static void Sfdisk(string disk, string script)
     {
-        string sfdisk = Require("sfdisk", "fdisk");
+        string sfdisk = ExternalTool.RequireTool("sfdisk");
         ExternalTool.RequireTool("bash");
         ExternalTool.Run("bash", ["-c", "printf '%s' \"$2\" | \"$0\" --no-reread --no-tell-kernel \"$1\"", sfdisk, disk, script]).EnsureSuccess();
     }
 
     /// <summary>sfdisk's own reading of the table: (number, start sector, sectors, type) per partition.</summary>
-    public static List<(int Number, long Start, long Size, string Type, string? Uuid, string? Name)> SfdiskPartitions(string disk)
+    public static IReadOnlyList<(int Number, long Start, long Size, string Type, string? Uuid, string? Name)> SfdiskPartitions(string disk)
     {
-        string sfdisk = Require("sfdisk", "fdisk");
+        ArgumentNullException.ThrowIfNull(disk);
+        string sfdisk = ExternalTool.RequireTool("sfdisk");
         string json = ExternalTool.Run(sfdisk, ["--json", disk]).EnsureSuccess().StandardOutput;
         using var document = JsonDocument.Parse(json);
         var result = new List<(int, long, long, string, string?, string?)>();
@@ -57,7 +45,7 @@ internal static class GuestDiskTools
     /// <summary>blkid's low-level probe of a file: TYPE, LABEL, UUID... (empty when it finds nothing).</summary>
     public static Dictionary<string, string> Blkid(string file)
     {
-        string blkid = Require("blkid", "util-linux");
+        string blkid = ExternalTool.RequireTool("blkid");
         var result = ExternalTool.Run(blkid, ["-p", "-o", "export", file]);
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string line in result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))

@@ -15,7 +15,7 @@ internal sealed class FileSystemProbeTests
 {
     private static byte[] Made(string tool, string package, long bytes, Func<string, string[]> arguments, bool labelInBootSector = true)
     {
-        string path = GuestDiskTools.Require(tool, package);
+        string path = ExternalTool.RequireTool(tool, package);
         using var dir = new TempDir("fs");
         string file = dir.Combine("volume.img");
         GuestDiskTools.CreateSparse(file, bytes);
@@ -73,7 +73,7 @@ internal sealed class FileSystemProbeTests
     [Test]
     public void Ntfs_label_is_read_from_the_volume_file_as_blkid_reads_it()
     {
-        string mkntfs = GuestDiskTools.Require("mkntfs", "ntfs-3g");
+        string mkntfs = ExternalTool.RequireTool("mkntfs");
         using var dir = new TempDir("ntfs-label");
         string file = dir.Combine("ntfs.img");
         GuestDiskTools.CreateSparse(file, 32L << 20);
@@ -194,7 +194,7 @@ internal sealed class FileSystemProbeTests
     [Test]
     public void A_whole_disk_file_system_is_not_taken_for_a_partition_table()
     {
-        string mkfs = GuestDiskTools.Require("mkfs.fat", "dosfstools");
+        string mkfs = ExternalTool.RequireTool("mkfs.fat");
         using var dir = new TempDir("superfloppy");
         string file = dir.Combine("floppy.img");
         GuestDiskTools.CreateSparse(file, 32L << 20);
@@ -211,7 +211,7 @@ internal sealed class FileSystemProbeTests
     [Test]
     public void The_inspector_probes_each_partition()
     {
-        string mkfs = GuestDiskTools.Require("mkfs.ext4", "e2fsprogs");
+        string mkfs = ExternalTool.RequireTool("mkfs.ext4");
         using var dir = new TempDir("inspect");
         string disk = dir.Combine("disk.raw");
         GuestDiskTools.CreateSparse(disk, 48L << 20);

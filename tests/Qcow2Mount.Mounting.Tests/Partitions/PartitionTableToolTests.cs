@@ -67,7 +67,7 @@ internal sealed class PartitionTableToolTests
     [Test]
     public void Gpt_from_sgdisk_keeps_entry_numbers_across_a_gap()
     {
-        string sgdisk = GuestDiskTools.Require("sgdisk", "gdisk");
+        string sgdisk = ExternalTool.RequireTool("sgdisk");
         using var dir = new TempDir("sgdisk");
         string disk = dir.Combine("sgdisk.raw");
         GuestDiskTools.CreateSparse(disk, DiskBytes);
