@@ -273,13 +273,9 @@ public sealed class Volume : IDisposable
 
             return total;
         }
-        catch (Qcow2Exception e)
+        catch (Exception e) when (e is Qcow2Exception or IOException)
         {
-            throw VolumeException.FromEngine(e);
-        }
-        catch (IOException e)
-        {
-            throw VolumeException.FromHost(e);
+            throw VolumeException.From(e);
         }
     }
 
@@ -304,13 +300,9 @@ public sealed class Volume : IDisposable
         {
             return wanted == 0 || mapped.TryMapRead(offset, wanted, segments, out count);
         }
-        catch (Qcow2Exception e)
+        catch (Exception e) when (e is Qcow2Exception or IOException)
         {
-            throw VolumeException.FromEngine(e);
-        }
-        catch (IOException e)
-        {
-            throw VolumeException.FromHost(e);
+            throw VolumeException.From(e);
         }
     }
 
@@ -343,13 +335,9 @@ public sealed class Volume : IDisposable
             disk.WriteAt(offset, data[..count]);
             return count;
         }
-        catch (Qcow2Exception e)
+        catch (Exception e) when (e is Qcow2Exception or IOException)
         {
-            throw VolumeException.FromEngine(e);
-        }
-        catch (IOException e)
-        {
-            throw VolumeException.FromHost(e);
+            throw VolumeException.From(e);
         }
         finally
         {
@@ -391,13 +379,9 @@ public sealed class Volume : IDisposable
                 disk.WriteZeroes(offset, end - offset);
             }
         }
-        catch (Qcow2Exception e)
+        catch (Exception e) when (e is Qcow2Exception or IOException)
         {
-            throw VolumeException.FromEngine(e);
-        }
-        catch (IOException e)
-        {
-            throw VolumeException.FromHost(e);
+            throw VolumeException.From(e);
         }
         finally
         {
@@ -472,7 +456,7 @@ public sealed class Volume : IDisposable
         {
             // Never retried: after a failed fsync Linux may have dropped the dirty pages it could not write and
             // marks them clean, so a second fsync would succeed without the data (PostgreSQL's "fsyncgate").
-            var failure = e is Qcow2Exception engine ? VolumeException.FromEngine(engine) : VolumeException.FromHost((IOException)e);
+            var failure = VolumeException.From(e);
             _flushFailure = failure;
             throw failure;
         }
@@ -599,12 +583,7 @@ public sealed class Volume : IDisposable
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                failure = ExceptionDispatchInfo.Capture(e switch
-                {
-                    Qcow2Exception engine => VolumeException.FromEngine(engine),
-                    IOException host => VolumeException.FromHost(host),
-                    _ => e,
-                });
+                failure = ExceptionDispatchInfo.Capture(e is Qcow2Exception or IOException ? VolumeException.From(e) : e);
             }
         }
 

@@ -24,6 +24,14 @@ public sealed class VolumeException : Exception
     }
 
     /// <summary>A host file's own I/O error, which the engine lets through: a full disk or quota becomes NoSpace.</summary>
+    /// <summary>An engine error (<see cref="FromEngine"/>) or a host file's I/O error (<see cref="FromHost"/>).</summary>
+    public static VolumeException From(Exception exception) => exception switch
+    {
+        Qcow2Exception engine => FromEngine(engine),
+        IOException host => FromHost(host),
+        _ => throw new ArgumentException($"Not an engine or I/O error: {exception.GetType().Name}", nameof(exception)),
+    };
+
     public static VolumeException FromHost(IOException exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
