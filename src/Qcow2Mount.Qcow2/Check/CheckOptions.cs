@@ -18,7 +18,8 @@ public sealed record CheckOptions
 
     /// <summary>
     /// Stops the check with an <see cref="OperationCanceledException"/> at the next table or block it walks. A repair
-    /// stops only while it is still counting: once it writes, it finishes, since half a repair is worse than none.
+    /// stops only while it has written nothing: once it writes, it finishes, since half a repair is worse than none,
+    /// and so does the check that follows it, whose counts are the result.
     /// </summary>
     public CancellationToken CancellationToken { get; init; }
 

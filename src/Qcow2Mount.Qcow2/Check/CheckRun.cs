@@ -23,6 +23,7 @@ internal sealed class CheckRun
     private OnDiskRefcounts _disk = null!;
     private bool _hasDataFile;
     private bool _rebuild;
+    private bool _wrote;
     private ulong _nextContiguous;
     private readonly List<(ulong Offset, ulong Size)> _refcountStructures = [];
 
@@ -39,10 +40,13 @@ internal sealed class CheckRun
     private bool FixLeaks => (_mode & RepairMode.Leaks) != 0;
     private bool FixErrors => (_mode & RepairMode.Errors) != 0;
 
-    /// <summary>Where a cancel may stop the check: anywhere in a plain check, and only while counting in a repair.</summary>
+    /// <summary>
+    /// Where a cancel may stop the check: anywhere in a plain check; in a repair only while it is counting and has
+    /// written nothing (the walk of the active tables already fixes COPIED flags on compressed clusters).
+    /// </summary>
     private void StopIfCancelled(bool counting = false)
     {
-        if (counting || _mode == RepairMode.None)
+        if (_mode == RepairMode.None || (counting && !_wrote))
         {
             _options.CancellationToken.ThrowIfCancellationRequested();
         }
@@ -339,6 +343,7 @@ internal sealed class CheckRun
 
         if (dirty)
         {
+            _wrote = true;
             _file.WriteAt((long)l2Offset, table);
         }
     }
@@ -761,6 +766,7 @@ internal sealed class CheckRun
 
             if (l2Dirty)
             {
+                _wrote = true;
                 _file.WriteAt((long)l2Offset, table);
             }
         }

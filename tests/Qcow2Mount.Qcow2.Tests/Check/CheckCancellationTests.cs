@@ -67,6 +67,31 @@ internal sealed class CheckCancellationTests
     }
 
     [Test]
+    public void A_repair_that_wrote_during_its_walk_finishes_when_cancelled()
+    {
+        // A compressed cluster whose L2 entry has COPIED set (the walk of the active tables clears it at once), and a
+        // leak (fixed only after counting): a repair stopped after the first fix would leave the leak behind.
+        string plain = _dir.Combine("plain.qcow2");
+        string image = _dir.Combine("compressed.qcow2");
+        QemuTools.Ok(QemuTools.QemuImg, "create", "-f", "qcow2", "-o", "cluster_size=4096", plain, "4M");
+        QemuTools.QemuIoWrite(plain, "write -P 0x11 0 1M", "write -P 0x22 3M 64k");
+        QemuTools.Ok(QemuTools.QemuImg, "convert", "-c", "-O", "qcow2", "-o", "cluster_size=4096", plain, image);
+        var layout = new ImageCheckerTests.Layout(image);
+        layout.WriteU64(layout.L2Offset, layout.ReadU64(layout.L2Offset) | (1UL << 63));
+        layout.SetRefcount(layout.AppendCluster(), 1);
+        var before = QemuTools.Check(image);
+        Assert.That((before.Corruptions, before.Leaks), Is.EqualTo((1, 1)), before.Stderr);
+
+        using var cancel = new CancellationTokenSource();
+        var options = new CheckOptions { CancellationToken = cancel.Token, Progress = _ => cancel.Cancel() };
+        var result = ImageChecker.Repair(image, RepairMode.All, options);
+
+        Assert.That((result.CorruptionsFixed, result.LeaksFixed, result.ExitCode), Is.EqualTo((1, 1, 0)), string.Join('\n', result.Messages));
+        var after = QemuTools.Check(image);
+        Assert.That((after.ExitCode, after.Corruptions, after.Leaks), Is.EqualTo((0, 0, 0)), after.Stderr);
+    }
+
+    [Test]
     public void A_repair_cancelled_after_counting_finishes_the_repair()
     {
         string image = LeakyImage();
