@@ -65,6 +65,10 @@ internal static class Cli
                 Output = output,
                 Error = error,
                 EnableDefaultExceptionHandler = false,
+                // Ctrl+C cancels the command, which then ends as soon as that is safe: a convert deletes its
+                // destination, a repair finishes what it started, a foreground mount flushes and unmounts. The default
+                // (exit after 2 s) would kill that work midway.
+                ProcessTerminationTimeout = Timeout.InfiniteTimeSpan,
             });
         }
 #pragma warning disable CA1031 // The command's last stop: any failure becomes one line and an exit code, never a stack trace.

@@ -23,7 +23,6 @@ public sealed class VolumeException : Exception
             exception.Message, exception);
     }
 
-    /// <summary>A host file's own I/O error, which the engine lets through: a full disk or quota becomes NoSpace.</summary>
     /// <summary>An engine error (<see cref="FromEngine"/>) or a host file's I/O error (<see cref="FromHost"/>).</summary>
     public static VolumeException From(Exception exception) => exception switch
     {
@@ -32,6 +31,7 @@ public sealed class VolumeException : Exception
         _ => throw new ArgumentException($"Not an engine or I/O error: {exception.GetType().Name}", nameof(exception)),
     };
 
+    /// <summary>A host file's own I/O error, which the engine lets through: a full disk or quota becomes NoSpace.</summary>
     public static VolumeException FromHost(IOException exception)
     {
         ArgumentNullException.ThrowIfNull(exception);

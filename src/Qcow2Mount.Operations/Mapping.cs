@@ -81,7 +81,7 @@ public static partial class ImageOperations
     /// <summary>
     /// <c>qemu-img map</c>: how each run of guest bytes is stored (depth, present, zero, data, host offset), merged as
     /// qemu-img merges runs, handed to <paramref name="onEntry"/> as they are found so memory stays bounded. Reads
-    /// metadata only.
+    /// metadata only. Each entry's file is named as qemu-img names it (<see cref="QemuFileNames"/>).
     /// </summary>
     public static Task<long> MapAsync(MapOptions options, Action<MapEntry> onEntry, CancellationToken cancellationToken = default)
     {

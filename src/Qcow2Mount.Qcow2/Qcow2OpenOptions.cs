@@ -12,7 +12,7 @@ public sealed record Qcow2OpenOptions
     /// The password of an encrypted image (UTF-8 bytes), tried on every encrypted image of the backing chain.
     /// Without it an encrypted image opens only with <see cref="MetadataOnly"/>.
     /// </summary>
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "A password is a buffer its owner zeroes when done; an immutable copy would leave the secret in memory.")]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "The password's bytes are handed on as the caller holds them; a property returning a copy would leave one more copy of the secret in memory on every read.")]
     public byte[]? Password { get; init; }
 
     /// <summary>Shares unlocked LUKS keys between opens of the same image (a mount's snapshot views).</summary>

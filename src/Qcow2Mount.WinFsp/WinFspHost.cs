@@ -43,6 +43,7 @@ public sealed class WinFspHost(Action<string>? log = null) : WindowsFileSystemHo
         var windowsVolume = new WindowsVolume(volume, WindowsIdentity.GetCurrent().User?.Value, log, options.ReadOnly);
         var info = windowsVolume.VolumeInfo;
         var fileSystem = new WinFspFileSystem(windowsVolume, log);
+        ulong creationTime = (ulong)windowsVolume.TimesOf(volume.Root).Creation.ToFileTime();
 #pragma warning disable CA2000 // Wrong: a failed mount disposes the host below; a mounted one goes to the WinFspMount, which disposes it.
         var host = new FileSystemHost(fileSystem)
         {
@@ -50,7 +51,7 @@ public sealed class WinFspHost(Action<string>? log = null) : WindowsFileSystemHo
             SectorsPerAllocationUnit = WindowsVolume.AllocationUnit / WindowsVolume.SectorSize,
             MaxComponentLength = (ushort)info.MaxComponentLength,
             VolumeSerialNumber = info.SerialNumber,
-            VolumeCreationTime = (ulong)windowsVolume.TimesOf(volume.Root).Creation.ToFileTime(),
+            VolumeCreationTime = creationTime,
             FileSystemName = WindowsVolume.FileSystemName,
             CasePreservedNames = true,
             UnicodeOnDisk = true,
@@ -63,15 +64,22 @@ public sealed class WinFspHost(Action<string>? log = null) : WindowsFileSystemHo
 #pragma warning restore CA2000
 
         string? requested = DriverMountPoint(mountPoint);
-        int status = host.MountEx(requested, (uint)Math.Max(0, options.MaxThreads));
-        if (status < 0)
+        try
+        {
+            int status = host.MountEx(requested, (uint)Math.Max(0, options.MaxThreads));
+            if (status < 0)
+            {
+                throw new VolumeException(VolumeErrorCode.Busy,
+                    $"WinFsp could not mount at {requested ?? "the next free drive letter"}: NTSTATUS 0x{status:X8}.");
+            }
+
+            return new WinFspMount(host, fileSystem, host.MountPoint(), options.Timeout);
+        }
+        catch
         {
             host.Dispose();
-            throw new VolumeException(VolumeErrorCode.Busy,
-                $"WinFsp could not mount at {requested ?? "the next free drive letter"}: NTSTATUS 0x{status:X8}.");
+            throw;
         }
-
-        return new WinFspMount(host, fileSystem, host.MountPoint(), options.Timeout);
     }
 
     protected override string? Unavailability()

@@ -144,14 +144,8 @@ public abstract class Qcow2Cmdlet : PSCmdlet, IDisposable
                 _latest = value;
             }
 
-            try
-            {
-                Changed.Set();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The pipeline was stopped and stopped waiting; the operation is winding down.
-            }
+            // Never after Dispose: RunWithProgress waits for the operation before it disposes this.
+            Changed.Set();
         }
 
         public void Dispose() => Changed.Dispose();

@@ -29,7 +29,7 @@ public sealed record MountRequest
     public bool ForceShare { get; init; }
 
     /// <summary>The password of an encrypted image, UTF-8 (null: none given).</summary>
-    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "A password is a buffer its owner zeroes when done; an immutable copy would leave the secret in memory.")]
+    [SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "The password's bytes are handed on as the caller holds them; a property returning a copy would leave one more copy of the secret in memory on every read.")]
     public byte[]? Password { get; init; }
 
     /// <summary>The protocol spelling of <paramref name="mode"/>.</summary>
