@@ -18,22 +18,16 @@ internal sealed class ReportVerifyTests
     public void CreateImages()
     {
         Qemu.RequireInstalled();
-        string sfdisk = ExternalTool.RequireTool("sfdisk");
         string mkfat = ExternalTool.RequireTool("mkfs.fat");
         string mkext4 = ExternalTool.RequireTool("mkfs.ext4");
-        ExternalTool.RequireTool("bash");
         _dir = new TempDir("cli-report");
         string raw = _dir.Combine("evidence.raw");
-        using (var handle = File.OpenHandle(raw, FileMode.CreateNew, FileAccess.ReadWrite))
-        {
-            RandomAccess.SetLength(handle, 96L << 20);
-        }
+        GuestDiskTools.CreateSparse(raw, 96L << 20);
 
         // p1 FAT32 at 1 MiB (48 MiB: enough clusters for FAT32), p2 ext4 (45 MiB) after it.
-        ExternalTool.Run("bash", ["-c", "printf '%s' \"$2\" | \"$0\" --no-reread --no-tell-kernel \"$1\"", sfdisk, raw,
-            "label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=98304, type=c\nstart=100352, size=92160, type=83\n"]).EnsureSuccess();
-        Place(raw, "p1.img", 2048, 98304, f => ExternalTool.Run(mkfat, ["-F", "32", "-n", "EVIDENCE", "-i", "1a2b3c4d", f]).EnsureSuccess());
-        Place(raw, "p2.img", 100352, 92160, f => ExternalTool.Run(mkext4, ["-q", "-F", "-L", "linux", "-U", "0b7c9e3a-5d1f-4a6e-9c2b-8f0e1d2c3b4a", f]).EnsureSuccess());
+        GuestDiskTools.Sfdisk(raw, "label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=98304, type=c\nstart=100352, size=92160, type=83\n");
+        GuestDiskTools.Place(raw, _dir.Combine("p1.img"), 2048, 98304, f => ExternalTool.Run(mkfat, ["-F", "32", "-n", "EVIDENCE", "-i", "1a2b3c4d", f]).EnsureSuccess());
+        GuestDiskTools.Place(raw, _dir.Combine("p2.img"), 100352, 92160, f => ExternalTool.Run(mkext4, ["-q", "-F", "-L", "linux", "-U", "0b7c9e3a-5d1f-4a6e-9c2b-8f0e1d2c3b4a", f]).EnsureSuccess());
         _base = _dir.Combine("base.qcow2");
         Qemu.Img("convert", "-O", "qcow2", raw, _base);
         _image = _dir.Combine("evidence.qcow2");
@@ -45,24 +39,6 @@ internal sealed class ReportVerifyTests
 
     [OneTimeTearDown]
     public void DeleteImages() => _dir?.Dispose();
-
-    private void Place(string disk, string name, long start, long sectors, Action<string> make)
-    {
-        string file = _dir.Combine(name);
-        using (var handle = File.OpenHandle(file, FileMode.CreateNew, FileAccess.ReadWrite))
-        {
-            RandomAccess.SetLength(handle, sectors * Sector);
-        }
-
-        make(file);
-        byte[] bytes = File.ReadAllBytes(file);
-        using (var handle = File.OpenHandle(disk, FileMode.Open, FileAccess.ReadWrite))
-        {
-            RandomAccess.Write(handle, bytes, start * Sector);
-        }
-
-        File.Delete(file);
-    }
 
     private static string Sha256Sum(string path) =>
         ExternalTool.Run(ExternalTool.RequireTool("sha256sum"), [path]).StandardOutput.Split(' ')[0];

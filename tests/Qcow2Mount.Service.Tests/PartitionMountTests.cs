@@ -19,22 +19,6 @@ internal sealed class PartitionMountTests
 
     private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>A file system image of <paramref name="sectors"/> sectors made by <paramref name="make"/>, written into the disk at <paramref name="startSector"/>.</summary>
-    private static byte[] Place(TempDir dir, string disk, string name, long startSector, long sectors, Action<string> make)
-    {
-        string file = dir.Combine(name);
-        GuestDiskTools.CreateSparse(file, sectors * Sector);
-
-        make(file);
-        byte[] bytes = File.ReadAllBytes(file);
-        using (var handle = File.OpenHandle(disk, FileMode.Open, FileAccess.ReadWrite))
-        {
-            RandomAccess.Write(handle, bytes, startSector * Sector);
-        }
-
-        return bytes;
-    }
-
     [Test]
     public async Task Sleuth_kit_reads_each_partition_file_of_an_mbr_disk_with_logical_partitions()
     {
@@ -58,13 +42,13 @@ internal sealed class PartitionMountTests
         await File.WriteAllTextAsync(dir.Combine("NOTES.TXT"), "fat evidence\n");
         Directory.CreateDirectory(dir.Combine("root"));
         await File.WriteAllTextAsync(dir.Combine("root", "ext-evidence.txt"), "ext evidence\n");
-        var fat = Place(dir, raw, "p1.img", 2048, 69632, f =>
+        var fat = GuestDiskTools.Place(raw, dir.Combine("p1.img"), 2048, 69632, f =>
         {
             ExternalTool.Run(mkfat, ["-F", "32", "-n", "EVIDENCE", f]).EnsureSuccess();
             ExternalTool.Run(mcopy, ["-i", f, dir.Combine("NOTES.TXT"), "::/"]).EnsureSuccess();
         });
-        var ext = Place(dir, raw, "p5.img", 75776, 40960, f => ExternalTool.Run(mkext4, ["-q", "-F", "-L", "linux", "-d", dir.Combine("root"), f]).EnsureSuccess());
-        var ntfs = Place(dir, raw, "p6.img", 118784, 77824, f => ExternalTool.Run(mkntfs, ["-q", "-F", "-Q", "-L", "WINDOWS", f]).EnsureSuccess());
+        var ext = GuestDiskTools.Place(raw, dir.Combine("p5.img"), 75776, 40960, f => ExternalTool.Run(mkext4, ["-q", "-F", "-L", "linux", "-d", dir.Combine("root"), f]).EnsureSuccess());
+        var ntfs = GuestDiskTools.Place(raw, dir.Combine("p6.img"), 118784, 77824, f => ExternalTool.Run(mkntfs, ["-q", "-F", "-Q", "-L", "WINDOWS", f]).EnsureSuccess());
         string image = dir.Combine("evidence.qcow2");
         Images.Qemu("qemu-img", "convert", "-O", "qcow2", raw, image);
         Images.Qemu("qemu-img", "snapshot", "-c", "seized", image);
@@ -127,7 +111,7 @@ internal sealed class PartitionMountTests
         GuestDiskTools.CreateSparse(raw, 48L << 20);
 
         GuestDiskTools.Sfdisk(raw, "label: gpt\nstart=2048, size=40960, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\nstart=43008, size=8192\n");
-        Place(dir, raw, "esp.img", 2048, 40960, f => ExternalTool.Run(mkfat, ["-F", "16", "-n", "ESP", f]).EnsureSuccess());
+        GuestDiskTools.Place(raw, dir.Combine("esp.img"), 2048, 40960, f => ExternalTool.Run(mkfat, ["-F", "16", "-n", "ESP", f]).EnsureSuccess());
         string image = dir.Combine("gpt.qcow2");
         Images.Qemu("qemu-img", "convert", "-O", "qcow2", raw, image);
         string before = Images.Sha256(image);

@@ -13,6 +13,25 @@ public static class GuestDiskTools
         RandomAccess.SetLength(file, bytes);
     }
 
+    /// <summary>
+    /// Makes a file system image of <paramref name="sectors"/> 512-byte sectors at <paramref name="scratch"/> with
+    /// <paramref name="make"/> (mkfs run on the file), and writes it into <paramref name="disk"/> at
+    /// <paramref name="startSector"/>; returns its bytes.
+    /// </summary>
+    public static byte[] Place(string disk, string scratch, long startSector, long sectors, Action<string> make)
+    {
+        ArgumentNullException.ThrowIfNull(make);
+        CreateSparse(scratch, sectors * 512);
+        make(scratch);
+        byte[] bytes = File.ReadAllBytes(scratch);
+        using (var handle = File.OpenHandle(disk, FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(handle, bytes, startSector * 512);
+        }
+
+        return bytes;
+    }
+
     /// <summary>Runs sfdisk with <paramref name="script"/> on its standard input (bash pipes it in; paths are arguments, not code).</summary>
     public static void Sfdisk(string disk, string script)
     {
